@@ -1,0 +1,51 @@
+# Local Shows. `make demo` runs it all offline against the sandbox; `make test` checks it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_PORT ?= 8080
+
+.PHONY: install demo run test lint bench deploy clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(INSTALLED)
+
+# Keys for local runs, made once so sessions and stored tokens survive restarts.
+var/local.env: | $(INSTALLED)
+	mkdir -p var
+	$(BIN)/python -c 'import secrets; from cryptography.fernet import Fernet; \
+	print("FLASK_SECRET_KEY=" + secrets.token_urlsafe(32)); \
+	print("TOKEN_ENCRYPTION_KEY=" + Fernet.generate_key().decode())' > $@
+
+demo: $(INSTALLED) var/local.env
+	set -a && . ./var/local.env && set +a && \
+	SPOTIFY_CLIENT_ID=sandbox-client-id SPOTIFY_CLIENT_SECRET=sandbox-client-secret \
+	$(BIN)/gunicorn -b 127.0.0.1:$(DEMO_PORT) --workers 1 --threads 8 web.main:app
+
+# Serve the web app with the settings of this shell's environment (real services).
+run: $(INSTALLED)
+	$(BIN)/gunicorn -b 127.0.0.1:$(DEMO_PORT) --workers 1 --threads 8 web.main:app
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+deploy:
+	gcloud app deploy app.yaml etl.yaml
+	gcloud app deploy cron.yaml dispatch.yaml
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The etl service: builds the concerts, top-tracks and backups datasets each week."""

@@ -1,0 +1,1 @@
+"""Code both services use: settings, secrets, storage, datasets and logging."""

@@ -1,0 +1,74 @@
+"""Fixtures shared by every test; the internet guard is installed before any test runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from shared.config import Settings, load_settings
+from shared.storage import FolderStore
+from tests import netguard
+
+netguard.install()
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Settings a test can build an app from: sandbox credentials, no real service reached.
+BASE_ENV = {
+    "SPOTIFY_CLIENT_ID": "sandbox-client-id",
+    "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
+    "FLASK_SECRET_KEY": "test-secret-key",
+    "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+}
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """Return an environment with every required setting, its data in a temporary folder."""
+    return {**BASE_ENV, "DATA_URL": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def settings(base_env: dict[str, str]) -> Settings:
+    """Return settings for a local run with its data in a temporary folder."""
+    return load_settings(base_env)
+
+
+@pytest.fixture
+def folder_store(tmp_path: Path) -> FolderStore:
+    """Return an empty folder store."""
+    return FolderStore(tmp_path / "store")
+
+
+@pytest.fixture(scope="session")
+def storage_emulator() -> Iterator[str]:
+    """Run gcp-storage-emulator in memory on a free port; yield its URL."""
+    from gcp_storage_emulator.server import create_server
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="local-shows-test")
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    try:
+        yield url
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
