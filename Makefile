@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_PORT ?= 8080
 
-.PHONY: install demo run test lint bench deploy clean
+.PHONY: install demo sandbox run test lint bench deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -24,9 +24,11 @@ var/local.env: | $(INSTALLED)
 	print("TOKEN_ENCRYPTION_KEY=" + Fernet.generate_key().decode())' > $@
 
 demo: $(INSTALLED) var/local.env
-	set -a && . ./var/local.env && set +a && \
-	SPOTIFY_CLIENT_ID=sandbox-client-id SPOTIFY_CLIENT_SECRET=sandbox-client-secret \
-	$(BIN)/gunicorn -b 127.0.0.1:$(DEMO_PORT) --workers 1 --threads 8 web.main:app
+	$(BIN)/python -m sandbox.demo --port $(DEMO_PORT)
+
+# The sandbox alone, for trying the services by hand: make sandbox SANDBOX_ARGS="--mode extended"
+sandbox: $(INSTALLED)
+	$(BIN)/python -m sandbox serve --port 8099 $(SANDBOX_ARGS)
 
 # Serve the web app with the settings of this shell's environment (real services).
 run: $(INSTALLED)

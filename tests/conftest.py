@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -13,6 +14,9 @@ from cryptography.fernet import Fernet
 from shared.config import Settings, load_settings
 from shared.storage import FolderStore
 from tests import netguard
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxServer
 
 netguard.install()
 
@@ -72,3 +76,44 @@ def storage_emulator() -> Iterator[str]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture(scope="session")
+def small_world() -> dict[str, Any]:
+    """Return a generated world small enough for quick tests, with every trap in it."""
+    from sandbox.world import generate_world
+
+    return generate_world(artists=300, events=900, seed=7)
+
+
+@pytest.fixture(scope="session")
+def sandbox_session(small_world: dict[str, Any]) -> Iterator[SandboxServer]:
+    """Run one sandbox on a free port for the whole session."""
+    from sandbox.server import SandboxServer
+
+    with SandboxServer(small_world) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_session: SandboxServer) -> Iterator[SandboxServer]:
+    """Yield the session's sandbox with default options and clean counters, restored after."""
+    from sandbox.state import Options
+
+    def restore() -> None:
+        defaults = Options()
+        for name in (
+            "mode",
+            "latency_ms",
+            "rate_limit",
+            "daily_quota",
+            "error_rate",
+            "ticketmaster_per_second",
+        ):
+            setattr(sandbox_session.sandbox.options, name, getattr(defaults, name))
+        sandbox_session.sandbox.limits.reset()
+        sandbox_session.sandbox.stats.reset()
+
+    restore()
+    yield sandbox_session
+    restore()

@@ -1,0 +1,138 @@
+"""The sandbox's Spotify catalogue and its search engine, ranked as a search engine would."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz
+
+# Spotify search: accents, case and punctuation do not matter ("ACDC" finds "AC/DC").
+_JOINERS = re.compile(r"\s*(?:&|\+)\s*")
+_NOT_WORD = re.compile(r"[^\w\s]")
+_SPACES = re.compile(r"\s+")
+_QUERY_TOKEN = re.compile(r'(\w+):"([^"]*)"|(\w+):(\S+)|"([^"]*)"|(\S+)')
+FIELDS = {"artist", "track", "album", "genre", "year", "isrc"}
+
+EXACT, PREFIX, CONTAINS, FUZZY = 100.0, 60.0, 45.0, 20.0
+
+
+def normalize(text: str) -> str:
+    """Fold case, accents, punctuation and '&'/'+' the way the search engine does."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = _JOINERS.sub(" and ", plain)
+    plain = _NOT_WORD.sub("", plain.replace("_", " "))
+    return _SPACES.sub(" ", plain).strip()
+
+
+def name_score(query: str, name: str) -> float:
+    """Score how well a normalized name answers a normalized query (0: not at all)."""
+    if not query:
+        return FUZZY
+    if name == query or name.replace(" ", "") == query.replace(" ", ""):
+        return EXACT
+    if name.startswith(query):
+        return PREFIX
+    if query in name or set(query.split()) <= set(name.split()):
+        return CONTAINS
+    similarity = fuzz.WRatio(query, name)
+    return FUZZY + (similarity - 85) if similarity >= 85 else 0.0
+
+
+@dataclass
+class SearchQuery:
+    """A parsed search `q`: field filters and free text."""
+
+    fields: dict[str, str]
+    text: str
+
+
+def parse_query(q: str) -> SearchQuery:
+    """Split a search `q` into field filters (artist:"The National") and free text."""
+    fields: dict[str, str] = {}
+    words: list[str] = []
+    for quoted_field, quoted_value, plain_field, plain_value, phrase, word in _QUERY_TOKEN.findall(
+        q
+    ):
+        name = (quoted_field or plain_field).lower()
+        if name in FIELDS:
+            value = quoted_value if quoted_field else plain_value
+            fields[name] = f"{fields[name]} {value}".strip() if name in fields else value
+        else:
+            words.append(phrase or word or f"{plain_field}:{plain_value}")
+    return SearchQuery(fields, " ".join(words))
+
+
+class Catalog:
+    """Artists and tracks of a world, indexed for lookup and search."""
+
+    def __init__(self, artists: list[dict[str, Any]], tracks: list[dict[str, Any]]) -> None:
+        self.artists = {artist["id"]: artist for artist in artists}
+        self.tracks = {track["id"]: track for track in tracks}
+        self.artist_names = {artist["id"]: normalize(artist["name"]) for artist in artists}
+        self.track_names = {track["id"]: normalize(track["name"]) for track in tracks}
+        self.tracks_by_artist: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for track in tracks:
+            for credited in track["artists"]:
+                self.tracks_by_artist[credited["id"]].append(track)
+        for artist_tracks in self.tracks_by_artist.values():
+            artist_tracks.sort(key=lambda track: -track.get("popularity", 0))
+
+    def search_artists(self, query: SearchQuery) -> list[dict[str, Any]]:
+        """Return the artists that answer the query, best first."""
+        wanted = normalize(" ".join(filter(None, [query.fields.get("artist", ""), query.text])))
+        genre = query.fields.get("genre", "").lower()
+        scored = []
+        for artist_id, name in self.artist_names.items():
+            artist = self.artists[artist_id]
+            if genre and genre not in artist.get("genres", []):
+                continue
+            score = name_score(wanted, name)
+            if score > 0:
+                scored.append((score + artist.get("popularity", 0) * 0.5, artist_id))
+        scored.sort(key=lambda pair: -pair[0])
+        return [self.artists[artist_id] for _, artist_id in scored]
+
+    def search_tracks(self, query: SearchQuery) -> list[dict[str, Any]]:
+        """Return the tracks that answer the query, best first; an artist's in popularity order."""
+        artist_filter = query.fields.get("artist")
+        track_filter = normalize(query.fields.get("track", ""))
+        genre = query.fields.get("genre", "").lower()
+        isrc = query.fields.get("isrc", "").upper()
+        text = normalize(query.text)
+        if artist_filter is not None or genre:
+            artists = self.search_artists(
+                SearchQuery({"artist": artist_filter or "", "genre": genre}, "")
+            )
+            candidates = [
+                (rank, track)
+                for rank, artist in enumerate(artists)
+                for track in self.tracks_by_artist[artist["id"]]
+            ]
+        else:
+            candidates = [(0, track) for track in self.tracks.values()]
+        scored = []
+        for artist_rank, track in candidates:
+            score = 0.0
+            if isrc and track.get("external_ids", {}).get("isrc", "").upper() != isrc:
+                continue
+            if track_filter:
+                score = name_score(track_filter, self.track_names[track["id"]])
+                if score <= 0:
+                    continue
+            if text:
+                by_name = name_score(text, self.track_names[track["id"]])
+                by_artist = max(
+                    name_score(text, self.artist_names.get(a["id"], "")) for a in track["artists"]
+                )
+                best = max(by_name, by_artist)
+                if best <= 0:
+                    continue
+                score += best
+            scored.append((artist_rank, -score, -track.get("popularity", 0), track["id"]))
+        scored.sort()
+        return [self.tracks[track_id] for *_, track_id in scored]

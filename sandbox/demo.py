@@ -1,0 +1,63 @@
+"""Run the whole product offline: the sandbox, then the web app pointed at it (make demo)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sandbox.server import SandboxServer
+from sandbox.world import generate_world
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Read KEY=VALUE lines (the keys `make demo` made once in var/local.env)."""
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=8080, help="port of the web app")
+    parser.add_argument("--sandbox-port", type=int, default=8099)
+    parser.add_argument("--artists", type=int, default=400)
+    parser.add_argument("--events", type=int, default=1200)
+    parser.add_argument("--data", type=Path, default=REPO_ROOT / "var" / "demo-data")
+    args = parser.parse_args(argv)
+
+    world = generate_world(args.artists, args.events, seed=1)
+    with SandboxServer(world, port=args.sandbox_port) as sandbox:
+        env = {
+            **os.environ,
+            **read_env_file(REPO_ROOT / "var" / "local.env"),
+            **sandbox.settings_env(),
+            "DATA_URL": str(args.data),
+            "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{args.port}/callback",
+        }
+        print(f"sandbox: {sandbox.url} (stats at {sandbox.url}/_sandbox/stats)", flush=True)
+        print(f"web app: http://127.0.0.1:{args.port}  (Ctrl-C stops both)", flush=True)
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        command = [
+            str(gunicorn),
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "web.main:app",
+        ]
+        try:
+            return subprocess.call(command, cwd=REPO_ROOT, env=env)  # noqa: S603 (our own command)
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

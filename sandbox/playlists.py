@@ -1,0 +1,132 @@
+"""Playlists of the sandbox's Spotify: users' own, created ones, and each user's Discover Weekly."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.world import discover_weekly_id
+
+DISCOVER_WEEKLY_SIZE = 30
+
+
+@dataclass
+class Playlist:
+    """A playlist, its owner and its items (None stands for a local or unavailable item)."""
+
+    meta: dict[str, Any]
+    owner_id: str
+    track_ids: list[str | None]
+    added_at: list[str]
+    created_here: bool = False
+    collaborators: set[str] = field(default_factory=set)
+    snapshot: int = 1
+
+    @property
+    def id(self) -> str:
+        return str(self.meta["id"])
+
+    def can_edit(self, user_id: str | None) -> bool:
+        return user_id is not None and (user_id == self.owner_id or user_id in self.collaborators)
+
+
+def now_iso() -> str:
+    """Return the time now as Spotify writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PlaylistStore:
+    """All playlists, with Discover Weekly made afresh for each sandbox week."""
+
+    def __init__(
+        self,
+        world_playlists: list[dict[str, Any]],
+        track_ids: list[str],
+        user_ids: list[str],
+        seed: int,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.discover_weekly_owner = {discover_weekly_id(user_id): user_id for user_id in user_ids}
+        self.seed = seed
+        self.week = 0
+        self.catalog_track_ids = track_ids
+        self.playlists: dict[str, Playlist] = {}
+        for raw in world_playlists:
+            meta = {k: v for k, v in raw.items() if k not in ("owner_id", "track_ids")}
+            ids = list(raw.get("track_ids", []))
+            self.playlists[meta["id"]] = Playlist(
+                meta, raw["owner_id"], ids, [now_iso()] * len(ids)
+            )
+
+    def discover_weekly(self, user_id: str) -> Playlist:
+        """Return this week's Discover Weekly of a user: 30 tracks, new every sandbox week."""
+        playlist_id = discover_weekly_id(user_id)
+        with self.lock:
+            existing = self.playlists.get(playlist_id)
+            if existing is not None and existing.meta.get("_week") == self.week:
+                return existing
+            rng = random.Random(f"{self.seed}:{user_id}:{self.week}")
+            ids: list[str | None] = list(
+                rng.sample(
+                    self.catalog_track_ids, min(DISCOVER_WEEKLY_SIZE, len(self.catalog_track_ids))
+                )
+            )
+            monday = (datetime.now(UTC) + timedelta(weeks=self.week)).strftime("%Y-%m-%dT05:00:00Z")
+            meta = {
+                "id": playlist_id,
+                "name": "Discover Weekly",
+                "type": "playlist",
+                "uri": f"spotify:playlist:{playlist_id}",
+                "public": False,
+                "collaborative": False,
+                "description": "Your weekly mixtape of fresh music.",
+                "_week": self.week,
+            }
+            playlist = Playlist(meta, "spotify", ids, [monday] * len(ids), snapshot=self.week + 1)
+            self.playlists[playlist_id] = playlist
+            return playlist
+
+    def get(self, playlist_id: str) -> Playlist | None:
+        """Return a playlist (a Discover Weekly as of this week), or None."""
+        owner = self.discover_weekly_owner.get(playlist_id)
+        if owner is not None:
+            return self.discover_weekly(owner)
+        with self.lock:
+            return self.playlists.get(playlist_id)
+
+    def owned_or_followed(self, user_id: str) -> list[Playlist]:
+        """Return a user's playlists as /me/playlists lists them: own ones, then Discover Weekly."""
+        with self.lock:
+            own = [p for p in self.playlists.values() if p.can_edit(user_id)]
+        return (
+            [*own, self.discover_weekly(user_id)]
+            if user_id in self.discover_weekly_owner.values()
+            else own
+        )
+
+    def create(
+        self, owner_id: str, name: str, description: str, public: bool, collaborative: bool
+    ) -> Playlist:
+        playlist_id = secrets.token_hex(11)
+        meta = {
+            "id": playlist_id,
+            "name": name,
+            "description": description,
+            "public": public,
+            "collaborative": collaborative,
+            "type": "playlist",
+            "uri": f"spotify:playlist:{playlist_id}",
+        }
+        playlist = Playlist(meta, owner_id, [], [], created_here=True)
+        with self.lock:
+            self.playlists[playlist_id] = playlist
+        return playlist
+
+    def advance_week(self) -> int:
+        with self.lock:
+            self.week += 1
+            return self.week

@@ -1,0 +1,263 @@
+"""Assemble the sandbox: every stand-in on one port, its limits, statistics and controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox import accounts, seatgeek, secretmanager, spotify_api, ticketmaster
+from sandbox.accounts import TokenStore
+from sandbox.catalog import Catalog
+from sandbox.playlists import PlaylistStore
+from sandbox.secretmanager import DEFAULT_SECRETS, SecretStore
+from sandbox.state import Limits, Options, Refusal, Stats
+
+controls = Blueprint("controls", __name__, url_prefix="/_sandbox")
+
+
+class Sandbox:
+    """The world being served and everything that changes while serving it."""
+
+    def __init__(
+        self,
+        world: dict[str, Any],
+        options: Options,
+        secrets: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        spotify = world.get("spotify", {})
+        self.options = options
+        self.catalog = Catalog(spotify.get("artists", []), spotify.get("tracks", []))
+        self.users: dict[str, dict[str, Any]] = {
+            user["id"]: user for user in spotify.get("users", [])
+        }
+        self.playlists = PlaylistStore(
+            spotify.get("playlists", []), list(self.catalog.tracks), list(self.users), options.seed
+        )
+        self.tokens = TokenStore()
+        self.limits = Limits(options)
+        self.stats = Stats()
+        merged = {project: dict(values) for project, values in DEFAULT_SECRETS.items()}
+        for project, values in {**world.get("secrets", {}), **(secrets or {})}.items():
+            merged.setdefault(project, {}).update(values)
+        self.secrets = SecretStore(merged)
+        self.seatgeek_events: list[dict[str, Any]] = world.get("seatgeek", {}).get("events", [])
+        self.ticketmaster_events: list[dict[str, Any]] = world.get("ticketmaster", {}).get(
+            "events", []
+        )
+        self.seatgeek_by_state: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in self.seatgeek_events:
+            self.seatgeek_by_state[str(event.get("venue", {}).get("state", "")).upper()].append(
+                event
+            )
+        self.ticketmaster_by_state: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in self.ticketmaster_events:
+            venues = event.get("_embedded", {}).get("venues", [{}])
+            self.ticketmaster_by_state[
+                str(venues[0].get("state", {}).get("stateCode", "")).upper()
+            ].append(event)
+
+
+def create_app(
+    world: dict[str, Any],
+    options: Options | None = None,
+    secrets: dict[str, dict[str, str]] | None = None,
+) -> Flask:
+    """Create the sandbox's WSGI app for a world."""
+    app = Flask(__name__)
+    app.extensions["sandbox"] = Sandbox(world, options or Options(), secrets)
+    for blueprint in (
+        accounts.bp,
+        spotify_api.bp,
+        seatgeek.bp,
+        ticketmaster.bp,
+        secretmanager.bp,
+        controls,
+    ):
+        app.register_blueprint(blueprint)
+    app.before_request(_apply_limits)
+    return app
+
+
+def _refusal_response(service: str, refusal: Refusal) -> Response:
+    if service == "ticketmaster" and refusal.status == 429:
+        body: dict[str, Any] = {
+            "fault": {
+                "faultstring": "Rate limit quota violation. Spike arrest violation.",
+                "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"},
+            }
+        }
+    elif refusal.reason == "quota_exceeded":
+        body = {
+            "error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}
+        }
+    elif refusal.status == 429:
+        body = {"error": {"status": 429, "message": "API rate limit exceeded"}}
+    else:
+        body = {
+            "error": {"status": refusal.status, "message": "Service unavailable (injected fault)"}
+        }
+    response = jsonify(body)
+    response.status_code = refusal.status
+    if refusal.retry_after is not None:
+        response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def _apply_limits() -> Response | None:
+    """Count the request, wait the configured latency, and refuse it if a limit says so."""
+    service = request.path.strip("/").split("/", 1)[0]
+    if service == "_sandbox":
+        return None
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    rule = request.url_rule.rule if request.url_rule else request.path
+    endpoint = f"{service} {request.method} {rule}"
+    sandbox.stats.count(endpoint)
+    if sandbox.options.latency_ms:
+        time.sleep(sandbox.options.latency_ms / 1000)
+    if service == "spotify":
+        refusal = sandbox.limits.check_spotify()
+    elif service == "ticketmaster":
+        refusal = sandbox.limits.check_ticketmaster()
+    elif service == "seatgeek":
+        refusal = sandbox.limits.check_other()
+    else:
+        refusal = None
+    if refusal is None:
+        return None
+    sandbox.stats.refused(endpoint, refusal)
+    return _refusal_response(service, refusal)
+
+
+@controls.get("/stats")
+def stats() -> dict[str, Any]:
+    """Give requests by endpoint, 429s by reason, and the playlists users created."""
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    created = [
+        {
+            "id": p.id,
+            "name": p.meta["name"],
+            "description": p.meta.get("description", ""),
+            "public": p.meta.get("public"),
+            "owner_id": p.owner_id,
+            "track_ids": list(p.track_ids),
+        }
+        for p in list(sandbox.playlists.playlists.values())
+        if p.created_here
+    ]
+    answer = sandbox.stats.as_dict()
+    answer["playlists"] = created
+    answer["week"] = sandbox.playlists.week
+    answer["options"] = asdict(sandbox.options)
+    return answer
+
+
+@controls.post("/reset")
+def reset() -> dict[str, str]:
+    """Clear the counters, the rate window and the day's quota."""
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    sandbox.stats.reset()
+    sandbox.limits.reset()
+    return {"status": "reset"}
+
+
+@controls.post("/advance-week")
+def advance_week() -> dict[str, int]:
+    """Move to the next sandbox week: every Discover Weekly changes."""
+    return {"week": current_app.extensions["sandbox"].playlists.advance_week()}
+
+
+@controls.post("/config")
+def configure() -> Any:
+    """Change options at run time: mode, latency_ms, rate_limit, daily_quota, error_rate."""
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    body = request.get_json(silent=True) or {}
+    allowed = {"mode", "latency_ms", "rate_limit", "daily_quota", "error_rate"}
+    unknown = set(body) - allowed
+    if unknown or body.get("mode", "development") not in ("development", "extended"):
+        return {"error": f"unknown or bad options: {sorted(unknown) or body.get('mode')}"}, 400
+    with sandbox.limits.lock:
+        for key, value in body.items():
+            setattr(sandbox.options, key, value)
+    return asdict(sandbox.options)
+
+
+@controls.post("/revoke")
+def revoke() -> Any:
+    """Revoke a user's grants, as removing the app from their account does."""
+    user_id = (request.get_json(silent=True) or {}).get("user", "")
+    return {"revoked": current_app.extensions["sandbox"].tokens.revoke_user(user_id)}
+
+
+@controls.post("/expire-tokens")
+def expire_tokens() -> dict[str, str]:
+    """Expire every access token, so that clients must refresh."""
+    current_app.extensions["sandbox"].tokens.expire_access_tokens()
+    return {"status": "expired"}
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keep test output readable: the statistics say what was requested."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class SandboxServer:
+    """Serve a sandbox on 127.0.0.1 in a background thread; stop it cleanly."""
+
+    def __init__(
+        self,
+        world: dict[str, Any],
+        options: Options | None = None,
+        port: int = 0,
+        secrets: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self.app = create_app(world, options, secrets)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="sandbox", daemon=True
+        )
+
+    @property
+    def sandbox(self) -> Sandbox:
+        sandbox: Sandbox = self.app.extensions["sandbox"]
+        return sandbox
+
+    def start(self) -> SandboxServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def settings_env(self) -> dict[str, str]:
+        """Return the environment that points the services at this sandbox."""
+        return {
+            "SPOTIFY_CLIENT_ID": "sandbox-client-id",
+            "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
+            "SPOTIFY_API_BASE": f"{self.url}/spotify/v1/",
+            "SPOTIFY_ACCOUNTS_BASE": f"{self.url}/accounts/",
+            "SEATGEEK_CLIENT_ID": "sandbox-seatgeek",
+            "SEATGEEK_API_BASE": f"{self.url}/seatgeek/2/",
+            "TICKETMASTER_API_KEY": "sandbox-ticketmaster",
+            "TICKETMASTER_API_BASE": f"{self.url}/ticketmaster/discovery/v2/",
+            "SECRET_MANAGER_ENDPOINT": f"{self.url}/secretmanager",
+        }

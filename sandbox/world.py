@@ -1,0 +1,771 @@
+"""Generate a sandbox world: Spotify catalogue, users, and concerts, with name-matching traps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import string
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sandbox.geo import CITIES, STATE_NAMES, City
+
+BASE62 = string.digits + string.ascii_letters
+GENRES = [
+    "rock",
+    "indie",
+    "pop",
+    "hip-hop",
+    "country",
+    "jazz",
+    "electronic",
+    "folk",
+    "punk",
+    "metal",
+    "r&b",
+    "blues",
+    "latin",
+    "soul",
+    "classical",
+]
+
+_ADJECTIVES = [
+    "Silver",
+    "Broken",
+    "Electric",
+    "Velvet",
+    "Hollow",
+    "Golden",
+    "Midnight",
+    "Paper",
+    "Neon",
+    "Wild",
+    "Quiet",
+    "Crimson",
+    "Lucky",
+    "Glass",
+    "Northern",
+    "Young",
+    "Cosmic",
+    "Rusty",
+    "Lonely",
+    "Bright",
+    "Atomic",
+    "Sleepy",
+    "Savage",
+    "Tender",
+    "Static",
+    "Burning",
+    "Frozen",
+    "Hidden",
+    "Little",
+    "Modern",
+    "Amber",
+    "Blue",
+    "Copper",
+    "Distant",
+    "Empty",
+    "Faded",
+    "Gentle",
+    "Heavy",
+    "Iron",
+    "Jade",
+    "Kind",
+    "Lost",
+    "Magic",
+    "Noble",
+    "Open",
+    "Pale",
+    "Restless",
+    "Secret",
+    "Tired",
+    "Wandering",
+]
+_NOUNS = [
+    "Owl",
+    "Harbor",
+    "Signal",
+    "Garden",
+    "River",
+    "Canyon",
+    "Echo",
+    "Lantern",
+    "Wolf",
+    "Engine",
+    "Mirror",
+    "Comet",
+    "Orchard",
+    "Parade",
+    "Tiger",
+    "Satellite",
+    "Ghost",
+    "Pilot",
+    "Meadow",
+    "Thunder",
+    "Arrow",
+    "Daisy",
+    "Monarch",
+    "Violet",
+    "Raven",
+    "Highway",
+    "Anchor",
+    "Falcon",
+    "Prairie",
+    "Cathedral",
+    "Bison",
+    "Compass",
+    "Dynamo",
+    "Ember",
+    "Fox",
+    "Glacier",
+    "Hornet",
+    "Island",
+    "Jackal",
+    "Kite",
+    "Lagoon",
+    "Magnet",
+    "Nomad",
+    "Otter",
+    "Pebble",
+    "Quarry",
+    "Rocket",
+    "Sparrow",
+    "Tundra",
+    "Voyager",
+]
+_FIRST = [
+    "Maya",
+    "Jonah",
+    "Lucia",
+    "Theo",
+    "Ada",
+    "Marcus",
+    "Nina",
+    "Elliot",
+    "Rosa",
+    "Caleb",
+    "Ivy",
+    "Dante",
+    "June",
+    "Felix",
+    "Hazel",
+    "Omar",
+    "Greta",
+    "Levi",
+    "Clara",
+    "Ezra",
+]
+_LAST = [
+    "Hart",
+    "Vance",
+    "Okafor",
+    "Lindqvist",
+    "Moreno",
+    "Castillo",
+    "Whitfield",
+    "Nakamura",
+    "Brennan",
+    "Delacroix",
+    "Sato",
+    "Quinn",
+    "Abernathy",
+    "Kowalski",
+    "Reyes",
+    "Holloway",
+    "Fairbanks",
+    "Ashby",
+    "Mercer",
+    "Sinclair",
+]
+_ACCENTED = [
+    "Björk Sørensen",
+    "Sigur Rós",
+    "Beyoncé",
+    "Mötley Crüe",
+    "Zoë Ångström",
+    "Céline Ménard",
+    "Jóhann Jónsson",
+    "Renée Fleur",
+    "Amélie Noël",
+    "Åsa Lindén",
+    "Ólafur Arnalds",
+    "Léa Sérénade",
+]
+_SHORT = [
+    ("Yes", ["Yes Tribute", "Yesterday's Kids"]),
+    ("Sting", ["Stingray"]),
+    ("Low", ["Lowlife", "Low Cut Connie"]),
+    ("Air", ["Airborne Toxic"]),
+    ("Muse", ["Museum Piece"]),
+    ("Hum", ["Humble Pie Revival"]),
+    ("Tool", ["Toolbox Kid"]),
+    ("Cake", ["Cakewalk"]),
+    ("Live", ["Live Wire"]),
+    ("Kiss", ["Kissing Cousins"]),
+]
+_FAMOUS = [
+    "Weezer",
+    "Fleetwood Mac",
+    "Pink Floyd",
+    "The Beatles",
+    "Led Zeppelin",
+    "Queen",
+    "ABBA",
+    "Nirvana",
+    "Radiohead",
+    "The Eagles",
+    "Journey",
+    "Metallica",
+]
+_AND_PAIRS = [
+    ("Simon & Garfunkel", "Simon and Garfunkel"),
+    ("Hall & Oates", "Hall and Oates"),
+    ("Mumford and Sons", "Mumford & Sons"),
+    ("Earth, Wind & Fire", "Earth Wind and Fire"),
+    ("Sly and the Family Stone", "Sly & The Family Stone"),
+]
+_PUNCTUATED = [
+    ("AC/DC", "ACDC"),
+    ("Guns N' Roses", "Guns N Roses"),
+    ("P!nk", "Pink"),
+    ("Florence + The Machine", "Florence and the Machine"),
+]
+_COMEDIANS = [
+    "Dana Whitlock",
+    "Ravi Chandran",
+    "Molly Prosser",
+    "Gus Tremblay",
+    "Ines Batista",
+    "Walt Kerrigan",
+]
+# How much busier a state's concert market is than a small state's.
+MARKET_WEIGHT = {"CA": 20.0, "NY": 20.0, "TX": 10.0, "FL": 8.0, "IL": 8.0, "TN": 8.0, "GA": 4.0,
+                 "WA": 4.0, "MA": 4.0, "PA": 4.0, "CO": 4.0}  # fmt: skip
+DEFAULT_USERS = [
+    ("alice", "Alice Sandbox", True),
+    ("bob", "Bob Sandbox", True),
+    ("mallory", "Mallory Outsider", False),
+]
+
+
+def strip_accents(text: str) -> str:
+    """Return the text without accents, as a ticket site might list it."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ø", "o").replace("Ø", "O"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def spotify_id(rng: random.Random) -> str:
+    """Return a random 22-character base62 id, as Spotify's are."""
+    return "".join(rng.choice(BASE62) for _ in range(22))
+
+
+def discover_weekly_id(user_id: str) -> str:
+    """Return the id of a user's Discover Weekly (stable, Spotify-owned)."""
+    digest = hashlib.sha256(f"discover-weekly:{user_id}".encode()).hexdigest()
+    return "37i9dQZEVXcDW" + "".join(
+        BASE62[int(digest[i : i + 2], 16) % 62] for i in range(0, 18, 2)
+    )
+
+
+@dataclass
+class _Performer:
+    """A performer as event sources list them, and the Spotify artist they truly are."""
+
+    name: str
+    truth: str | None
+    genres: list[str]
+    kind: str = "band"
+    link: bool = False
+    seatgeek_id: int = 0
+    ticketmaster_id: str = ""
+
+
+@dataclass
+class _Builder:
+    rng: random.Random
+    artists: list[dict[str, Any]] = field(default_factory=list)
+    tracks: list[dict[str, Any]] = field(default_factory=list)
+    performers: list[_Performer] = field(default_factory=list)
+    used_names: set[str] = field(default_factory=set)
+
+    def add_artist(
+        self, name: str, popularity: int, genres: list[str], n_tracks: int | None = None
+    ) -> str:
+        artist_id = spotify_id(self.rng)
+        count = n_tracks if n_tracks is not None else self.rng.randint(3, 12)
+        artist = {
+            "id": artist_id,
+            "name": name,
+            "type": "artist",
+            "uri": f"spotify:artist:{artist_id}",
+            "genres": genres,
+            "popularity": popularity,
+            "followers": {"href": None, "total": popularity * self.rng.randint(100, 5000)},
+            "images": [],
+            "top_track_ids": [],
+        }
+        album_id = spotify_id(self.rng)
+        album_name = f"{self.rng.choice(_ADJECTIVES)} {self.rng.choice(_NOUNS)}s"
+        rng = self.rng
+        release = f"{rng.randint(1970, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        track_ids = []
+        for number in range(count):
+            track_id = spotify_id(self.rng)
+            track_ids.append(track_id)
+            self.tracks.append(
+                {
+                    "id": track_id,
+                    "name": f"{self.rng.choice(_ADJECTIVES)} {self.rng.choice(_NOUNS)}",
+                    "type": "track",
+                    "uri": f"spotify:track:{track_id}",
+                    "artists": [
+                        {"id": artist_id, "name": name, "type": "artist", "uri": artist["uri"]}
+                    ],
+                    "album": {
+                        "id": album_id,
+                        "name": album_name,
+                        "album_type": "album",
+                        "release_date": release,
+                        "release_date_precision": "day",
+                    },
+                    "duration_ms": self.rng.randint(120_000, 420_000),
+                    "explicit": self.rng.random() < 0.15,
+                    "popularity": max(0, popularity - self.rng.randint(0, 30)),
+                    "track_number": number + 1,
+                    "is_local": False,
+                    "external_ids": {"isrc": f"USX{rng.randint(10**9, 10**10 - 1)}"},
+                    "available_markets": ["US", "CA", "MX"],
+                }
+            )
+        by_popularity = sorted(
+            (track for track in self.tracks[-count:] if count), key=lambda t: -t["popularity"]
+        )
+        artist["top_track_ids"] = [track["id"] for track in by_popularity[:10]]
+        self.artists.append(artist)
+        return artist_id
+
+    def unique_name(self, make: Any) -> str:
+        for _ in range(1000):
+            name: str = make()
+            if name.lower() not in self.used_names:
+                self.used_names.add(name.lower())
+                return name
+        raise RuntimeError("ran out of generated names")
+
+    def add_performer(self, performer: _Performer) -> None:
+        self.used_names.add(performer.name.lower())
+        self.performers.append(performer)
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith(("s", "x", "ch")):
+        return noun + "es"
+    return noun[:-1] + "ves" if noun.endswith("f") else noun + "s"
+
+
+def _band_name(rng: random.Random) -> str:
+    pattern = rng.randrange(6)
+    adjective, noun = rng.choice(_ADJECTIVES), rng.choice(_NOUNS)
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    if pattern == 0:
+        return f"{adjective} {_plural(noun)}"
+    if pattern == 1:
+        return f"The {adjective} {_plural(noun)}"
+    if pattern == 2:
+        return f"{first} {last}"
+    if pattern == 3:
+        return f"{noun} {rng.choice(_NOUNS)}"
+    if pattern == 4:
+        return f"{first} {last} Trio" if rng.random() < 0.5 else f"DJ {adjective} {noun}"
+    return f"{adjective} {noun} {rng.choice(['Club', 'Society', 'Collective', 'Revival', 'Union'])}"
+
+
+def _genres(rng: random.Random) -> list[str]:
+    return rng.sample(GENRES, rng.randint(1, 2))
+
+
+def _add_traps(builder: _Builder, scale: int) -> None:
+    """Add the performers that break naive name matching, each with its true Spotify artist."""
+    rng = builder.rng
+    add, perf = builder.add_artist, builder.add_performer
+    for name, decoys in _SHORT:
+        genres = _genres(rng)
+        perf(_Performer(name, add(name, rng.randint(40, 70), genres), genres))
+        for decoy in decoys:
+            add(decoy, rng.randint(60, 95), _genres(rng))
+            builder.used_names.add(decoy.lower())
+    for famous in _FAMOUS:
+        genres = _genres(rng)
+        famous_id = add(famous, rng.randint(75, 95), genres)
+        builder.used_names.add(famous.lower())
+        base = famous.removeprefix("The ")
+        tribute = rng.choice(
+            [f"{famous} Tribute", f"{base} Tribute Band", f"The {base} Experience"]
+        )
+        perf(_Performer(tribute, None, genres, kind="tribute"))
+        if rng.random() < 0.5:
+            perf(_Performer(famous, famous_id, genres, link=rng.random() < 0.3))
+    for accented in _ACCENTED:
+        genres = _genres(rng)
+        plain = strip_accents(accented)
+        perf(_Performer(plain, add(accented, rng.randint(30, 90), genres), genres))
+    boss = add("Bruce Springsteen", 85, ["rock"])
+    builder.used_names.add("bruce springsteen")
+    perf(_Performer("Bruce Springsteen & The E Street Band", boss, ["rock"]))
+    for spotify_name, listed in _AND_PAIRS + _PUNCTUATED:
+        genres = _genres(rng)
+        perf(_Performer(listed, add(spotify_name, rng.randint(50, 90), genres), genres))
+    for index in range(max(6, scale // 40)):
+        genres = _genres(rng)
+        leader = builder.unique_name(lambda: f"{rng.choice(_FIRST)} {rng.choice(_LAST)}")
+        band = rng.choice(
+            [
+                "The E Street Band",
+                f"The {rng.choice(_NOUNS)} Band",
+                f"The {rng.choice(_ADJECTIVES)} {_plural(rng.choice(_NOUNS))}",
+            ]
+        )
+        joiner = "&" if index % 2 == 0 else "and"
+        perf(
+            _Performer(
+                f"{leader} {joiner} {band}", add(leader, rng.randint(20, 80), genres), genres
+            )
+        )
+    for _ in range(max(6, scale // 40)):
+        genres = _genres(rng)
+        name = builder.unique_name(
+            lambda: f"The {rng.choice(_ADJECTIVES)} {_plural(rng.choice(_NOUNS))}"
+        )
+        listed = name.removeprefix("The ") if rng.random() < 0.5 else name
+        spotify_name = name if listed != name else name.removeprefix("The ")
+        perf(_Performer(listed, add(spotify_name, rng.randint(10, 70), genres), genres))
+    for _ in range(max(4, scale // 80)):
+        name = builder.unique_name(lambda: _band_name(rng))
+        genres_true, genres_other = rng.sample(GENRES, 2), None
+        genres_other = [genre for genre in GENRES if genre not in genres_true][:1]
+        true_id = add(name, rng.randint(5, 40), genres_true)
+        add(name, rng.randint(45, 90), genres_other)
+        perf(_Performer(name, true_id, genres_true, link=rng.random() < 0.5))
+    for _ in range(max(10, scale // 12)):
+        name = builder.unique_name(lambda: _band_name(rng))
+        perf(_Performer(name, None, _genres(rng), kind="local"))
+        if rng.random() < 0.5:
+            near = (
+                name.removeprefix("The ").rstrip("s") if rng.random() < 0.5 else f"{name} Revival"
+            )
+            if near.lower() not in builder.used_names:
+                builder.used_names.add(near.lower())
+                add(near, rng.randint(20, 70), _genres(rng))
+    for comedian in _COMEDIANS:
+        on_spotify = rng.random() < 0.5
+        truth = (
+            add(comedian, rng.randint(10, 50), ["comedy"], n_tracks=rng.randint(2, 6))
+            if on_spotify
+            else None
+        )
+        perf(_Performer(comedian, truth, [], kind="comedian"))
+
+
+def generate_world(
+    artists: int = 400, events: int = 1200, seed: int = 1, start: date | None = None
+) -> dict[str, Any]:
+    """Generate a world of about `artists` performers and `events` events, deterministically."""
+    rng = random.Random(seed)
+    start = start or datetime.now(UTC).date()
+    builder = _Builder(rng)
+    _add_traps(builder, artists)
+    while len(builder.performers) < artists:
+        genres = _genres(rng)
+        name = builder.unique_name(lambda: _band_name(rng))
+        popularity = int(rng.triangular(0, 100, 30))
+        builder.add_performer(
+            _Performer(
+                name, builder.add_artist(name, popularity, genres), genres, link=rng.random() < 0.15
+            )
+        )
+    for _ in range(max(20, artists // 4)):
+        name = builder.unique_name(lambda: _band_name(rng))
+        builder.add_artist(name, int(rng.triangular(0, 100, 40)), _genres(rng))
+    for index, performer in enumerate(builder.performers):
+        performer.seatgeek_id = 100_000 + index
+        performer.ticketmaster_id = (
+            "K8vZ917" + "".join(rng.choice(BASE62) for _ in range(5)) + str(index)
+        )
+    seatgeek_events, ticketmaster_events = _events(builder, events, start)
+    world = {
+        "generated": {
+            "artists": artists,
+            "events": events,
+            "seed": seed,
+            "start": start.isoformat(),
+        },
+        "spotify": {
+            "artists": builder.artists,
+            "tracks": builder.tracks,
+            "users": [
+                {
+                    "id": uid,
+                    "display_name": name,
+                    "account_id": hashlib.sha256(uid.encode()).hexdigest()[:24],
+                    "allowlisted": allowlisted,
+                }
+                for uid, name, allowlisted in DEFAULT_USERS
+            ],
+            "playlists": _user_playlists(builder),
+        },
+        "seatgeek": {"events": seatgeek_events},
+        "ticketmaster": {"events": ticketmaster_events},
+        "truth": {"performers": {p.name: p.truth for p in builder.performers}},
+    }
+    return world
+
+
+def _user_playlists(builder: _Builder) -> list[dict[str, Any]]:
+    """Give each user a playlist of their own, with one local file and one unavailable track."""
+    rng = builder.rng
+    playlists = []
+    for user_id, display_name, _ in DEFAULT_USERS:
+        track_ids: list[str | None] = [track["id"] for track in rng.sample(builder.tracks, 25)]
+        track_ids[5] = None
+        track_ids[11] = None
+        playlist_id = spotify_id(rng)
+        playlists.append(
+            {
+                "id": playlist_id,
+                "name": f"{display_name.split()[0]}'s Discover Weekly saves",
+                "description": "",
+                "public": False,
+                "collaborative": False,
+                "type": "playlist",
+                "uri": f"spotify:playlist:{playlist_id}",
+                "owner_id": user_id,
+                "track_ids": track_ids,
+            }
+        )
+    return playlists
+
+
+def _events(
+    builder: _Builder, count: int, start: date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rng = builder.rng
+    venues = _venues(rng)
+    seatgeek: list[dict[str, Any]] = []
+    ticketmaster: list[dict[str, Any]] = []
+    performers = builder.performers
+    popular = [1.0 / (1 + index % 50) for index in range(len(performers))]
+    weights = [MARKET_WEIGHT.get(venue["city"].state, 1.0) for venue in venues]
+    for index in range(count):
+        # Every venue gets a show first; then big markets get many more, as they do.
+        venue = venues[index] if index < len(venues) else rng.choices(venues, weights)[0]
+        city: City = venue["city"]
+        day = start + timedelta(days=rng.randint(-3, 120))
+        local = datetime.combine(
+            day, time(rng.choice([19, 20, 21]), rng.choice([0, 30])), ZoneInfo(city.timezone)
+        )
+        starts_utc = local.astimezone(UTC)
+        lineup_size = rng.choices([1, 2, 3, 4], weights=[4, 4, 2, 1])[0]
+        lineup: list[_Performer] = []
+        while len(lineup) < lineup_size:
+            candidate = (
+                rng.choices(performers, weights=popular)[0]
+                if rng.random() < 0.3
+                else rng.choice(performers)
+            )
+            if candidate not in lineup:
+                lineup.append(candidate)
+        time_tbd = rng.random() < 0.03
+        where = rng.random()
+        event_id = 7_000_000 + index
+        title = lineup[0].name + (
+            f" with {', '.join(p.name for p in lineup[1:])}" if len(lineup) > 1 else ""
+        )
+        when: dict[str, Any] = {
+            "local": local,
+            "starts_utc": starts_utc,
+            "lineup": lineup,
+            "time_tbd": time_tbd,
+        }
+        if where < 0.65:
+            seatgeek.append(_seatgeek_event(event_id, title, venue, **when))
+        if where >= 0.45:
+            ticketmaster.append(_ticketmaster_event(rng, title, venue, **when))
+    return seatgeek, ticketmaster
+
+
+def _venues(rng: random.Random) -> list[dict[str, Any]]:
+    venues = []
+    kinds = ["Ballroom", "Music Hall", "Theater", "Amphitheater", "Tavern", "Arena", "Lounge"]
+    for index, city in enumerate(CITIES):
+        for number in range(rng.randint(2, 4)):
+            venues.append(
+                {
+                    "id": 50_000 + index * 10 + number,
+                    "name": f"The {rng.choice(_NOUNS)} {rng.choice(kinds)}",
+                    "city": city,
+                    "lat": round(city.lat + rng.uniform(-0.05, 0.05), 5),
+                    "lon": round(city.lon + rng.uniform(-0.05, 0.05), 5),
+                    "address": f"{rng.randint(1, 999)} {rng.choice(_NOUNS)} St",
+                }
+            )
+    return venues
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def _seatgeek_event(
+    event_id: int,
+    title: str,
+    venue: dict[str, Any],
+    *,
+    local: datetime,
+    starts_utc: datetime,
+    lineup: list[_Performer],
+    time_tbd: bool,
+) -> dict[str, Any]:
+    city: City = venue["city"]
+    performers = []
+    for order, performer in enumerate(lineup):
+        links = []
+        if performer.link and performer.truth:
+            links.append(
+                {
+                    "id": f"spotify:artist:{performer.truth}",
+                    "provider": "spotify",
+                    "url": f"https://open.spotify.com/artist/{performer.truth}",
+                }
+            )
+        performers.append(
+            {
+                "id": performer.seatgeek_id,
+                "name": performer.name,
+                "short_name": performer.name,
+                "slug": _slug(performer.name),
+                "type": "comedy" if performer.kind == "comedian" else "band",
+                "primary": order == 0,
+                "score": 0.5,
+                "genres": [
+                    {"name": genre.title(), "slug": genre, "primary": i == 0}
+                    for i, genre in enumerate(performer.genres)
+                ],
+                "links": links,
+            }
+        )
+    return {
+        "id": event_id,
+        "title": title,
+        "short_title": title[:40],
+        "url": f"https://seatgeek.com/{_slug(title)}-tickets/{event_id}",
+        "datetime_utc": starts_utc.strftime("%Y-%m-%dT%H:%M:%S"),
+        "datetime_local": local.strftime("%Y-%m-%dT%H:%M:%S"),
+        "datetime_tbd": False,
+        "time_tbd": time_tbd,
+        "type": "concert",
+        "score": 0.5,
+        "taxonomies": [{"id": 2000000, "name": "concert", "parent_id": None}],
+        "venue": {
+            "id": venue["id"],
+            "name": venue["name"],
+            "city": city.name,
+            "state": city.state,
+            "postal_code": city.postal_code,
+            "country": "US",
+            "address": venue["address"],
+            "timezone": city.timezone,
+            "location": {"lat": venue["lat"], "lon": venue["lon"]},
+        },
+        "performers": performers,
+        "stats": {},
+    }
+
+
+def _ticketmaster_event(
+    rng: random.Random,
+    title: str,
+    venue: dict[str, Any],
+    *,
+    local: datetime,
+    starts_utc: datetime,
+    lineup: list[_Performer],
+    time_tbd: bool,
+) -> dict[str, Any]:
+    city: City = venue["city"]
+    event_id = "vvG1" + "".join(rng.choice(BASE62) for _ in range(10))
+    attractions = []
+    for performer in lineup:
+        genre = performer.genres[0].title() if performer.genres else "Comedy"
+        attraction: dict[str, Any] = {
+            "name": performer.name,
+            "type": "attraction",
+            "id": performer.ticketmaster_id,
+            "url": f"https://www.ticketmaster.com/{_slug(performer.name)}-tickets/artist/{performer.seatgeek_id}",
+            "classifications": [
+                {
+                    "primary": True,
+                    "segment": {
+                        "name": "Arts & Theatre" if performer.kind == "comedian" else "Music"
+                    },
+                    "genre": {"name": genre},
+                }
+            ],
+        }
+        if performer.link and performer.truth:
+            attraction["externalLinks"] = {
+                "spotify": [{"url": f"https://open.spotify.com/artist/{performer.truth}"}]
+            }
+        attractions.append(attraction)
+    start = {
+        "localDate": local.strftime("%Y-%m-%d"),
+        "dateTBD": False,
+        "dateTBA": False,
+        "timeTBA": time_tbd,
+        "noSpecificTime": time_tbd,
+    }
+    if not time_tbd:
+        start["localTime"] = local.strftime("%H:%M:%S")
+        start["dateTime"] = starts_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "name": title,
+        "type": "event",
+        "id": event_id,
+        "url": f"https://www.ticketmaster.com/event/{event_id}",
+        "locale": "en-us",
+        "dates": {"start": start, "timezone": city.timezone, "status": {"code": "onsale"}},
+        "classifications": [
+            {
+                "primary": True,
+                "segment": {"name": "Music"},
+                "genre": {"name": lineup[0].genres[0].title() if lineup[0].genres else "Other"},
+            }
+        ],
+        "_embedded": {
+            "venues": [
+                {
+                    "name": venue["name"],
+                    "type": "venue",
+                    "id": f"KovZpZA{venue['id']}",
+                    "postalCode": city.postal_code,
+                    "timezone": city.timezone,
+                    "city": {"name": city.name},
+                    "state": {"name": STATE_NAMES[city.state], "stateCode": city.state},
+                    "country": {"name": "United States Of America", "countryCode": "US"},
+                    "address": {"line1": venue["address"]},
+                    "location": {"longitude": str(venue["lon"]), "latitude": str(venue["lat"])},
+                }
+            ],
+            "attractions": attractions,
+        },
+    }
+
+
+def load_world(path: Path) -> dict[str, Any]:
+    """Read a world file."""
+    world: dict[str, Any] = json.loads(Path(path).read_text())
+    return world
