@@ -120,7 +120,10 @@ def _apply_limits() -> Response | None:
     sandbox.stats.count(endpoint)
     if sandbox.options.latency_ms:
         time.sleep(sandbox.options.latency_ms / 1000)
-    if service == "spotify":
+    asked_state = (request.args.get("venue.state") or request.args.get("stateCode") or "").upper()
+    if service in ("seatgeek", "ticketmaster") and asked_state in sandbox.options.fail_states:
+        refusal: Refusal | None = Refusal(503, "outage")
+    elif service == "spotify":
         refusal = sandbox.limits.check_spotify()
     elif service == "ticketmaster":
         refusal = sandbox.limits.check_ticketmaster()
@@ -174,10 +177,11 @@ def advance_week() -> dict[str, int]:
 
 @controls.post("/config")
 def configure() -> Any:
-    """Change options at run time: mode, latency_ms, rate_limit, daily_quota, error_rate."""
+    """Change options at run time: mode, latency_ms, rate_limit, daily_quota, error_rate,
+    fail_states (event queries for these states answer 503, as in an outage)."""
     sandbox: Sandbox = current_app.extensions["sandbox"]
     body = request.get_json(silent=True) or {}
-    allowed = {"mode", "latency_ms", "rate_limit", "daily_quota", "error_rate"}
+    allowed = {"mode", "latency_ms", "rate_limit", "daily_quota", "error_rate", "fail_states"}
     unknown = set(body) - allowed
     if unknown or body.get("mode", "development") not in ("development", "extended"):
         return {"error": f"unknown or bad options: {sorted(unknown) or body.get('mode')}"}, 400

@@ -27,6 +27,7 @@ class Options:
     error_rate: float = 0.0  # share of API answers replaced by a 5xx or a short 429
     seed: int = 1
     ticketmaster_per_second: int = 5
+    fail_states: list[str] = field(default_factory=list)  # event queries for these answer 503
 
 
 @dataclass

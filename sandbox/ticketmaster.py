@@ -35,8 +35,8 @@ def _names(event: dict[str, Any]) -> set[str]:
 
 
 def _starts(event: dict[str, Any]) -> str:
-    start = event["dates"]["start"]
-    return str(start.get("dateTime") or start["localDate"] + "T12:00:00Z")
+    start = (event.get("dates") or {}).get("start") or {}
+    return str(start.get("dateTime") or str(start.get("localDate", "2000-01-01")) + "T12:00:00Z")
 
 
 @bp.get("/events.json")
@@ -69,10 +69,10 @@ def events() -> Any:
     world = current_app.extensions["sandbox"]
     chosen = []
     for event in world.ticketmaster_by_state.get(state, []) if state else world.ticketmaster_events:
-        venue = event["_embedded"]["venues"][0]
-        if city and venue["city"]["name"].lower() != city:
+        venue = ((event.get("_embedded") or {}).get("venues") or [{}])[0]
+        if city and str((venue.get("city") or {}).get("name", "")).lower() != city:
             continue
-        if country and venue["country"]["countryCode"] != country:
+        if country and (venue.get("country") or {}).get("countryCode") != country:
             continue
         if classification and classification not in _names(event):
             continue

@@ -559,12 +559,19 @@ def _events(
     ticketmaster: list[dict[str, Any]] = []
     performers = builder.performers
     popular = [1.0 / (1 + index % 50) for index in range(len(performers))]
+    booked: set[tuple[int, date]] = set()
     weights = [MARKET_WEIGHT.get(venue["city"].state, 1.0) for venue in venues]
     for index in range(count):
         # Every venue gets a show first; then big markets get many more, as they do.
         venue = venues[index] if index < len(venues) else rng.choices(venues, weights)[0]
         city: City = venue["city"]
         day = start + timedelta(days=rng.randint(-3, 120))
+        # A venue holds one show a day; look for a free day (a full venue just gets a double bill).
+        for _ in range(20):
+            if (venue["id"], day) not in booked:
+                break
+            day = start + timedelta(days=rng.randint(-3, 120))
+        booked.add((venue["id"], day))
         local = datetime.combine(
             day, time(rng.choice([19, 20, 21]), rng.choice([0, 30])), ZoneInfo(city.timezone)
         )
