@@ -9,7 +9,9 @@ from datetime import datetime
 
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
 from etl.sources import EventSource, StateFetch
+from etl.tracks import TracksSummary, match_and_fetch_tracks
 from shared.datasets import CONCERTS, load_dataset, save_dataset
+from shared.spotify import SpotifyApi
 from shared.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -74,3 +76,27 @@ def build_concerts_dataset(
         extra={"rows": summary.rows, "events": summary.events, "failed": len(summary.failed)},
     )
     return summary
+
+
+@dataclass
+class BuildSummary:
+    """What a whole build did."""
+
+    concerts: ConcertsSummary
+    tracks: TracksSummary
+
+
+def run_build(
+    store: Store,
+    sources: Sequence[EventSource],
+    spotify: SpotifyApi,
+    states: Sequence[str],
+    *,
+    now: datetime,
+    on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
+) -> BuildSummary:
+    """Run the steps in order: concerts, then artist matches and their tracks."""
+    concerts_summary = build_concerts_dataset(store, sources, states, now=now, on_state=on_state)
+    concerts, _ = load_dataset(store, CONCERTS)
+    tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now)
+    return BuildSummary(concerts_summary, tracks_summary)

@@ -17,7 +17,8 @@ _SPACES = re.compile(r"\s+")
 _QUERY_TOKEN = re.compile(r'(\w+):"([^"]*)"|(\w+):(\S+)|"([^"]*)"|(\S+)')
 FIELDS = {"artist", "track", "album", "genre", "year", "isrc"}
 
-EXACT, PREFIX, CONTAINS, FUZZY = 100.0, 60.0, 45.0, 20.0
+EXACT, PREFIX, CONTAINS, PHRASE, FUZZY = 100.0, 60.0, 45.0, 40.0, 20.0
+STOPWORDS = {"the", "and", "a", "of", "with", "band", "feat", "ft"}
 
 
 def normalize(text: str) -> str:
@@ -39,6 +40,14 @@ def name_score(query: str, name: str) -> float:
         return PREFIX
     if query in name or set(query.split()) <= set(name.split()):
         return CONTAINS
+    # The whole name as a phrase of the query ("Bruce Springsteen" in "Bruce Springsteen & The
+    # E Street Band") is nearly as strong.
+    if f" {name} " in f" {query} ":
+        return PHRASE
+    # A fuzzy hit must share a real word with the query (not just "the" or "and").
+    if not (set(query.split()) - STOPWORDS) & (set(name.split()) - STOPWORDS):
+        close = fuzz.ratio(query, name)
+        return FUZZY + (close - 85) if close >= 85 else 0.0
     similarity = fuzz.WRatio(query, name)
     return FUZZY + (similarity - 85) if similarity >= 85 else 0.0
 

@@ -349,16 +349,24 @@ class _Builder:
         self.artists.append(artist)
         return artist_id
 
+    def use(self, name: str) -> bool:
+        """Reserve a name; False when it (or the same name with/without "The") is taken."""
+        key = name.lower().removeprefix("the ")
+        if key in self.used_names:
+            return False
+        self.used_names.add(key)
+        return True
+
     def unique_name(self, make: Any) -> str:
+        # Only the traps may share a name: an accidental twin would be a trap with no truth.
         for _ in range(1000):
             name: str = make()
-            if name.lower() not in self.used_names:
-                self.used_names.add(name.lower())
+            if self.use(name):
                 return name
         raise RuntimeError("ran out of generated names")
 
     def add_performer(self, performer: _Performer) -> None:
-        self.used_names.add(performer.name.lower())
+        self.use(performer.name)
         self.performers.append(performer)
 
 
@@ -398,11 +406,11 @@ def _add_traps(builder: _Builder, scale: int) -> None:
         perf(_Performer(name, add(name, rng.randint(40, 70), genres), genres))
         for decoy in decoys:
             add(decoy, rng.randint(60, 95), _genres(rng))
-            builder.used_names.add(decoy.lower())
+            builder.use(decoy)
     for famous in _FAMOUS:
         genres = _genres(rng)
         famous_id = add(famous, rng.randint(75, 95), genres)
-        builder.used_names.add(famous.lower())
+        builder.use(famous)
         base = famous.removeprefix("The ")
         tribute = rng.choice(
             [f"{famous} Tribute", f"{base} Tribute Band", f"The {base} Experience"]
@@ -415,7 +423,7 @@ def _add_traps(builder: _Builder, scale: int) -> None:
         plain = strip_accents(accented)
         perf(_Performer(plain, add(accented, rng.randint(30, 90), genres), genres))
     boss = add("Bruce Springsteen", 85, ["rock"])
-    builder.used_names.add("bruce springsteen")
+    builder.use("Bruce Springsteen")
     perf(_Performer("Bruce Springsteen & The E Street Band", boss, ["rock"]))
     for spotify_name, listed in _AND_PAIRS + _PUNCTUATED:
         genres = _genres(rng)
@@ -458,8 +466,7 @@ def _add_traps(builder: _Builder, scale: int) -> None:
             near = (
                 name.removeprefix("The ").rstrip("s") if rng.random() < 0.5 else f"{name} Revival"
             )
-            if near.lower() not in builder.used_names:
-                builder.used_names.add(near.lower())
+            if builder.use(near):
                 add(near, rng.randint(20, 70), _genres(rng))
     for comedian in _COMEDIANS:
         on_spotify = rng.random() < 0.5
@@ -559,22 +566,20 @@ def _events(
     ticketmaster: list[dict[str, Any]] = []
     performers = builder.performers
     popular = [1.0 / (1 + index % 50) for index in range(len(performers))]
-    booked: set[tuple[int, date]] = set()
+    booked: set[tuple[int, date, time]] = set()
     weights = [MARKET_WEIGHT.get(venue["city"].state, 1.0) for venue in venues]
     for index in range(count):
         # Every venue gets a show first; then big markets get many more, as they do.
         venue = venues[index] if index < len(venues) else rng.choices(venues, weights)[0]
         city: City = venue["city"]
-        day = start + timedelta(days=rng.randint(-3, 120))
-        # A venue holds one show a day; look for a free day (a full venue just gets a double bill).
-        for _ in range(20):
-            if (venue["id"], day) not in booked:
-                break
+        # A venue holds one show at a time: draw day and hour again until the slot is free.
+        for _ in range(200):
             day = start + timedelta(days=rng.randint(-3, 120))
-        booked.add((venue["id"], day))
-        local = datetime.combine(
-            day, time(rng.choice([19, 20, 21]), rng.choice([0, 30])), ZoneInfo(city.timezone)
-        )
+            slot = time(rng.choice([13, 16, 18, 19, 20, 21, 22]), rng.choice([0, 30]))
+            if (venue["id"], day, slot) not in booked:
+                break
+        booked.add((venue["id"], day, slot))
+        local = datetime.combine(day, slot, ZoneInfo(city.timezone))
         starts_utc = local.astimezone(UTC)
         lineup_size = rng.choices([1, 2, 3, 4], weights=[4, 4, 2, 1])[0]
         lineup: list[_Performer] = []

@@ -28,7 +28,7 @@ from tests.conftest import BASE_ENV, REPO_ROOT
 @pytest.fixture(scope="module")
 def busy_world() -> dict[str, Any]:
     """Return a world where California has over 1,000 Ticketmaster and SeatGeek events."""
-    return generate_world(artists=200, events=11_000, seed=11)
+    return generate_world(artists=200, events=14_000, seed=11)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,481 @@
+"""Match performers to Spotify artists and gather their tracks, spending requests sparingly."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from etl.matching import Match, match_performer, performer_key, tracks_of
+from etl.names import normalize_name
+from shared.datasets import ARTISTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
+from shared.spotify import (
+    ArtistRecord,
+    BudgetExhausted,
+    QuotaExhausted,
+    SpotifyApi,
+    SpotifyRefused,
+    SpotifyUnavailable,
+    TrackRecord,
+)
+from shared.storage import Store
+
+logger = logging.getLogger(__name__)
+
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+MISS_RETRY_AFTER = timedelta(days=90)
+TRACKS_STALE_AFTER = timedelta(days=28)
+TRACKS_PER_ARTIST = 10
+TRACK_SEARCH_PAGES = 3
+CHECKPOINT_EVERY = 200
+CHECKPOINT_SECONDS = 60.0
+PROGRESS_EVERY = 50
+
+
+@dataclass(frozen=True)
+class PerformerTodo:
+    """A performer to look up: its name, what the sources said of it, and its first show."""
+
+    key: str
+    name: str
+    first_show: str
+    source_artist_id: str = ""
+    genres: tuple[str, ...] = ()
+
+
+@dataclass
+class TracksSummary:
+    """What the matching and tracks steps did, for the run report."""
+
+    mode: str = "unknown"  # development | extended, as the probe found
+    performers_new: int = 0
+    performers_checked: int = 0
+    performers_left: int = 0
+    performers_failed: int = 0
+    new_matches: Counter[str] = field(default_factory=Counter)
+    reused_results: int = 0
+    artists_with_tracks_refreshed: int = 0
+    tracks_written: int = 0
+    checkpoints: int = 0
+    stopped: str = ""  # "" | quota | budget
+
+    @property
+    def match_rate(self) -> float:
+        found = sum(count for method, count in self.new_matches.items() if method != "none")
+        total = sum(self.new_matches.values())
+        return round(found / total, 4) if total else 0.0
+
+    @property
+    def message(self) -> str:
+        if self.stopped == "quota":
+            return f"quota exhausted, {self.performers_left} performers left for the next run"
+        if self.stopped == "budget":
+            return f"request budget spent, {self.performers_left} performers left for the next run"
+        return "all performers checked"
+
+
+def plan_performers(
+    concerts: pd.DataFrame, artists: pd.DataFrame, overrides: dict[str, str], now: datetime
+) -> list[PerformerTodo]:
+    """Return the performers to look up, soonest show first: new, old misses, overridden."""
+    if concerts.empty:
+        return []
+    cached = {row.performer_key: row for row in artists.itertuples(index=False)}
+    retry_misses_before = (now - MISS_RETRY_AFTER).strftime(ISO_UTC)
+    frame = concerts.assign(_key=concerts["performer_name"].map(performer_key))
+    todo = []
+    for key, group in frame.groupby("_key", sort=False):
+        if not key:
+            continue
+        row = cached.get(key)
+        override = overrides.get(str(key), "")
+        if row is not None:
+            overridden = bool(override) and override != row.spotify_artist_id
+            stale_miss = row.match_method == "none" and str(row.checked_at) < retry_misses_before
+            if not (overridden or stale_miss):
+                continue
+        links = [link for link in group["source_spotify_artist_id"] if link]
+        genres = tuple(
+            dict.fromkeys(g for cell in group["genres"] for g in str(cell).split("|") if g)
+        )
+        todo.append(
+            PerformerTodo(
+                key=str(key),
+                name=str(group["performer_name"].mode().iloc[0]),
+                first_show=str(group["starts_at"].min()),
+                source_artist_id=links[0] if links else "",
+                genres=genres,
+            )
+        )
+    todo.sort(key=lambda performer: (performer.first_show, performer.key))
+    return todo
+
+
+def load_overrides(store: Store) -> dict[str, str]:
+    """Return the hand-made performer → artist fixes, keyed by performer key."""
+    frame, _ = load_dataset(store, OVERRIDES)
+    return {
+        performer_key(str(row.performer_key)): str(row.spotify_artist_id).strip()
+        for row in frame.itertuples(index=False)
+        if str(row.performer_key).strip() and str(row.spotify_artist_id).strip()
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
+
+
+class TrackBook:
+    """artists.csv and top_tracks.csv in memory, saved whole at checkpoints."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        artists, self.artists_generation = load_dataset(store, ARTISTS)
+        tracks, self.tracks_generation = load_dataset(store, TOP_TRACKS)
+        if "tracks_checked_at" not in artists.columns:
+            artists["tracks_checked_at"] = ""
+        self.artists: dict[str, dict[str, Any]] = {
+            str(row["performer_key"]): row for row in _records(artists)
+        }
+        self.tracks: dict[str, list[dict[str, Any]]] = {}
+        for row in _records(tracks):
+            self.tracks.setdefault(str(row["spotify_artist_id"]), []).append(row)
+        self.dirty = False
+
+    def artists_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            list(self.artists.values()), columns=[*ARTISTS.column_names, "tracks_checked_at"]
+        )
+
+    def record_match(self, performer: PerformerTodo, match: Match, now: datetime) -> None:
+        previous = self.artists.get(performer.key, {})
+        self.artists[performer.key] = {
+            "performer_key": performer.key,
+            "performer_name": performer.name,
+            "spotify_artist_id": match.spotify_artist_id,
+            "spotify_artist_name": match.spotify_artist_name,
+            "match_method": match.method,
+            "match_score": match.score,
+            "checked_at": now.strftime(ISO_UTC),
+            "tracks_checked_at": previous.get("tracks_checked_at", "")
+            if previous.get("spotify_artist_id") == match.spotify_artist_id
+            else "",
+        }
+        self.dirty = True
+
+    def record_tracks(
+        self, artist_id: str, tracks: Sequence[TrackRecord], source: str, now: datetime
+    ) -> int:
+        """Replace an artist's tracks; mark every performer matched to it as checked."""
+        stamp = now.strftime(ISO_UTC)
+        if tracks or artist_id not in self.tracks:
+            self.tracks[artist_id] = [
+                {
+                    "spotify_artist_id": artist_id,
+                    "rank": rank,
+                    "track_id": track.id,
+                    "track_name": track.name,
+                    "album_name": track.album_name,
+                    "release_date": track.release_date,
+                    "duration_ms": track.duration_ms,
+                    "explicit": track.explicit,
+                    "isrc": track.isrc,
+                    "tracks_source": source,
+                    "fetched_at": stamp,
+                }
+                for rank, track in enumerate(tracks[:TRACKS_PER_ARTIST], start=1)
+            ]
+        for row in self.artists.values():
+            if row["spotify_artist_id"] == artist_id:
+                row["tracks_checked_at"] = stamp
+        self.dirty = True
+        return len(self.tracks[artist_id])
+
+    def save(self) -> None:
+        """Write both datasets whole; a concurrent writer makes this fail instead of being lost."""
+        if not self.dirty:
+            return
+        tracks = [row for rows in self.tracks.values() for row in rows]
+        tracks_frame = pd.DataFrame(tracks, columns=TOP_TRACKS.column_names)
+        self.artists_generation = save_dataset(
+            self.store,
+            ARTISTS,
+            self.artists_frame(),
+            if_generation_match=self.artists_generation or 0,
+        )
+        self.tracks_generation = save_dataset(
+            self.store, TOP_TRACKS, tracks_frame, if_generation_match=self.tracks_generation or 0
+        )
+        self.dirty = False
+
+
+class TopTracksProbe:
+    """Find, once a run, whether the top-tracks endpoint answers (Extended Quota) or not."""
+
+    def __init__(self, api: SpotifyApi) -> None:
+        self.api = api
+        self.mode = "unknown"
+
+    def try_top_tracks(self, artist_id: str) -> list[TrackRecord] | None:
+        """Return the artist's top tracks in extended mode; None in Development Mode."""
+        if self.mode == "development":
+            return None
+        try:
+            tracks = self.api.artist_top_tracks(artist_id)
+        except SpotifyRefused as error:
+            if error.status != 403:
+                raise
+            self.mode = "development"
+            logger.info("top-tracks is refused: Development Mode, so tracks come from search")
+            return None
+        self.mode = "extended"
+        return tracks
+
+
+class _SeenResults:
+    """This run's search answers: a performer another search already found costs nothing."""
+
+    def __init__(self) -> None:
+        self.artists_by_name: dict[str, list[ArtistRecord]] = {}
+        self.tracks_by_artist: dict[str, list[TrackRecord]] = {}
+        self.searched_names: set[str] = set()  # artist-filter searches already made at offset 0
+
+    def remember(self, artists: Sequence[ArtistRecord], tracks: Sequence[TrackRecord]) -> None:
+        for artist in artists:
+            same_name = self.artists_by_name.setdefault(normalize_name(artist.name), [])
+            if artist.id not in [a.id for a in same_name]:
+                same_name.append(artist)
+        for track in tracks:
+            for artist_id in track.artist_ids:
+                known = self.tracks_by_artist.setdefault(artist_id, [])
+                if track.id not in [t.id for t in known]:
+                    known.append(track)
+
+    def answer_for(
+        self, performer: PerformerTodo
+    ) -> tuple[list[ArtistRecord], list[TrackRecord]] | None:
+        """Return candidates and tracks for a performer another search answered clearly."""
+        same_name = self.artists_by_name.get(normalize_name(performer.name), [])
+        if len(same_name) != 1 or not self.tracks_by_artist.get(same_name[0].id):
+            return None
+        return same_name, self.tracks_by_artist[same_name[0].id]
+
+
+@dataclass
+class _Run:
+    """What one matching run works with."""
+
+    api: SpotifyApi
+    book: TrackBook
+    probe: TopTracksProbe
+    seen: _SeenResults
+    overrides: dict[str, str]
+    summary: TracksSummary
+    now: datetime
+
+
+def match_and_fetch_tracks(
+    store: Store,
+    concerts: pd.DataFrame,
+    api: SpotifyApi,
+    *,
+    now: datetime,
+    clock: Callable[[], float] = time.monotonic,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+) -> TracksSummary:
+    """Match new performers (soonest shows first), then fill missing and stale tracks."""
+    book = TrackBook(store)
+    overrides = load_overrides(store)
+    todo = plan_performers(concerts, book.artists_frame(), overrides, now)
+    run = _Run(
+        api,
+        book,
+        TopTracksProbe(api),
+        _SeenResults(),
+        overrides,
+        TracksSummary(performers_new=len(todo)),
+        now,
+    )
+    summary = run.summary
+    last_checkpoint, since_checkpoint = clock(), 0
+    started = clock()
+
+    def checkpoint() -> None:
+        nonlocal last_checkpoint, since_checkpoint
+        since_checkpoint += 1
+        if since_checkpoint >= checkpoint_every or clock() - last_checkpoint >= checkpoint_seconds:
+            book.save()
+            summary.checkpoints += 1
+            last_checkpoint, since_checkpoint = clock(), 0
+
+    try:
+        for number, performer in enumerate(todo, start=1):
+            try:
+                _look_up(run, performer)
+            except (SpotifyUnavailable, SpotifyRefused) as error:
+                if isinstance(error, SpotifyRefused) and error.status == 401:
+                    raise
+                summary.performers_failed += 1
+                logger.warning(
+                    "performer skipped for this run",
+                    extra={"performer": performer.name, "error": str(error)},
+                )
+            summary.performers_checked = number
+            checkpoint()
+            if number % PROGRESS_EVERY == 0:
+                _log_progress(number, len(todo), started, clock(), api)
+        _refresh_tracks(run, concerts, checkpoint)
+    except (QuotaExhausted, BudgetExhausted) as stop:
+        summary.stopped = "quota" if isinstance(stop, QuotaExhausted) else "budget"
+        logger.warning("stopped spending Spotify requests", extra={"reason": str(stop)})
+    finally:
+        book.save()
+    summary.mode = run.probe.mode
+    summary.performers_left = len(todo) - summary.performers_checked + summary.performers_failed
+    logger.info(
+        summary.message, extra={"requests": api.ledger.spent, "matches": dict(summary.new_matches)}
+    )
+    return summary
+
+
+def _log_progress(done: int, total: int, started: float, now: float, api: SpotifyApi) -> None:
+    elapsed = max(now - started, 1e-6)
+    rate = done / elapsed
+    logger.info(
+        "matching progress",
+        extra={
+            "performers_done": done,
+            "performers_total": total,
+            "per_second": round(rate, 2),
+            "eta_s": round((total - done) / rate) if rate else None,
+            "requests": api.ledger.spent,
+        },
+    )
+
+
+def _candidates_and_tracks(
+    run: _Run, performer: PerformerTodo, known_id: str
+) -> tuple[list[ArtistRecord], list[TrackRecord]]:
+    """Spend at most one request (Development Mode) on what a performer needs; none if seen."""
+    if known_id:
+        if known_id in run.seen.tracks_by_artist:
+            return [], run.seen.tracks_by_artist[known_id]
+        top = run.probe.try_top_tracks(known_id)
+        if top is None:
+            run.seen.searched_names.add(normalize_name(performer.name))
+            top = run.api.search_tracks(performer.name)
+        run.seen.remember([], top)
+        return [], top
+    reused = run.seen.answer_for(performer)
+    if reused is not None:
+        run.summary.reused_results += 1
+        return reused
+    if run.probe.mode == "extended":
+        return run.api.search_artists(performer.name), []
+    candidates, tracks = run.api.search_artist_with_tracks(performer.name)
+    run.seen.remember(candidates, tracks)
+    run.seen.searched_names.add(normalize_name(performer.name))
+    return candidates, tracks
+
+
+def _look_up(run: _Run, performer: PerformerTodo) -> None:
+    """Match one performer with at most one request in Development Mode, and keep its tracks."""
+    override = run.overrides.get(performer.key, "")
+    known_id = override or performer.source_artist_id
+    candidates, tracks = _candidates_and_tracks(run, performer, known_id)
+    match = match_performer(
+        performer.name,
+        candidates,
+        source_artist_id=performer.source_artist_id,
+        override_artist_id=override,
+        genres=performer.genres,
+    )
+    if match.found and not match.spotify_artist_name:
+        credited = dict(
+            pair
+            for track in tracks
+            for pair in zip(track.artist_ids, track.artist_names, strict=False)
+        )
+        match = Match(
+            match.spotify_artist_id,
+            credited.get(match.spotify_artist_id, ""),
+            match.method,
+            match.score,
+        )
+    run.book.record_match(performer, match, run.now)
+    run.summary.new_matches[match.method] += 1
+    if not match.found:
+        return
+    source = "top_tracks" if run.probe.mode == "extended" else "search"
+    if run.probe.mode != "development" and not known_id:
+        top = run.probe.try_top_tracks(match.spotify_artist_id)
+        if top is not None:
+            tracks, source = top, "top_tracks"
+    mine = tracks_of(match.spotify_artist_id, tracks, TRACKS_PER_ARTIST)
+    if mine:
+        run.summary.tracks_written += run.book.record_tracks(
+            match.spotify_artist_id, mine, source, run.now
+        )
+
+
+def _tracks_wanted(book: TrackBook, concerts: pd.DataFrame, now: datetime) -> list[tuple[str, str]]:
+    """Return (artist id, name) of matched artists lacking fresh tracks, soonest show first."""
+    stale_before = (now - TRACKS_STALE_AFTER).strftime(ISO_UTC)
+    keys = concerts["performer_name"].map(performer_key)
+    first_show = concerts.assign(_key=keys).groupby("_key")["starts_at"].min()
+    wanted: dict[str, tuple[str, str]] = {}
+    for key, row in book.artists.items():
+        artist_id = str(row["spotify_artist_id"] or "")
+        if not artist_id or key not in first_show.index:
+            continue
+        fetched = [str(track["fetched_at"]) for track in book.tracks.get(artist_id, [])]
+        missing = not fetched and str(row.get("tracks_checked_at") or "") < stale_before
+        if missing or (fetched and min(fetched) < stale_before):
+            show = str(first_show[key])
+            if artist_id not in wanted or show < wanted[artist_id][1]:
+                wanted[artist_id] = (str(row["spotify_artist_name"] or row["performer_name"]), show)
+    ordered = sorted(wanted.items(), key=lambda item: item[1][1])
+    return [(artist_id, name) for artist_id, (name, _) in ordered]
+
+
+def _refresh_tracks(run: _Run, concerts: pd.DataFrame, checkpoint: Callable[[], None]) -> None:
+    """Fill matched artists that have no tracks, then refresh stale ones, while budget lasts."""
+    for artist_id, name in _tracks_wanted(run.book, concerts, run.now):
+        try:
+            top = run.probe.try_top_tracks(artist_id)
+            if top is not None:
+                found, source = top[:TRACKS_PER_ARTIST], "top_tracks"
+            else:
+                first_page = 1 if normalize_name(name) in run.seen.searched_names else 0
+                found, source = (
+                    _search_artist_tracks(run.api, artist_id, name, first_page),
+                    "search",
+                )
+        except (SpotifyUnavailable, SpotifyRefused) as error:
+            if isinstance(error, SpotifyRefused) and error.status == 401:
+                raise
+            logger.warning(
+                "tracks skipped for this run", extra={"artist_id": artist_id, "error": str(error)}
+            )
+            continue
+        run.summary.tracks_written += run.book.record_tracks(artist_id, found, source, run.now)
+        run.summary.artists_with_tracks_refreshed += 1
+        checkpoint()
+
+
+def _search_artist_tracks(
+    api: SpotifyApi, artist_id: str, name: str, first_page: int
+) -> list[TrackRecord]:
+    """Page a track search until the artist's own tracks appear (a namesake may come first)."""
+    for page in range(first_page, TRACK_SEARCH_PAGES):
+        found = tracks_of(artist_id, api.search_tracks(name, offset=page * 10), TRACKS_PER_ARTIST)
+        if found:
+            return found
+    return []

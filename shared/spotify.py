@@ -1,0 +1,303 @@
+"""Talk to the Spotify Web API through spotipy: one budget, one retry loop, parsed records."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import spotipy
+from spotipy.cache_handler import MemoryCacheHandler
+from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
+
+from shared.config import Settings
+
+logger = logging.getLogger(__name__)
+
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+RETRY_STATUSES = {500, 502, 503, 504}
+
+
+class SpotifyError(Exception):
+    """Base of this module's errors."""
+
+
+class QuotaExhausted(SpotifyError):
+    """Spotify's daily quota is spent, or its wait reaches past the deadline: stop spending."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BudgetExhausted(SpotifyError):
+    """This run has spent the requests SPOTIFY_REQUEST_BUDGET allows."""
+
+
+class SpotifyUnavailable(SpotifyError):
+    """Spotify kept failing (5xx, timeouts) for one request, after bounded retries."""
+
+
+class SpotifyRefused(SpotifyError):
+    """Spotify refused a request (400, 401, 403, 404): retrying will not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"Spotify answered {status}: {message}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ArtistRecord:
+    """A Spotify artist as search gives it."""
+
+    id: str
+    name: str
+    genres: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """A Spotify track, with what the datasets keep of it."""
+
+    id: str
+    name: str
+    artist_ids: tuple[str, ...]
+    artist_names: tuple[str, ...]
+    album_name: str = ""
+    release_date: str = ""
+    duration_ms: int | None = None
+    explicit: bool = False
+    isrc: str = ""
+
+
+@dataclass
+class RequestLedger:
+    """Every Spotify request a run made, by kind, against its budget."""
+
+    budget: int | None = None
+    spent: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    status_429: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def left(self) -> int | None:
+        return None if self.budget is None else max(0, self.budget - self.spent)
+
+    def charge(self, kind: str) -> None:
+        if self.budget is not None and self.spent >= self.budget:
+            raise BudgetExhausted(f"the run's budget of {self.budget} Spotify requests is spent")
+        self.spent += 1
+        self.by_kind[kind] += 1
+
+
+def parse_artist(raw: Any) -> ArtistRecord | None:
+    """Return an ArtistRecord, or None (logged) when the object lacks an id or a name."""
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("id"), str)
+        or not isinstance(raw.get("name"), str)
+    ):
+        logger.warning(
+            "skipped an artist object without id or name", extra={"artist": str(raw)[:200]}
+        )
+        return None
+    genres: list[Any] = raw["genres"] if isinstance(raw.get("genres"), list) else []
+    return ArtistRecord(raw["id"], raw["name"], tuple(str(genre) for genre in genres))
+
+
+def parse_track(raw: Any) -> TrackRecord | None:
+    """Return a TrackRecord, or None (logged) for a local, unavailable or garbled track."""
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("id"), str)
+        or not isinstance(raw.get("name"), str)
+    ):
+        return None
+    artists = [
+        a for a in raw.get("artists") or [] if isinstance(a, dict) and isinstance(a.get("id"), str)
+    ]
+    album: dict[str, Any] = raw["album"] if isinstance(raw.get("album"), dict) else {}
+    external: dict[str, Any] = (
+        raw["external_ids"] if isinstance(raw.get("external_ids"), dict) else {}
+    )
+    duration = raw.get("duration_ms")
+    return TrackRecord(
+        id=raw["id"],
+        name=raw["name"],
+        artist_ids=tuple(a["id"] for a in artists),
+        artist_names=tuple(str(a.get("name") or "") for a in artists),
+        album_name=str(album.get("name") or ""),
+        release_date=str(album.get("release_date") or ""),
+        duration_ms=duration if isinstance(duration, int) else None,
+        explicit=bool(raw.get("explicit")),
+        isrc=str(external.get("isrc") or ""),
+    )
+
+
+def _items(answer: Any, key: str) -> list[Any]:
+    section = answer.get(key) if isinstance(answer, dict) else None
+    items = section.get("items") if isinstance(section, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def quoted(name: str) -> str:
+    """Return a name as a quoted search phrase (a quote inside would end the phrase)."""
+    return '"' + name.replace('"', " ").strip() + '"'
+
+
+class SpotifyApi:
+    """Spotify calls with a budget, bounded retries and a deadline; spotipy never sleeps."""
+
+    def __init__(
+        self,
+        client: spotipy.Spotify,
+        ledger: RequestLedger | None = None,
+        *,
+        deadline: float | None = None,
+        max_attempts: int = 5,
+        max_wait_seconds: float = 120.0,
+        backoff_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger or RequestLedger()
+        self.deadline = deadline
+        self.max_attempts = max_attempts
+        self.max_wait_seconds = max_wait_seconds
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+        self.clock = clock
+        self._jitter = random.Random()  # noqa: S311 (spreads retries; not security)
+
+    @classmethod
+    def for_app(
+        cls, settings: Settings, ledger: RequestLedger | None = None, **options: Any
+    ) -> SpotifyApi:
+        """Return a client with the app's own token (client credentials), as the ETL uses."""
+        auth = SpotifyClientCredentials(
+            settings.spotify_client_id,
+            settings.spotify_client_secret,
+            cache_handler=MemoryCacheHandler(),
+            requests_timeout=10,
+        )
+        auth.OAUTH_TOKEN_URL = settings.spotify_accounts_base + "api/token"
+        return cls(make_spotipy(settings, auth), ledger, **options)
+
+    def call(self, kind: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Make one API call, retrying 5xx and short 429s; raise this module's errors."""
+        for attempt in range(1, self.max_attempts + 1):
+            self.ledger.charge(kind)
+            try:
+                return method(*args, **kwargs)
+            except spotipy.SpotifyException as error:
+                wait = self._wait_or_raise(error, attempt)
+            except (requests.Timeout, requests.ConnectionError) as error:
+                self.ledger.failures[type(error).__name__] += 1
+                wait = self._backoff(attempt)
+            except SpotifyOauthError as error:
+                raise SpotifyRefused(401, f"token refused: {error}") from error
+            if attempt == self.max_attempts:
+                break
+            logger.warning(
+                "Spotify request failed; retrying",
+                extra={"kind": kind, "attempt": attempt, "wait_s": round(wait, 2)},
+            )
+            self.sleep(wait)
+        raise SpotifyUnavailable(f"Spotify failed {self.max_attempts} times for {kind}")
+
+    def _wait_or_raise(self, error: spotipy.SpotifyException, attempt: int) -> float:
+        status = int(error.http_status or 0)
+        if status == 429:
+            retry_after = _retry_after(error)
+            if error.reason == QUOTA_EXCEEDED:
+                self.ledger.status_429["quota_exceeded"] += 1
+                raise QuotaExhausted("Spotify's daily quota is exhausted", retry_after) from error
+            self.ledger.status_429["rate_limit"] += 1
+            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            left = None if self.deadline is None else self.deadline - self.clock()
+            if wait > self.max_wait_seconds or (left is not None and wait >= left):
+                raise QuotaExhausted(
+                    f"Spotify asks to wait {wait:.0f} s, past what this run can", retry_after
+                ) from error
+            return wait
+        if status in RETRY_STATUSES:
+            self.ledger.failures[str(status)] += 1
+            return self._backoff(attempt)
+        raise SpotifyRefused(status, str(error.msg).split("\n")[-1].strip()) from error
+
+    def _backoff(self, attempt: int) -> float:
+        return float(self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + self._jitter.random()))
+
+    def search_artist_with_tracks(
+        self, name: str, limit: int = 10
+    ) -> tuple[list[ArtistRecord], list[TrackRecord]]:
+        """Search once for an artist's name: the candidates, and their tracks in search order."""
+        answer = self.call(
+            "search",
+            self.client.search,
+            q=f"artist:{quoted(name)}",
+            type="artist,track",
+            limit=limit,
+        )
+        artists = [a for a in (parse_artist(raw) for raw in _items(answer, "artists")) if a]
+        tracks = [t for t in (parse_track(raw) for raw in _items(answer, "tracks")) if t]
+        return artists, tracks
+
+    def search_artists(self, name: str, limit: int = 10) -> list[ArtistRecord]:
+        """Search for an artist's name; return the candidates."""
+        answer = self.call(
+            "search", self.client.search, q=f"artist:{quoted(name)}", type="artist", limit=limit
+        )
+        return [a for a in (parse_artist(raw) for raw in _items(answer, "artists")) if a]
+
+    def search_tracks(
+        self, artist_name: str, limit: int = 10, offset: int = 0
+    ) -> list[TrackRecord]:
+        """Search the tracks credited to an artist's name, in search order."""
+        answer = self.call(
+            "track_search",
+            self.client.search,
+            q=f"artist:{quoted(artist_name)}",
+            type="track",
+            limit=limit,
+            offset=offset,
+        )
+        return [t for t in (parse_track(raw) for raw in _items(answer, "tracks")) if t]
+
+    def artist_top_tracks(self, artist_id: str) -> list[TrackRecord]:
+        """Return an artist's top tracks (Extended Quota only; Development Mode refuses it)."""
+        answer = self.call(
+            "top_tracks", self.client._get, f"artists/{artist_id}/top-tracks", market="US"
+        )
+        raw_tracks = answer.get("tracks") if isinstance(answer, dict) else None
+        return [t for t in (parse_track(raw) for raw in raw_tracks or []) if t]
+
+
+def make_spotipy(settings: Settings, auth_manager: Any) -> spotipy.Spotify:
+    """Build spotipy for our settings, with a plain session: its urllib3 retry would sleep for
+    Retry-After (up to hours) and drop the 429's reason, so we retry ourselves."""
+    client = spotipy.Spotify(
+        auth_manager=auth_manager,
+        requests_session=requests.Session(),
+        requests_timeout=15,
+        retries=0,
+        status_retries=0,
+    )
+    client.prefix = settings.spotify_api_base
+    return client
+
+
+def _retry_after(error: spotipy.SpotifyException) -> float | None:
+    headers = error.headers or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
