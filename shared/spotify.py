@@ -18,6 +18,9 @@ from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
 from shared.config import Settings
 
 logger = logging.getLogger(__name__)
+# spotipy logs every refusal at ERROR, the expected ones too (a Development Mode probe, a short
+# 429); this module decides what is an error and logs it itself.
+logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
 
 QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
 RETRY_STATUSES = {500, 502, 503, 504}
