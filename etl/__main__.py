@@ -6,18 +6,16 @@ import argparse
 import logging
 import os
 import sys
-import time
-from datetime import UTC, datetime
+from typing import Any
 
 from etl.concerts import NoEventSourceError, make_sources
-from etl.pipeline import AllStatesFailedError, BuildSummary, run_build
+from etl.lease import LeaseHeld
+from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
 from etl.sources import StateFetch
 from shared.config import ConfigError, load_settings
 from shared.logging import setup_logging
-from shared.spotify import RequestLedger, SpotifyApi, SpotifyRefused
+from shared.spotify import SpotifyRefused
 from shared.storage import open_store
-
-RUN_DEADLINE_SECONDS = 6 * 3600
 
 
 def print_state(state: str, fetches: list[StateFetch], failures: dict[str, str]) -> None:
@@ -30,27 +28,31 @@ def print_state(state: str, fetches: list[StateFetch], failures: dict[str, str])
     print(f"  {state}: {'; '.join(parts)}", flush=True)
 
 
-def print_summary(build: BuildSummary, ledger: RequestLedger) -> None:
-    """Print what the build did, step by step."""
-    concerts, tracks = build.concerts, build.tracks
+def print_summary(report: dict[str, Any]) -> None:
+    """Print what the run did, from its report."""
+    concerts, artists, spotify = report["concerts"], report["artists"], report["spotify"]
     print(
-        f"concerts: {concerts.rows} rows, {concerts.events} events, "
-        f"{concerts.performers} performers; "
-        f"{concerts.duplicates} duplicates merged, {concerts.skipped} malformed skipped, "
-        f"{len(concerts.failed)} failed fetches (their {concerts.carried_over_rows} previous rows "
-        f"kept); requests: {concerts.requests_by_source}"
+        f"concerts: {concerts['rows']} rows, {concerts['events']} events, "
+        f"{concerts['performers']} performers; {concerts['duplicates_merged']} duplicates merged, "
+        f"{concerts['malformed_skipped']} malformed skipped, "
+        f"{len(report['states']['failed'])} failed fetches "
+        f"(their {concerts['rows_kept_from_failed_states']} previous rows kept); "
+        f"requests: {report['source_requests']}"
     )
-    matches = ", ".join(f"{method} {count}" for method, count in sorted(tracks.new_matches.items()))
-    print(
-        f"artists: {tracks.performers_checked} of {tracks.performers_new} new performers checked "
-        f"({matches or 'none'}; match rate {tracks.match_rate:.0%}); "
-        f"{tracks.tracks_written} tracks written"
+    matches = ", ".join(
+        f"{method} {count}" for method, count in sorted(artists["new_matches_by_method"].items())
     )
     print(
-        f"spotify: {tracks.mode} mode, {ledger.spent} requests {dict(ledger.by_kind)}, "
-        f"429s {dict(ledger.status_429)}, {ledger.left} of the budget left"
+        f"artists: {artists['checked']} of {artists['new_performers']} new performers checked "
+        f"({matches or 'none'}; match rate {artists['match_rate']:.0%}); "
+        f"{report['tracks']['written']} tracks written"
     )
-    print(tracks.message)
+    print(
+        f"spotify: {spotify['mode']} mode, {spotify['requests']} requests "
+        f"{spotify['requests_by_kind']}, "
+        f"429s {spotify['status_429_by_reason']}, {spotify['budget_left']} of the budget left"
+    )
+    print(f"{report['message']} (run {report['run_id']}, {report['duration_s']} s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,19 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     states = settings.etl_states
     names = ", ".join(source.name for source in sources)
     print(f"building for {len(states)} states from {names} into {store!r}", flush=True)
-    ledger = RequestLedger(budget=settings.spotify_request_budget)
-    spotify = SpotifyApi.for_app(settings, ledger, deadline=time.monotonic() + RUN_DEADLINE_SECONDS)
     try:
-        result = run_build(
-            store, sources, spotify, states, now=datetime.now(UTC), on_state=print_state
-        )
+        report = run_etl(store, sources, make_spotify(settings), states, on_state=print_state)
+    except LeaseHeld as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     except AllStatesFailedError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except SpotifyRefused as error:
         print(f"error: Spotify refused the app's credentials: {error}", file=sys.stderr)
         return 1
-    print_summary(result, ledger)
+    print_summary(report)
     return 0
 
 

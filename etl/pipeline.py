@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
+from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
+from etl.report import make_report, save_report
 from etl.sources import EventSource, StateFetch
 from etl.tracks import TracksSummary, match_and_fetch_tracks
+from shared.config import Settings
 from shared.datasets import CONCERTS, load_dataset, save_dataset
-from shared.spotify import SpotifyApi
+from shared.spotify import RequestLedger, SpotifyApi
 from shared.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -100,3 +106,74 @@ def run_build(
     concerts, _ = load_dataset(store, CONCERTS)
     tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now)
     return BuildSummary(concerts_summary, tracks_summary)
+
+
+# A run stops spending before its lease goes stale, so that no second run can take over.
+RUN_TIME_LIMIT = DEFAULT_LEASE_DEADLINE - timedelta(minutes=30)
+
+
+def make_spotify(settings: Settings) -> SpotifyApi:
+    """Return the app's Spotify client for one run: its own ledger, budget and deadline."""
+    ledger = RequestLedger(budget=settings.spotify_request_budget)
+    return SpotifyApi.for_app(
+        settings, ledger, deadline=time.monotonic() + RUN_TIME_LIMIT.total_seconds()
+    )
+
+
+def new_run_id(now: datetime) -> str:
+    """Return a run id that sorts by time: 20261123T060000Z-1a2b3c."""
+    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def run_etl(
+    store: Store,
+    sources: Sequence[EventSource],
+    spotify: SpotifyApi,
+    states: Sequence[str],
+    *,
+    now: datetime | None = None,
+    lease_deadline: timedelta = DEFAULT_LEASE_DEADLINE,
+    on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
+) -> dict[str, Any]:
+    """Take the lease, build, write the run report, give the lease back; return the report.
+
+    Raises LeaseHeld (nothing done) when another run is active; re-raises a failure after its
+    report is written.
+    """
+    started = now or datetime.now(UTC)
+    run_id = new_run_id(started)
+    lease = take_lease(store, run_id, now=started, deadline=lease_deadline)
+    logger.info("ETL run started", extra={"run_id": run_id, "states": len(states)})
+    build: BuildSummary | None = None
+    try:
+        build = run_build(store, sources, spotify, states, now=started, on_state=on_state)
+    except Exception as error:
+        report = make_report(
+            run_id,
+            started=started,
+            ended=datetime.now(UTC),
+            build=build,
+            ledger=spotify.ledger,
+            errors=[f"{type(error).__name__}: {error}"],
+            took_over_from=lease.took_over_from,
+        )
+        save_report(store, report)
+        logger.exception("ETL run failed", extra={"run_id": run_id})
+        raise
+    finally:
+        release_lease(store, lease)
+    report = make_report(
+        run_id,
+        started=started,
+        ended=datetime.now(UTC),
+        build=build,
+        ledger=spotify.ledger,
+        errors=[],
+        took_over_from=lease.took_over_from,
+    )
+    save_report(store, report)
+    logger.info(
+        "ETL run finished",
+        extra={"run_id": run_id, "status": report["status"], "duration_s": report["duration_s"]},
+    )
+    return report

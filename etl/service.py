@@ -1,11 +1,19 @@
-"""The etl service's Flask app: what cron calls, and the health check."""
+"""The etl service's Flask app: the cron-only build endpoint, and the health check."""
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+from typing import Any
 
+from flask import Flask, request
+
+from etl.concerts import NoEventSourceError, make_sources
+from etl.lease import LeaseHeld
+from etl.pipeline import make_spotify, run_etl
 from shared.config import Settings, load_settings
 from shared.storage import Store, open_store
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(config: Settings | None = None, store: Store | None = None) -> Flask:
@@ -18,5 +26,32 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "etl"}
+
+    @app.get("/tasks/build")
+    def build() -> tuple[dict[str, Any], int]:
+        """Run the weekly build, for App Engine cron only.
+
+        App Engine strips X-Appengine-Cron from outside requests, so its presence proves cron
+        (or "Force run" in the Cloud Scheduler console) sent the request.
+        """
+        if request.headers.get("X-Appengine-Cron") != "true":
+            logger.warning(
+                "refused a build request that did not come from cron",
+                extra={"remote": request.remote_addr},
+            )
+            return {"status": "forbidden", "error": "only App Engine cron may start a build"}, 403
+        try:
+            sources = make_sources(settings)
+        except NoEventSourceError as error:
+            return {"status": "failed", "error": str(error)}, 500
+        try:
+            report = run_etl(
+                app.extensions["store"], sources, make_spotify(settings), settings.etl_states
+            )
+        except LeaseHeld as error:
+            return {"status": "busy", "error": str(error)}, 409
+        except Exception as error:  # the run report holds the details; cron retries a 500
+            return {"status": "failed", "error": f"{type(error).__name__}: {error}"}, 500
+        return report, 200
 
     return app

@@ -196,6 +196,8 @@ class SpotifyApi:
     def call(self, kind: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Make one API call, retrying 5xx and short 429s; raise this module's errors."""
         for attempt in range(1, self.max_attempts + 1):
+            if self.deadline is not None and self.clock() >= self.deadline:
+                raise BudgetExhausted("the run's time is up")
             self.ledger.charge(kind)
             try:
                 return method(*args, **kwargs)

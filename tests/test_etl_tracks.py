@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -298,6 +299,9 @@ def test_a_killed_run_loses_at_most_a_checkpoint_and_the_next_resumes(
     process.wait(timeout=10)
     saved = matched(FolderStore(data))
     requests.post(f"{slow_sandbox.url}/_sandbox/reset", timeout=5)
+    lease = json.loads((data / "locks" / "etl").read_text())
+    lease["stale_at"] = "2000-01-01T00:00:00Z"  # the killed run's lease has gone stale
+    (data / "locks" / "etl").write_text(json.dumps(lease))
 
     result = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
