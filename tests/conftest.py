@@ -102,15 +102,10 @@ def sandbox(sandbox_session: SandboxServer) -> Iterator[SandboxServer]:
 
     def restore() -> None:
         defaults = Options()
-        for name in (
-            "mode",
-            "latency_ms",
-            "rate_limit",
-            "daily_quota",
-            "error_rate",
-            "ticketmaster_per_second",
-        ):
-            setattr(sandbox_session.sandbox.options, name, getattr(defaults, name))
+        options = sandbox_session.sandbox.options
+        for name in vars(defaults):
+            if name != "seed":
+                setattr(options, name, getattr(defaults, name))
         sandbox_session.sandbox.limits.reset()
         sandbox_session.sandbox.stats.reset()
 
