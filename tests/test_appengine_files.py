@@ -48,3 +48,43 @@ def test_dispatch_sends_tasks_to_etl() -> None:
     rules = load("dispatch.yaml")["dispatch"]
 
     assert {"url": "*/tasks/*", "service": "etl"} in rules
+
+
+def test_gcloudignore_uploads_what_the_services_run_and_nothing_else() -> None:
+    patterns = [
+        line.strip()
+        for line in (REPO_ROOT / ".gcloudignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    for excluded in ["tests/", "sandbox/", ".venv/", "var/", ".git", "bench/"]:
+        assert excluded in patterns
+    for needed in ["shared", "etl", "web", "requirements.txt", "app.yaml", "etl.yaml"]:
+        assert not any(pattern.rstrip("/") == needed for pattern in patterns)
+
+
+def test_deployed_code_does_not_import_what_is_not_uploaded() -> None:
+    for package in ["shared", "etl", "web"]:
+        for source in (REPO_ROOT / package).rglob("*.py"):
+            text = source.read_text()
+            assert "import sandbox" not in text and "from sandbox" not in text, source
+            assert "from tests" not in text and "from bench" not in text, source
+
+
+def test_readme_deploy_section_covers_every_step() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy to App Engine") :]
+
+    for needed in [
+        "gcloud services enable",
+        "gcloud storage buckets create",
+        "gcloud secrets create spotify-client-id",
+        "roles/storage.objectAdmin",
+        "roles/secretmanager.secretAccessor",
+        "gcloud app deploy app.yaml etl.yaml",
+        "gcloud app deploy cron.yaml dispatch.yaml",
+        "Force run",
+        "runs/latest.json",
+        "gcloud app logs read",
+    ]:
+        assert needed in deploy, needed
