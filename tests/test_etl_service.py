@@ -220,3 +220,30 @@ def test_progress_is_logged_with_rate_and_eta(
     assert {"performers_done", "performers_total", "per_second", "eta_s", "requests"} <= set(
         vars(progress[0])
     )
+
+
+def test_cli_refuses_to_run_while_another_run_holds_the_lease(
+    sandbox: SandboxServer, store: FolderStore
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    take_lease(store, "busy-run", now=datetime.now(UTC))
+    env = {**os.environ, **BASE_ENV, **sandbox.settings_env()}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "etl", "build", "--data", str(store.root), "--states", "RI"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 3
+    assert "busy-run" in result.stderr
+    assert count(stats(sandbox)["requests"], "") == 0
