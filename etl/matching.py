@@ -10,7 +10,7 @@ from rapidfuzz.distance import Levenshtein
 from thefuzz import fuzz
 
 from etl.names import normalize_name
-from shared.spotify import ArtistRecord, TrackRecord
+from shared.spotify_records import ArtistRecord, TrackRecord
 
 # Words that mark an act as playing someone else's music: never the artist they name.
 TRIBUTE_WORDS = {"tribute", "experience", "salute", "covers", "cover", "revival", "legacy",

@@ -16,14 +16,13 @@ from etl.matching import Match, match_performer, performer_key, tracks_of
 from etl.names import normalize_name
 from shared.datasets import ARTISTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
 from shared.spotify import (
-    ArtistRecord,
     BudgetExhausted,
     QuotaExhausted,
     SpotifyApi,
     SpotifyRefused,
     SpotifyUnavailable,
-    TrackRecord,
 )
+from shared.spotify_records import ArtistRecord, TrackRecord
 from shared.storage import Store
 
 logger = logging.getLogger(__name__)

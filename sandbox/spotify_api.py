@@ -385,6 +385,23 @@ def get_playlist(playlist_id: str) -> dict[str, Any]:
     return playlist_out(playlist, with_items=readable_items)
 
 
+@bp.put("/playlists/<playlist_id>")
+def change_details(playlist_id: str) -> dict[str, str]:
+    playlist = writable_playlist(playlist_id)
+    body = request.get_json(silent=True) or {}
+    description = body.get("description", playlist.meta.get("description", ""))
+    if not isinstance(description, str) or len(description) > 300:
+        raise ApiError(400, "Description too long")
+    name = body.get("name", playlist.meta["name"])
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "Invalid name")
+    with sandbox().playlists.lock:
+        playlist.meta.update(name=name, description=description)
+        if isinstance(body.get("public"), bool):
+            playlist.meta["public"] = body["public"]
+    return {}
+
+
 @bp.get("/playlists/<playlist_id>/items")
 def get_items(playlist_id: str) -> dict[str, Any]:
     playlist = readable_playlist(playlist_id, items=True)

@@ -12,10 +12,20 @@ from typing import Any
 
 import requests
 import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
+from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
+from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyOauthError
 
 from shared.config import Settings
+from shared.spotify_records import (
+    ArtistRecord,
+    PlaylistRecord,
+    TrackRecord,
+    UserRecord,
+    items_of,
+    parse_artist,
+    parse_playlist,
+    parse_track,
+)
 
 logger = logging.getLogger(__name__)
 # spotipy logs every refusal at ERROR, the expected ones too (a Development Mode probe, a short
@@ -24,6 +34,10 @@ logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
 
 QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
 RETRY_STATUSES = {500, 502, 503, 504}
+MAX_ITEMS_PER_WRITE = 100  # Spotify refuses more in one playlist write
+# What the web asks of a user: to read their playlists (to refresh ours in place, and to offer
+# their own as a backup source) and to write private ones. Nothing else.
+USER_SCOPES = "playlist-read-private playlist-modify-private"
 
 
 class SpotifyError(Exception):
@@ -54,30 +68,6 @@ class SpotifyRefused(SpotifyError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class ArtistRecord:
-    """A Spotify artist as search gives it."""
-
-    id: str
-    name: str
-    genres: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TrackRecord:
-    """A Spotify track, with what the datasets keep of it."""
-
-    id: str
-    name: str
-    artist_ids: tuple[str, ...]
-    artist_names: tuple[str, ...]
-    album_name: str = ""
-    release_date: str = ""
-    duration_ms: int | None = None
-    explicit: bool = False
-    isrc: str = ""
-
-
 @dataclass
 class RequestLedger:
     """Every Spotify request a run made, by kind, against its budget."""
@@ -97,56 +87,6 @@ class RequestLedger:
             raise BudgetExhausted(f"the run's budget of {self.budget} Spotify requests is spent")
         self.spent += 1
         self.by_kind[kind] += 1
-
-
-def parse_artist(raw: Any) -> ArtistRecord | None:
-    """Return an ArtistRecord, or None (logged) when the object lacks an id or a name."""
-    if (
-        not isinstance(raw, dict)
-        or not isinstance(raw.get("id"), str)
-        or not isinstance(raw.get("name"), str)
-    ):
-        logger.warning(
-            "skipped an artist object without id or name", extra={"artist": str(raw)[:200]}
-        )
-        return None
-    genres: list[Any] = raw["genres"] if isinstance(raw.get("genres"), list) else []
-    return ArtistRecord(raw["id"], raw["name"], tuple(str(genre) for genre in genres))
-
-
-def parse_track(raw: Any) -> TrackRecord | None:
-    """Return a TrackRecord, or None (logged) for a local, unavailable or garbled track."""
-    if (
-        not isinstance(raw, dict)
-        or not isinstance(raw.get("id"), str)
-        or not isinstance(raw.get("name"), str)
-    ):
-        return None
-    artists = [
-        a for a in raw.get("artists") or [] if isinstance(a, dict) and isinstance(a.get("id"), str)
-    ]
-    album: dict[str, Any] = raw["album"] if isinstance(raw.get("album"), dict) else {}
-    external: dict[str, Any] = (
-        raw["external_ids"] if isinstance(raw.get("external_ids"), dict) else {}
-    )
-    duration = raw.get("duration_ms")
-    return TrackRecord(
-        id=raw["id"],
-        name=raw["name"],
-        artist_ids=tuple(a["id"] for a in artists),
-        artist_names=tuple(str(a.get("name") or "") for a in artists),
-        album_name=str(album.get("name") or ""),
-        release_date=str(album.get("release_date") or ""),
-        duration_ms=duration if isinstance(duration, int) else None,
-        explicit=bool(raw.get("explicit")),
-        isrc=str(external.get("isrc") or ""),
-    )
-
-
-def _items(answer: Any, key: str) -> list[Any]:
-    section = answer.get(key) if isinstance(answer, dict) else None
-    items = section.get("items") if isinstance(section, dict) else None
-    return items if isinstance(items, list) else []
 
 
 def quoted(name: str) -> str:
@@ -192,6 +132,11 @@ class SpotifyApi:
         )
         auth.OAUTH_TOKEN_URL = settings.spotify_accounts_base + "api/token"
         return cls(make_spotipy(settings, auth), ledger, **options)
+
+    @classmethod
+    def for_user(cls, settings: Settings, oauth: SpotifyOAuth, **options: Any) -> SpotifyApi:
+        """Return a client acting for the user whose token the OAuth manager's cache holds."""
+        return cls(make_spotipy(settings, oauth), **options)
 
     def call(self, kind: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Make one API call, retrying 5xx and short 429s; raise this module's errors."""
@@ -251,8 +196,8 @@ class SpotifyApi:
             type="artist,track",
             limit=limit,
         )
-        artists = [a for a in (parse_artist(raw) for raw in _items(answer, "artists")) if a]
-        tracks = [t for t in (parse_track(raw) for raw in _items(answer, "tracks")) if t]
+        artists = [a for a in (parse_artist(raw) for raw in items_of(answer, "artists")) if a]
+        tracks = [t for t in (parse_track(raw) for raw in items_of(answer, "tracks")) if t]
         return artists, tracks
 
     def search_artists(self, name: str, limit: int = 10) -> list[ArtistRecord]:
@@ -260,7 +205,7 @@ class SpotifyApi:
         answer = self.call(
             "search", self.client.search, q=f"artist:{quoted(name)}", type="artist", limit=limit
         )
-        return [a for a in (parse_artist(raw) for raw in _items(answer, "artists")) if a]
+        return [a for a in (parse_artist(raw) for raw in items_of(answer, "artists")) if a]
 
     def search_tracks(
         self, artist_name: str, limit: int = 10, offset: int = 0
@@ -274,7 +219,68 @@ class SpotifyApi:
             limit=limit,
             offset=offset,
         )
-        return [t for t in (parse_track(raw) for raw in _items(answer, "tracks")) if t]
+        return [t for t in (parse_track(raw) for raw in items_of(answer, "tracks")) if t]
+
+    def me(self) -> UserRecord:
+        """Return the signed-in user."""
+        answer = self.call("me", self.client.me)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+            raise SpotifyRefused(502, "Spotify sent a profile without an id")
+        return UserRecord(answer["id"], str(answer.get("display_name") or answer["id"]))
+
+    def my_playlists(self, max_pages: int = 20) -> list[PlaylistRecord]:
+        """Return the user's playlists (owned and followed), every page up to max_pages of 50."""
+        found: list[PlaylistRecord] = []
+        page = self.call("playlists", self.client.current_user_playlists, limit=50)
+        for _ in range(max_pages):
+            items = page.get("items") if isinstance(page, dict) else None
+            found += [p for p in (parse_playlist(raw) for raw in items or []) if p]
+            if not isinstance(page, dict) or not page.get("next"):
+                break
+            page = self.call("playlists", self.client.next, page)
+        return found
+
+    def create_playlist(self, name: str, description: str) -> PlaylistRecord:
+        """Create a private playlist in the user's account (POST /me/playlists)."""
+        answer = self.call(
+            "playlist_write",
+            self.client.current_user_playlist_create,
+            name,
+            public=False,
+            description=description,
+        )
+        created = parse_playlist(answer)
+        if created is None:
+            raise SpotifyRefused(502, "Spotify sent a playlist without an id")
+        return created
+
+    def change_playlist_details(self, playlist_id: str, name: str, description: str) -> None:
+        """Rename a playlist and replace its description."""
+        self.call(
+            "playlist_write",
+            self.client.playlist_change_details,
+            playlist_id,
+            name=name,
+            description=description,
+        )
+
+    def replace_items(self, playlist_id: str, uris: list[str]) -> None:
+        """Replace a playlist's items with at most 100 URIs."""
+        self.call(
+            "playlist_write",
+            self.client.playlist_replace_items,
+            playlist_id,
+            uris[:MAX_ITEMS_PER_WRITE],
+        )
+
+    def add_items(self, playlist_id: str, uris: list[str]) -> None:
+        """Append at most 100 URIs to a playlist."""
+        self.call(
+            "playlist_write",
+            self.client.playlist_add_items,
+            playlist_id,
+            uris[:MAX_ITEMS_PER_WRITE],
+        )
 
     def artist_top_tracks(self, artist_id: str) -> list[TrackRecord]:
         """Return an artist's top tracks (Extended Quota only; Development Mode refuses it)."""
@@ -283,6 +289,24 @@ class SpotifyApi:
         )
         raw_tracks = answer.get("tracks") if isinstance(answer, dict) else None
         return [t for t in (parse_track(raw) for raw in raw_tracks or []) if t]
+
+
+def make_oauth(
+    settings: Settings, cache_handler: CacheHandler, scope: str = USER_SCOPES
+) -> SpotifyOAuth:
+    """Return spotipy's authorization-code manager for our settings (real or sandbox)."""
+    oauth = SpotifyOAuth(
+        client_id=settings.spotify_client_id,
+        client_secret=settings.spotify_client_secret,
+        redirect_uri=settings.spotify_redirect_uri,
+        scope=scope,
+        cache_handler=cache_handler,
+        open_browser=False,
+        requests_timeout=10,
+    )
+    oauth.OAUTH_AUTHORIZE_URL = settings.spotify_accounts_base + "authorize"
+    oauth.OAUTH_TOKEN_URL = settings.spotify_accounts_base + "api/token"
+    return oauth
 
 
 def make_spotipy(settings: Settings, auth_manager: Any) -> spotipy.Spotify:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etl.matching import NO_MATCH, is_tribute, lead_name, match_performer, performer_key
-from shared.spotify import ArtistRecord
+from shared.spotify_records import ArtistRecord
 
 
 def artists(*names: str) -> list[ArtistRecord]:
