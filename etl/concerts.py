@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from etl.names import normalize_name
 from etl.sources import Event, EventSource, SourceError, StateFetch
 from etl.sources.seatgeek import SeatGeekSource
 from etl.sources.ticketmaster import TicketmasterSource
 from shared.config import Settings
 from shared.datasets import CONCERTS
+from shared.names import normalize_name
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Levenshtein
 from thefuzz import fuzz
 
-from etl.names import normalize_name
+from shared.names import normalize_name
 from shared.spotify_records import ArtistRecord, TrackRecord
 
 # Words that mark an act as playing someone else's music: never the artist they name.
@@ -40,11 +40,6 @@ class Match:
 
 
 NO_MATCH = Match("", "", "none", 0.0)
-
-
-def performer_key(name: str) -> str:
-    """Return the key of a performer in artists.csv: the normalised name."""
-    return normalize_name(name)
 
 
 def name_variants(name: str) -> set[str]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from etl.matching import Match, match_performer, performer_key, tracks_of
-from etl.names import normalize_name
+from etl.matching import Match, match_performer, tracks_of
 from shared.datasets import ARTISTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
+from shared.names import normalize_name, performer_key
 from shared.spotify import (
     BudgetExhausted,
     QuotaExhausted,

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from etl.concerts import build_concerts, carry_over, dedupe_events, event_identity
-from etl.names import normalize_name
 from etl.sources import seatgeek as sg
 from etl.sources import ticketmaster as tm
 from shared.datasets import CONCERTS
+from shared.names import normalize_name
 from tests.test_event_sources import SEATGEEK_EVENT, TICKETMASTER_EVENT
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -19,12 +19,12 @@ import pytest
 import requests
 
 from etl.concerts import make_sources
-from etl.matching import performer_key
 from etl.pipeline import build_concerts_dataset
 from etl.tracks import match_and_fetch_tracks
 from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
+from shared.names import performer_key
 from shared.spotify import QuotaExhausted, RequestLedger, SpotifyApi
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV, REPO_ROOT

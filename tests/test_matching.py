@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.matching import NO_MATCH, is_tribute, lead_name, match_performer, performer_key
+from etl.matching import NO_MATCH, is_tribute, lead_name, match_performer
+from shared.names import performer_key
 from shared.spotify_records import ArtistRecord
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from shared.config import Settings, load_settings
 from shared.storage import Store, open_store
 
+csrf = CSRFProtect()
 
-def create_app(config: Settings | None = None, store: Store | None = None) -> Flask:
+
+def create_app(
+    config: Settings | None = None, store: Store | None = None, **flask_config: Any
+) -> Flask:
     """Create the web app from settings (read from the environment when not given)."""
     settings = config or load_settings()
     app = Flask(__name__)
@@ -17,14 +25,21 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
         MAX_CONTENT_LENGTH=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
+    app.config.update(flask_config)
     app.extensions["settings"] = settings
     app.extensions["store"] = store or open_store(settings.data_url)
 
-    from web import errors, home, status
+    from web import auth, data, errors, home, shows, status
 
+    csrf.init_app(app)
+    data.init_app(app)
     errors.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(shows.bp)
     app.register_blueprint(status.bp)
     return app

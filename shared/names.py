@@ -18,3 +18,8 @@ def normalize_name(name: str) -> str:
     plain = _NOT_WORD.sub("", plain.replace("_", " ").replace("-", " "))
     plain = _SPACES.sub(" ", plain).strip()
     return plain.removeprefix("the ") if plain != "the" else plain
+
+
+def performer_key(name: str) -> str:
+    """Return the key of a performer in artists.csv: the normalised name."""
+    return normalize_name(name)

@@ -1,0 +1,344 @@
+"""An area and dates: read them from a form, pick the shows, and plan the playlist. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+
+from web.data import ShowsData, Track, miles_from
+
+DAY_CHOICES = (7, 14, 30, 90)
+DEFAULT_DAYS = 30
+MAX_RADIUS_MILES = 250
+MAX_WINDOW_DAYS = 366
+MAX_TEXT = 100
+MAX_TRACKS = 1000  # a playlist this long is already 60+ hours of music
+DESCRIPTION_LIMIT = 300
+NAME_PREFIX = "Local Shows: "
+
+
+class FormError(ValueError):
+    """A form value that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class AreaQuery:
+    """Where, when and what: the choices of the area form."""
+
+    state: str
+    city: str = ""
+    radius_miles: int = 0
+    days: int | None = DEFAULT_DAYS
+    date_from: date | None = None
+    date_to: date | None = None
+    genres: tuple[str, ...] = ()
+    tracks_per_artist: int = 3
+    headliners_only: bool = False
+
+    def window(self, today: date) -> tuple[date, date]:
+        """Return the first and last day of the shows wanted."""
+        if self.date_from is not None and self.date_to is not None:
+            return self.date_from, self.date_to
+        return today, today + timedelta(days=(self.days or DEFAULT_DAYS) - 1)
+
+    @property
+    def area_label(self) -> str:
+        """Name the area: 'Brooklyn, NY', 'Brooklyn, NY +25 mi', or 'NY'."""
+        if not self.city:
+            return self.state
+        label = f"{self.city}, {self.state}"
+        return f"{label} +{self.radius_miles} mi" if self.radius_miles else label
+
+    def as_form(self) -> dict[str, Any]:
+        """Return the query as form values, to fill the form and the create button's fields."""
+        values: dict[str, Any] = {
+            "state": self.state,
+            "city": self.city,
+            "tracks": str(self.tracks_per_artist),
+        }
+        if self.radius_miles:
+            values["radius"] = str(self.radius_miles)
+        if self.date_from and self.date_to:
+            values.update({"from": self.date_from.isoformat(), "to": self.date_to.isoformat()})
+        else:
+            values["days"] = str(self.days)
+        if self.genres:
+            values["genre"] = list(self.genres)
+        if self.headliners_only:
+            values["headliners"] = "1"
+        return values
+
+
+def _text(value: Any, name: str) -> str:
+    text = str(value or "").strip()
+    if len(text) > MAX_TEXT:
+        raise FormError(f"{name} is too long (at most {MAX_TEXT} characters)")
+    return text
+
+
+def _whole(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise FormError(f"{name} must be a whole number from {low} to {high}") from None
+    if not low <= number <= high:
+        raise FormError(f"{name} must be from {low} to {high}, not {number}")
+    return number
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FormError(f"{name} must be a date like 2026-12-31") from None
+
+
+def parse_area(form: Mapping[str, Any], getlist: Any, data: ShowsData, today: date) -> AreaQuery:
+    """Read the area form; FormError names the first value that cannot be used."""
+    state = _text(form.get("state"), "State").upper()
+    if not state:
+        raise FormError("Pick a state")
+    if state not in data.by_state:
+        raise FormError(f"There are no upcoming shows in {state!r}: pick a state from the list")
+    city = _text(form.get("city"), "City")
+    if city and city.casefold() not in {
+        str(c).casefold() for c in data.by_state[state]["venue_city"].unique()
+    }:
+        raise FormError(f"No shows are listed in {city!r}, {state}: pick a city from the list")
+    radius = _whole(
+        _text(form.get("radius") or "0", "Radius"), "Radius (miles)", 0, MAX_RADIUS_MILES
+    )
+    if radius and not city:
+        raise FormError("A radius needs a city to measure from")
+    tracks = _whole(_text(form.get("tracks") or "3", "Tracks"), "Tracks per artist", 1, 5)
+    raw_from, raw_to = _text(form.get("from"), "From"), _text(form.get("to"), "To")
+    days: int | None = None
+    date_from = date_to = None
+    if raw_from or raw_to:
+        if not (raw_from and raw_to):
+            raise FormError("Give both dates, from and to, or pick a number of days")
+        date_from, date_to = _day(raw_from, "From"), _day(raw_to, "To")
+        if date_to < date_from:
+            raise FormError("The 'to' date is before the 'from' date")
+        if date_to < today:
+            raise FormError("Those dates are past: pick dates from today on")
+        if (date_to - date_from).days >= MAX_WINDOW_DAYS:
+            raise FormError(f"Pick at most {MAX_WINDOW_DAYS} days")
+        date_from = max(date_from, today)
+    else:
+        days = _whole(_text(form.get("days") or str(DEFAULT_DAYS), "Days"), "Days", 1, 366)
+        if days not in DAY_CHOICES:
+            raise FormError(f"Days must be one of {', '.join(map(str, DAY_CHOICES))}")
+    genres = tuple(sorted({_text(g, "Genre").lower() for g in getlist("genre") if str(g).strip()}))
+    if len(genres) > 30:
+        raise FormError("Pick at most 30 genres")
+    canonical_city = next(
+        (
+            str(c)
+            for c in data.by_state[state]["venue_city"].unique()
+            if str(c).casefold() == city.casefold()
+        ),
+        "",
+    )
+    return AreaQuery(
+        state,
+        canonical_city,
+        radius,
+        days,
+        date_from,
+        date_to,
+        genres,
+        tracks,
+        bool(form.get("headliners")),
+    )
+
+
+def _in_area(data: ShowsData, query: AreaQuery) -> pd.DataFrame:
+    rows = data.by_state[query.state]
+    if query.city and query.radius_miles:
+        here = rows[rows["venue_city"] == query.city]
+        lat, lon = float(here["venue_lat"].mean()), float(here["venue_lon"].mean())
+        everywhere = data.concerts
+        near = (
+            miles_from(lat, lon, everywhere["venue_lat"], everywhere["venue_lon"])
+            <= query.radius_miles
+        )
+        return everywhere[near]
+    if query.city:
+        return rows[rows["venue_city"] == query.city]
+    return rows
+
+
+def _in_window(rows: pd.DataFrame, query: AreaQuery, today: date) -> pd.DataFrame:
+    first, last = query.window(today)
+    start = pd.Timestamp(datetime.combine(first, time.min, UTC))
+    end = pd.Timestamp(datetime.combine(last + timedelta(days=1), time.min, UTC)) + pd.Timedelta(
+        hours=10
+    )
+    # Local evenings in US time zones fall on the next UTC day: compare local dates when known.
+    local_day = rows["starts_at_local"].astype(str).str.slice(0, 10)
+    in_days = (local_day >= first.isoformat()) & (local_day <= last.isoformat())
+    return rows[
+        in_days & (rows["starts"] >= start - pd.Timedelta(hours=14)) & (rows["starts"] < end)
+    ]
+
+
+def select_shows(
+    data: ShowsData, query: AreaQuery, today: date, *, with_genres: bool = True
+) -> pd.DataFrame:
+    """Return the concert rows in the area, dates, genres and billing chosen."""
+    rows = _in_window(_in_area(data, query), query, today)
+    if query.headliners_only:
+        rows = rows[rows["is_headliner"]]
+    if with_genres and query.genres:
+        wanted = set(query.genres)
+        genre_sets = rows["genres"].astype(str).str.split("|")
+        rows = rows[genre_sets.map(lambda genres: bool(wanted & set(genres)))]
+    return rows
+
+
+@dataclass
+class Counts:
+    """How many shows and artists a choice leaves."""
+
+    shows: int
+    artists: int
+
+
+def count(rows: pd.DataFrame) -> Counts:
+    """Count distinct shows and artists in rows."""
+    return Counts(int(rows["show_key"].nunique()), int(rows["performer_key"].nunique()))
+
+
+def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
+    """Return the genres present in rows with their number of shows, most shows first."""
+    exploded = rows.assign(genre=rows["genres"].astype(str).str.split("|")).explode("genre")
+    exploded = exploded[exploded["genre"].astype(bool)]
+    counts = exploded.groupby("genre")["show_key"].nunique().sort_values(ascending=False)
+    return [(str(genre), int(n)) for genre, n in counts.items()]
+
+
+def city_counts(data: ShowsData, state: str) -> list[tuple[str, int]]:
+    """Return the cities of a state with their number of upcoming shows."""
+    rows = data.by_state.get(state)
+    if rows is None:
+        return []
+    counts = rows.groupby("venue_city", observed=True)["show_key"].nunique()
+    return sorted(
+        ((str(city), int(n)) for city, n in counts.items() if n), key=lambda pair: pair[0]
+    )
+
+
+def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
+    """Return shows per week (weeks starting Monday) from first to last, zeros included."""
+    shows = rows.drop_duplicates("show_key")
+    days = pd.to_datetime(
+        shows["starts_at_local"].astype(str).str.slice(0, 10), errors="coerce"
+    ).dt.date
+    week_of = days.map(lambda d: d - timedelta(days=d.weekday()) if isinstance(d, date) else None)
+    per_week = week_of.value_counts()
+    weeks, monday = [], first - timedelta(days=first.weekday())
+    while monday <= last:
+        weeks.append((monday, int(per_week.get(monday, 0))))
+        monday += timedelta(weeks=1)
+    return weeks
+
+
+@dataclass
+class PlannedArtist:
+    """One performer in the preview: the tracks that will go in, or why there are none."""
+
+    name: str
+    spotify_artist_id: str
+    tracks: list[Track] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class PlannedShow:
+    """A show in the preview."""
+
+    starts_at_local: str
+    venue: str
+    city: str
+    title: str
+    url: str
+    artists: list[PlannedArtist]
+
+
+def plan_playlist(
+    rows: pd.DataFrame, data: ShowsData, tracks_per_artist: int
+) -> tuple[list[PlannedShow], list[str]]:
+    """Return the shows with their artists' tracks, and the playlist's track URIs in order.
+
+    Order: by show date, headliners first (billing order); each artist and track once.
+    """
+    shows: list[PlannedShow] = []
+    uris: list[str] = []
+    seen_tracks: set[str] = set()
+    seen_artists: set[str] = set()
+    for _, show_rows in rows.groupby("show_key", sort=False):
+        first = show_rows.iloc[0]
+        planned = []
+        for row in show_rows.sort_values("billing_order", kind="stable").itertuples(index=False):
+            artist_id, _ = data.artist_of.get(str(row.performer_key), ("", ""))
+            artist = PlannedArtist(str(row.performer_name), artist_id)
+            if not artist_id:
+                checked = str(row.performer_key) in data.checked_keys
+                artist.reason = "not found on Spotify" if checked else "not matched yet"
+            else:
+                artist.tracks = data.tracks_of.get(artist_id, [])[:tracks_per_artist]
+                if not artist.tracks:
+                    artist.reason = "no tracks yet"
+                if artist_id not in seen_artists:
+                    seen_artists.add(artist_id)
+                    for track in artist.tracks:
+                        if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
+                            seen_tracks.add(track.track_id)
+                            uris.append(f"spotify:track:{track.track_id}")
+            planned.append(artist)
+        shows.append(
+            PlannedShow(
+                starts_at_local=str(first["starts_at_local"]),
+                venue=str(first["venue_name"]),
+                city=str(first["venue_city"]),
+                title=str(first["event_title"]),
+                url=str(first["event_url"]),
+                artists=planned,
+            )
+        )
+    return shows, uris
+
+
+def playlist_name(query: AreaQuery, first: date, last: date) -> str:
+    """Name a playlist by area and dates: "Local Shows: Brooklyn, NY · Nov 21 to Dec 20"."""
+    return f"{NAME_PREFIX}{query.area_label} · {_short(first)} – {_short(last)}"
+
+
+def name_prefix(query: AreaQuery) -> str:
+    """Return what every playlist of this area is named with, whatever its dates."""
+    return f"{NAME_PREFIX}{query.area_label} · "
+
+
+def playlist_description(shows: list[PlannedShow]) -> str:
+    """Name the next shows, within Spotify's 300 characters."""
+    parts = []
+    for show in shows:
+        names = [a.name for a in show.artists]
+        parts.append(
+            f"{_short(date.fromisoformat(show.starts_at_local[:10]))} {names[0]} at {show.venue}"
+        )
+    text = "Next: " + "; ".join(parts) if parts else "No shows in these dates yet."
+    text += " (made by Local Shows)"
+    if len(text) <= DESCRIPTION_LIMIT:
+        return text
+    tail = " … (made by Local Shows)"
+    return text[: DESCRIPTION_LIMIT - len(tail)].rsplit(";", 1)[0] + tail
+
+
+def _short(day: date) -> str:
+    return f"{day:%b} {day.day}"
