@@ -112,3 +112,40 @@ def sandbox(sandbox_session: SandboxServer) -> Iterator[SandboxServer]:
     restore()
     yield sandbox_session
     restore()
+
+
+@pytest.fixture(scope="session")
+def built_datasets(
+    sandbox_session: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Build every dataset of the small world once, with the real ETL (SeatGeek only: quick)."""
+    from datetime import UTC, datetime
+
+    from etl.concerts import make_sources
+    from etl.pipeline import make_spotify, run_build
+
+    folder = tmp_path_factory.mktemp("built")
+    env = {
+        **BASE_ENV,
+        **sandbox_session.settings_env(),
+        "DATA_URL": str(folder),
+        "TICKETMASTER_API_KEY": "",
+    }
+    settings = load_settings(env)
+    run_build(
+        FolderStore(folder),
+        make_sources(settings),
+        make_spotify(settings),
+        settings.etl_states,
+        now=datetime.now(UTC),
+    )
+    return folder
+
+
+@pytest.fixture
+def data_copy(built_datasets: Path, tmp_path: Path) -> FolderStore:
+    """Return a store holding a fresh copy of the built datasets."""
+    import shutil
+
+    shutil.copytree(built_datasets, tmp_path / "webdata")
+    return FolderStore(tmp_path / "webdata")

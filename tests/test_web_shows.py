@@ -1,0 +1,382 @@
+"""The web app: sign-in, the area form, preview, and playlists made in the sandbox's Spotify."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sandbox.server import SandboxServer
+from shared.config import load_settings
+from shared.datasets import CONCERTS, load_dataset, save_dataset
+from shared.storage import FolderStore
+from shared.tokens import TokenBox
+from tests.conftest import BASE_ENV
+from tests.web_helpers import csrf_token, sign_in
+from web import area, create_app
+from web.data import DatasetCache
+
+TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture
+def app(sandbox: SandboxServer, data_copy: FolderStore) -> Flask:
+    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(data_copy.root)}
+    return create_app(load_settings(env), data_copy, DATASET_CHECK_SECONDS=0)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def busiest_state(store: FolderStore) -> str:
+    concerts, _ = load_dataset(store, CONCERTS)
+    return str(concerts.groupby("venue_state")["event_id"].nunique().idxmax())
+
+
+def created_playlists(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    playlists: list[dict[str, Any]] = requests.get(
+        f"{sandbox.url}/_sandbox/stats", timeout=5
+    ).json()["playlists"]
+    return playlists
+
+
+# Sign-in
+
+
+def test_sign_in_keeps_only_an_encrypted_token_in_the_cookie(
+    client: FlaskClient, app: Flask
+) -> None:
+    answer = sign_in(client)
+
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/shows")
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    with client.session_transaction() as session:
+        sealed = session["spotify_token"]
+        assert session["user"]["id"] == "alice"
+    token = TokenBox(app.extensions["settings"].token_encryption_key).open(sealed)
+    assert token["access_token"].startswith("access-") and token["access_token"] not in sealed
+    assert set(token["scope"].split()) == {"playlist-read-private", "playlist-modify-private"}
+
+
+def test_a_state_that_does_not_match_is_refused_and_no_token_kept(client: FlaskClient) -> None:
+    login = client.get("/login")
+    authorize = requests.get(
+        login.headers["Location"] + "&sandbox_user=alice", allow_redirects=False, timeout=10
+    )
+    callback = authorize.headers["Location"]
+    forged = re.sub(r"state=[^&]+", "state=forged", callback[callback.index("/callback") :])
+
+    answer = client.get(forged)
+
+    assert answer.status_code == 400
+    assert b"did not match" in answer.data
+    with client.session_transaction() as session:
+        assert "spotify_token" not in session
+
+
+def test_refusing_consent_gets_a_clear_page(client: FlaskClient, sandbox: SandboxServer) -> None:
+    login = client.get("/login")
+    url = login.headers["Location"]
+    form = {
+        k: v[0] for k, v in __import__("urllib.parse").parse.parse_qs(url.split("?", 1)[1]).items()
+    }
+    refused = requests.post(
+        url.split("?")[0], data={**form, "decision": "cancel"}, allow_redirects=False, timeout=10
+    )
+    callback = refused.headers["Location"]
+
+    answer = client.get(callback[callback.index("/callback") :])
+
+    assert answer.status_code == 200
+    assert b"You chose not to connect Spotify" in answer.data
+
+
+def test_a_user_not_on_the_allowlist_gets_a_clear_page(client: FlaskClient) -> None:
+    answer = sign_in(client, "mallory")
+
+    assert answer.status_code == 403
+    assert b"Development Mode" in answer.data and b"5" in answer.data
+    with client.session_transaction() as session:
+        assert "spotify_token" not in session
+
+
+def test_sign_out_needs_the_csrf_token_and_clears_the_session(client: FlaskClient) -> None:
+    sign_in(client)
+    page = client.get("/shows")
+
+    refused = client.post("/logout")
+    signed_out = client.post("/logout", data={"csrf_token": csrf_token(page)})
+
+    assert refused.status_code == 400
+    assert signed_out.status_code == 302
+    with client.session_transaction() as session:
+        assert dict(session) == {}
+
+
+def test_cookies_are_secure_outside_local_runs(
+    sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    env = {
+        **BASE_ENV,
+        **sandbox.settings_env(),
+        "GAE_ENV": "standard",
+        "DATA_URL": "gs://bucket/x",
+        "SPOTIFY_REDIRECT_URI": "https://example.appspot.com/callback",
+    }
+    client = create_app(load_settings(env), data_copy).test_client()
+
+    answer = client.get("/login")
+
+    assert "Secure" in answer.headers["Set-Cookie"]
+
+
+# The area form and the preview
+
+
+def test_the_form_offers_only_states_with_shows_and_their_counts(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    counts = concerts.groupby("venue_state")["event_id"].nunique()
+
+    page = client.get("/shows").get_data(as_text=True)
+
+    offered = re.findall(r'<option value="([A-Z]{2})" >\1 \((\d+) shows\)', page)
+    assert {state for state, _ in offered} == set(counts.index)
+    assert all(int(n) == counts[state] for state, n in offered)
+
+
+def test_preview_shows_counts_chart_tracks_and_reasons(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    state = busiest_state(data_copy)
+
+    page = client.get(f"/shows?state={state}&days=90&tracks=2").get_data(as_text=True)
+
+    assert re.search(r'id="counts"><strong>\d+</strong> shows, <strong>\d+</strong> artists', page)
+    assert "<svg" in page and "Shows per week" in page
+    first_monday = TODAY - timedelta(days=TODAY.weekday())
+    last = TODAY + timedelta(days=89)
+    weeks = (last - first_monday).days // 7 + 1
+    assert page.count("<rect") == weeks
+    assert re.search(r"<strong>[^<]+</strong>\s*: [^<]+", page)  # an artist with its tracks
+    assert "(not found on Spotify)" in page or "(no tracks yet)" in page
+    assert "Sign in with Spotify to make this playlist" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("state=ZZ", "no upcoming shows in"),
+        ("state={s}&radius=-5&city={c}", "Radius"),
+        ("state={s}&radius=25", "needs a city"),
+        ("state={s}&from={later}&to={today}", "before the"),
+        ("state={s}&from={today}", "both dates"),
+        ("state={s}&tracks=50", "Tracks per artist"),
+        ("state={s}&days=8", "Days must be one of"),
+        ("state={s}&days=lots", "whole number"),
+        ("state={s}&city=" + "x" * 10_000, "too long"),
+        ("state={s}&city=Atlantis", "No shows are listed in"),
+        ("state={s}&from=2020-01-01&to=2020-02-01", "past"),
+        ("state={s}&from=not-a-date&to={today}", "a date like"),
+    ],
+)
+def test_bad_input_shows_the_form_again_with_a_message(
+    client: FlaskClient, data_copy: FolderStore, query: str, message: str
+) -> None:
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    state = busiest_state(data_copy)
+    city = concerts[concerts["venue_state"] == state]["venue_city"].iloc[0]
+    filled = query.format(
+        s=state, c=city, today=TODAY.isoformat(), later=(TODAY + timedelta(days=9)).isoformat()
+    )
+
+    answer = client.get(f"/shows?{filled}")
+
+    assert answer.status_code == 400
+    assert message in answer.get_data(as_text=True)
+    assert 'id="area-form"' in answer.get_data(as_text=True)
+
+
+def test_missing_fields_in_the_create_form_get_400(client: FlaskClient) -> None:
+    sign_in(client)
+    token = csrf_token(client.get("/shows"))
+
+    answer = client.post("/shows/playlist", data={"csrf_token": token})
+
+    assert answer.status_code == 400
+    assert b"Pick a state" in answer.data
+
+
+def test_radius_reaches_cities_nearby(client: FlaskClient, data_copy: FolderStore) -> None:
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    in_ny = concerts[concerts["venue_state"] == "NY"]
+    assert "New York" in set(in_ny["venue_city"])  # the seeded world has shows in New York City
+    city_only = client.get("/shows?state=NY&city=New+York&days=90").get_data(as_text=True)
+    with_radius = client.get("/shows?state=NY&city=New+York&radius=30&days=90").get_data(
+        as_text=True
+    )
+
+    shows = lambda page: int(re.search(r'id="counts"><strong>(\d+)</strong>', page).group(1))  # noqa: E731
+    assert shows(with_radius) > shows(city_only)
+    assert "Brooklyn" in with_radius or "Hoboken" in with_radius or "Newark" in with_radius
+
+
+# Making the playlist
+
+
+def make(client: FlaskClient, form: dict[str, str]) -> Any:
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    return client.post("/shows/playlist", data={**form, "csrf_token": csrf_token(page)})
+
+
+def test_making_a_playlist_needs_csrf_and_sign_in(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    state = busiest_state(data_copy)
+    anonymous = client.post("/shows/playlist", data={"state": state})
+    sign_in(client)
+    no_token = client.post("/shows/playlist", data={"state": state})
+    token = csrf_token(client.get(f"/shows?state={state}"))
+    with client.session_transaction() as session:
+        session.pop("user")  # the sign-in has lapsed, the CSRF token has not
+
+    lapsed = client.post("/shows/playlist", data={"state": state, "csrf_token": token})
+
+    assert anonymous.status_code == 400 and no_token.status_code == 400
+    assert lapsed.status_code == 302 and "/login" in lapsed.headers["Location"]
+
+
+def test_playlist_is_made_in_order_and_refreshed_in_place(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore, app: Flask
+) -> None:
+    sign_in(client)
+    state = busiest_state(data_copy)
+    form = {"state": state, "days": "90", "tracks": "5"}
+    before = {p["id"] for p in created_playlists(sandbox)}
+
+    first = make(client, form)
+    second = make(client, {**form, "tracks": "2"})
+
+    assert first.status_code == 200 and second.status_code == 200
+    mine = [p for p in created_playlists(sandbox) if p["id"] not in before]
+    assert len(mine) == 1  # the second time refreshed the same playlist
+    playlist = mine[0]
+    assert playlist["owner_id"] == "alice" and playlist["public"] is False
+    assert playlist["name"].startswith(f"Local Shows: {state} · ")
+    assert len(playlist["description"]) <= 300 and playlist["description"].startswith("Next: ")
+    with app.test_request_context():
+        data = app.extensions["datasets"].shows()
+        query = area.AreaQuery(state, days=90, tracks_per_artist=2)
+        _, uris = area.plan_playlist(area.select_shows(data, query, TODAY), data, 2)
+    assert [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
+    assert len(uris) == len(set(uris)) > 100  # more than one write of 100
+    assert b"Refreshed" in second.data and b'id="playlist-link"' in second.data
+
+
+def test_a_spotify_refusal_is_said_plainly(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    sandbox.sandbox.options.daily_quota = 0
+
+    answer = make(client, {"state": busiest_state(data_copy), "days": "90"})
+
+    assert answer.status_code == 502
+    assert b"daily request quota" in answer.data
+
+
+def test_an_expired_token_is_refreshed_without_the_user_noticing(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore, app: Flask
+) -> None:
+    sign_in(client)
+    box = TokenBox(app.extensions["settings"].token_encryption_key)
+    with client.session_transaction() as session:
+        token = box.open(session["spotify_token"])
+        old_access = token["access_token"]
+        token["expires_at"] = 0
+        session["spotify_token"] = box.seal(token)
+    requests.post(f"{sandbox.url}/_sandbox/expire-tokens", timeout=5)
+
+    answer = make(client, {"state": busiest_state(data_copy), "days": "30"})
+
+    assert answer.status_code == 200
+    with client.session_transaction() as session:
+        assert box.open(session["spotify_token"])["access_token"] != old_access
+
+
+def test_a_revoked_grant_asks_to_sign_in_again(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore, app: Flask
+) -> None:
+    sign_in(client)
+    box = TokenBox(app.extensions["settings"].token_encryption_key)
+    with client.session_transaction() as session:
+        token = box.open(session["spotify_token"])
+        token["expires_at"] = 0
+        session["spotify_token"] = box.seal(token)
+    requests.post(f"{sandbox.url}/_sandbox/revoke", json={"user": "alice"}, timeout=5)
+
+    answer = make(client, {"state": busiest_state(data_copy), "days": "30"})
+
+    assert answer.status_code == 502
+    assert b"sign in again" in answer.data
+
+
+# The dataset cache
+
+
+def test_the_cache_rereads_only_when_a_generation_changes(data_copy: FolderStore) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+
+    cache.shows()
+    cache.shows()
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    save_dataset(data_copy, CONCERTS, concerts.head(10))
+    changed = cache.shows()
+
+    assert cache.loads == 2
+    assert len(changed.concerts) == 10
+
+
+def test_the_cache_looks_at_generations_at_most_every_few_seconds(data_copy: FolderStore) -> None:
+    now = [0.0]
+    cache = DatasetCache(data_copy, check_every=10, clock=lambda: now[0])
+    cache.shows()
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    save_dataset(data_copy, CONCERTS, concerts.head(10))
+
+    soon = cache.shows()
+    now[0] = 11.0
+    later = cache.shows()
+
+    assert len(soon.concerts) == len(concerts) and len(later.concerts) == 10
+
+
+def test_description_fits_300_characters() -> None:
+    shows = [
+        area.PlannedShow(
+            f"{date(2026, 12, 1) + timedelta(days=i)}T20:00:00",
+            f"Venue {i}",
+            "City",
+            "t",
+            "",
+            [area.PlannedArtist(f"A very long artist name number {i}", "")],
+        )
+        for i in range(40)
+    ]
+
+    text = area.playlist_description(shows)
+
+    assert (
+        len(text) <= 300
+        and text.startswith("Next: Dec 1 A very long")
+        and text.endswith("(made by Local Shows)")
+    )

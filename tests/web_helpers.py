@@ -1,0 +1,26 @@
+"""Drive the web app's sign-in through the sandbox with Flask's test client."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+
+def sign_in(client: FlaskClient, user: str = "alice") -> TestResponse:
+    """Sign a sandbox user in: /login, the sandbox's authorize (no click), then /callback."""
+    login = client.get("/login")
+    authorize = requests.get(
+        login.headers["Location"] + f"&sandbox_user={user}", allow_redirects=False, timeout=10
+    )
+    callback = authorize.headers["Location"]
+    return client.get(callback[callback.index("/callback") :])
+
+
+def csrf_token(page: TestResponse) -> str:
+    """Return the CSRF token a page's form carries."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert found, "the page has no CSRF token"
+    return found.group(1)
