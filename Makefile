@@ -34,13 +34,24 @@ sandbox: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/gunicorn -b 127.0.0.1:$(DEMO_PORT) --workers 1 --threads 8 web.main:app
 
+# Browser tests drive Debian's chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "make test needs Debian's chromium for the browser tests: sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest
+test: lint $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

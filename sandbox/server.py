@@ -42,6 +42,7 @@ class Sandbox:
         self.tokens = TokenStore()
         self.limits = Limits(options)
         self.stats = Stats()
+        self.item_writes = 0
         merged = {project: dict(values) for project, values in DEFAULT_SECRETS.items()}
         for project, values in {**world.get("secrets", {}), **(secrets or {})}.items():
             merged.setdefault(project, {}).update(values)
@@ -123,6 +124,8 @@ def _apply_limits() -> Response | None:
     asked_state = (request.args.get("venue.state") or request.args.get("stateCode") or "").upper()
     if service in ("seatgeek", "ticketmaster") and asked_state in sandbox.options.fail_states:
         refusal: Refusal | None = Refusal(503, "outage")
+    elif service == "spotify" and _item_write_outage(sandbox, rule):
+        refusal = Refusal(503, "outage")
     elif service == "spotify":
         refusal = sandbox.limits.check_spotify()
     elif service == "ticketmaster":
@@ -135,6 +138,16 @@ def _apply_limits() -> Response | None:
         return None
     sandbox.stats.refused(endpoint, refusal)
     return _refusal_response(service, refusal)
+
+
+def _item_write_outage(sandbox: Sandbox, rule: str) -> bool:
+    """Tell whether a playlist item write falls in the configured outage."""
+    allowed = sandbox.options.item_writes_before_outage
+    if allowed is None or not rule.endswith("/items") or request.method not in ("POST", "PUT"):
+        return False
+    with sandbox.limits.lock:
+        sandbox.item_writes += 1
+        return sandbox.item_writes > allowed
 
 
 @controls.get("/stats")
@@ -166,6 +179,7 @@ def reset() -> dict[str, str]:
     sandbox: Sandbox = current_app.extensions["sandbox"]
     sandbox.stats.reset()
     sandbox.limits.reset()
+    sandbox.item_writes = 0
     return {"status": "reset"}
 
 
@@ -181,7 +195,15 @@ def configure() -> Any:
     fail_states (event queries for these states answer 503, as in an outage)."""
     sandbox: Sandbox = current_app.extensions["sandbox"]
     body = request.get_json(silent=True) or {}
-    allowed = {"mode", "latency_ms", "rate_limit", "daily_quota", "error_rate", "fail_states"}
+    allowed = {
+        "mode",
+        "latency_ms",
+        "rate_limit",
+        "daily_quota",
+        "error_rate",
+        "fail_states",
+        "item_writes_before_outage",
+    }
     unknown = set(body) - allowed
     if unknown or body.get("mode", "development") not in ("development", "extended"):
         return {"error": f"unknown or bad options: {sorted(unknown) or body.get('mode')}"}, 400

@@ -28,6 +28,7 @@ class Options:
     seed: int = 1
     ticketmaster_per_second: int = 5
     fail_states: list[str] = field(default_factory=list)  # event queries for these answer 503
+    item_writes_before_outage: int | None = None  # then playlist item writes answer 503
 
 
 @dataclass

@@ -108,6 +108,7 @@ def sandbox(sandbox_session: SandboxServer) -> Iterator[SandboxServer]:
                 setattr(options, name, getattr(defaults, name))
         sandbox_session.sandbox.limits.reset()
         sandbox_session.sandbox.stats.reset()
+        sandbox_session.sandbox.item_writes = 0
 
     restore()
     yield sandbox_session

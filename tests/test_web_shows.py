@@ -167,7 +167,7 @@ def test_preview_shows_counts_chart_tracks_and_reasons(
     last = TODAY + timedelta(days=89)
     weeks = (last - first_monday).days // 7 + 1
     assert page.count("<rect") == weeks
-    assert re.search(r"<strong>[^<]+</strong>\s*: [^<]+", page)  # an artist with its tracks
+    assert re.search(r"<strong>[^<]+</strong>: [^<]+", page)  # an artist with its tracks
     assert "(not found on Spotify)" in page or "(no tracks yet)" in page
     assert "Sign in with Spotify to make this playlist" in page
 
@@ -380,3 +380,23 @@ def test_description_fits_300_characters() -> None:
         and text.startswith("Next: Dec 1 A very long")
         and text.endswith("(made by Local Shows)")
     )
+
+
+def test_a_write_that_keeps_failing_says_what_was_made(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    sandbox.sandbox.options.item_writes_before_outage = 1  # the first 100 go in, then Spotify fails
+
+    answer = make(client, {"state": busiest_state(data_copy), "days": "90", "tracks": "5"})
+
+    page = answer.get_data(as_text=True)
+    playlist_id = re.search(r'id="playlist-link" href="[^"]*/playlist/([^"]+)"', page).group(1)
+    made = next(p for p in created_playlists(sandbox) if p["id"] == playlist_id)
+    assert answer.status_code == 200
+    assert "Partly made" in page and re.search(r"with 100 of \d+ tracks", page)
+    assert len(made["track_ids"]) == 100
+    served = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
+    assert (
+        served["faults"]["spotify POST /spotify/v1/playlists/<playlist_id>/items 503"] == 3
+    )  # retried
