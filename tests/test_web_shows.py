@@ -146,12 +146,14 @@ def test_the_form_offers_only_states_with_shows_and_their_counts(
 ) -> None:
     concerts, _ = load_dataset(data_copy, CONCERTS)
     counts = concerts.groupby("venue_state")["event_id"].nunique()
+    artists = concerts.groupby("venue_state")["performer_name"].nunique()
 
     page = client.get("/shows").get_data(as_text=True)
 
-    offered = re.findall(r'<option value="([A-Z]{2})" >\1 \((\d+) shows\)', page)
-    assert {state for state, _ in offered} == set(counts.index)
-    assert all(int(n) == counts[state] for state, n in offered)
+    offered = re.findall(r'<option value="([A-Z]{2})" >\1 \((\d+) shows, (\d+) artists\)', page)
+    assert {state for state, _, _ in offered} == set(counts.index)
+    assert all(int(n) == counts[state] for state, n, _ in offered)
+    assert all(int(a) <= artists[state] for state, _, a in offered)
 
 
 def test_preview_shows_counts_chart_tracks_and_reasons(
@@ -170,6 +172,11 @@ def test_preview_shows_counts_chart_tracks_and_reasons(
     assert re.search(r"<strong>[^<]+</strong>: [^<]+", page)  # an artist with its tracks
     assert "(not found on Spotify)" in page or "(no tracks yet)" in page
     assert "Sign in with Spotify to make this playlist" in page
+    windows = re.findall(r"next (\d+) days \((\d+) shows\)", page)
+    assert [int(days) for days, _ in windows] == list(area.DAY_CHOICES)
+    assert [int(n) for _, n in windows] == sorted(
+        int(n) for _, n in windows
+    )  # longer windows hold more
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -222,15 +222,24 @@ def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
     return [(str(genre), int(n)) for genre, n in counts.items()]
 
 
-def city_counts(data: ShowsData, state: str) -> list[tuple[str, int]]:
-    """Return the cities of a state with their number of upcoming shows."""
+def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
+    """Return the cities of a state with their numbers of upcoming shows and artists."""
     rows = data.by_state.get(state)
     if rows is None:
         return []
-    counts = rows.groupby("venue_city", observed=True)["show_key"].nunique()
-    return sorted(
-        ((str(city), int(n)) for city, n in counts.items() if n), key=lambda pair: pair[0]
-    )
+    grouped = rows.groupby("venue_city", observed=True)
+    shows, artists = grouped["show_key"].nunique(), grouped["performer_key"].nunique()
+    return sorted((str(city), int(n), int(artists[city])) for city, n in shows.items() if n)
+
+
+def window_counts(data: ShowsData, query: AreaQuery, today: date) -> dict[int, int]:
+    """Return how many shows each preset date window would leave, the other choices kept."""
+    return {
+        days: count(
+            select_shows(data, replace(query, days=days, date_from=None, date_to=None), today)
+        ).shows
+        for days in DAY_CHOICES
+    }
 
 
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:

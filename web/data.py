@@ -41,7 +41,9 @@ class ShowsData:
     tracks_of: dict[str, list[Track]]  # spotify artist id -> tracks by rank
     checked_keys: set[str] = field(default_factory=set)  # performers the ETL has looked up
     generations: tuple[int | None, ...] = ()
-    state_show_counts: dict[str, int] = field(default_factory=dict)
+    state_counts: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # state -> shows, artists
 
 
 def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFrame) -> ShowsData:
@@ -75,9 +77,12 @@ def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFr
             tracks_of.setdefault(str(row.spotify_artist_id), []).append(
                 Track(str(row.track_id), str(row.track_name), rank)
             )
-    counts = {state: int(group["show_key"].nunique()) for state, group in by_state.items()}
+    counts = {
+        state: (int(group["show_key"].nunique()), int(group["performer_key"].nunique()))
+        for state, group in by_state.items()
+    }
     checked = {str(key) for key in artists["performer_key"]}
-    return ShowsData(frame, by_state, artist_of, tracks_of, checked, state_show_counts=counts)
+    return ShowsData(frame, by_state, artist_of, tracks_of, checked, state_counts=counts)
 
 
 class DatasetCache:

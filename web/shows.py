@@ -28,7 +28,7 @@ def _page(
 ) -> dict[str, Any]:
     """Return everything the area page shows for a query (or for none yet)."""
     context: dict[str, Any] = {
-        "states": sorted(data.state_show_counts.items()),
+        "states": sorted(data.state_counts.items()),
         "query": query,
         "form": form or {},
         "error": error,
@@ -49,6 +49,7 @@ def _page(
             "last": last,
             "genres": area.genre_counts(without_genres),
             "counts": area.count(rows),
+            "window_counts": area.window_counts(data, query, today()),
             "weekly": area.weekly_counts(rows, first, last),
             "shows": shows[:PREVIEW_SHOWS],
             "more_shows": max(0, len(shows) - PREVIEW_SHOWS),
