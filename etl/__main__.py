@@ -52,6 +52,14 @@ def print_summary(report: dict[str, Any]) -> None:
         f"{spotify['requests_by_kind']}, "
         f"429s {spotify['status_429_by_reason']}, {spotify['budget_left']} of the budget left"
     )
+    if "backups" in report:
+        backups = report["backups"]
+        print(
+            f"backups: {backups['snapshotted']} snapshots of {backups['users']} users "
+            f"({backups['already_done']} already done this week, {backups['failed']} failed, "
+            f"{backups['newly_needing_sign_in'] + backups['waiting_for_sign_in']} "
+            "need to sign in again)"
+        )
     print(f"{report['message']} (run {report['run_id']}, {report['duration_s']} s)")
 
 
@@ -82,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     names = ", ".join(source.name for source in sources)
     print(f"building for {len(states)} states from {names} into {store!r}", flush=True)
     try:
-        report = run_etl(store, sources, make_spotify(settings), states, on_state=print_state)
+        report = run_etl(
+            store, sources, make_spotify(settings), states, settings=settings, on_state=print_state
+        )
     except LeaseHeld as error:
         print(f"error: {error}", file=sys.stderr)
         return 3

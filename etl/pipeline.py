@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from etl.backups import BackupsSummary, back_up_everyone
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
 from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
 from etl.report import make_report, save_report
@@ -90,6 +91,7 @@ class BuildSummary:
 
     concerts: ConcertsSummary
     tracks: TracksSummary
+    backups: BackupsSummary | None = None
 
 
 def run_build(
@@ -99,13 +101,23 @@ def run_build(
     states: Sequence[str],
     *,
     now: datetime,
+    settings: Settings | None = None,
     on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
 ) -> BuildSummary:
-    """Run the steps in order: concerts, then artist matches and their tracks."""
+    """Run the steps: concerts, backups (with settings), then artist matches and their tracks.
+
+    Backups come before matching: a week's Discover Weekly not saved this week is lost, while
+    matching left undone for want of quota simply resumes next run.
+    """
     concerts_summary = build_concerts_dataset(store, sources, states, now=now, on_state=on_state)
+    backups_summary = None
+    if settings is not None:
+        backups_summary = back_up_everyone(
+            store, settings, spotify.ledger, now=now, deadline=spotify.deadline
+        )
     concerts, _ = load_dataset(store, CONCERTS)
     tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now)
-    return BuildSummary(concerts_summary, tracks_summary)
+    return BuildSummary(concerts_summary, tracks_summary, backups_summary)
 
 
 # A run stops spending before its lease goes stale, so that no second run can take over.
@@ -133,6 +145,7 @@ def run_etl(
     *,
     now: datetime | None = None,
     lease_deadline: timedelta = DEFAULT_LEASE_DEADLINE,
+    settings: Settings | None = None,
     on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
 ) -> dict[str, Any]:
     """Take the lease, build, write the run report, give the lease back; return the report.
@@ -146,7 +159,9 @@ def run_etl(
     logger.info("ETL run started", extra={"run_id": run_id, "states": len(states)})
     build: BuildSummary | None = None
     try:
-        build = run_build(store, sources, spotify, states, now=started, on_state=on_state)
+        build = run_build(
+            store, sources, spotify, states, now=started, settings=settings, on_state=on_state
+        )
     except Exception as error:
         report = make_report(
             run_id,

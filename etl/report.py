@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,8 @@ def make_report(
             },
         }
     )
+    if build.backups is not None:
+        report["backups"] = asdict(build.backups)
     report["spotify"]["mode"] = tracks.mode
     if not errors:
         report["status"] = {"quota": "stopped_quota", "budget": "stopped_budget"}.get(

@@ -46,7 +46,11 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return {"status": "failed", "error": str(error)}, 500
         try:
             report = run_etl(
-                app.extensions["store"], sources, make_spotify(settings), settings.etl_states
+                app.extensions["store"],
+                sources,
+                make_spotify(settings),
+                settings.etl_states,
+                settings=settings,
             )
         except LeaseHeld as error:
             return {"status": "busy", "error": str(error)}, 409

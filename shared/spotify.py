@@ -18,12 +18,14 @@ from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyOauthE
 from shared.config import Settings
 from shared.spotify_records import (
     ArtistRecord,
+    PlaylistItem,
     PlaylistRecord,
     TrackRecord,
     UserRecord,
     items_of,
     parse_artist,
     parse_playlist,
+    parse_playlist_item,
     parse_track,
 )
 
@@ -132,6 +134,17 @@ class SpotifyApi:
         )
         auth.OAUTH_TOKEN_URL = settings.spotify_accounts_base + "api/token"
         return cls(make_spotipy(settings, auth), ledger, **options)
+
+    @classmethod
+    def for_stored_grant(
+        cls,
+        settings: Settings,
+        grant: StoredGrant,
+        ledger: RequestLedger | None = None,
+        **options: Any,
+    ) -> SpotifyApi:
+        """Return a client acting for a user from their stored refresh token (the ETL's backups)."""
+        return cls(make_spotipy(settings, grant), ledger, **options)
 
     @classmethod
     def for_user(cls, settings: Settings, oauth: SpotifyOAuth, **options: Any) -> SpotifyApi:
@@ -282,6 +295,30 @@ class SpotifyApi:
             uris[:MAX_ITEMS_PER_WRITE],
         )
 
+    def playlist_items(self, playlist_id: str, max_pages: int = 200) -> list[PlaylistItem]:
+        """Return every item of a playlist, reading every page (100 a page)."""
+        items: list[PlaylistItem] = []
+        page = self.call("playlist_read", self.client.playlist_items, playlist_id, limit=100)
+        for _ in range(max_pages):
+            raw_items = page.get("items") if isinstance(page, dict) else None
+            items += [
+                parse_playlist_item(len(items) + n, raw) for n, raw in enumerate(raw_items or [])
+            ]
+            if not isinstance(page, dict) or not page.get("next"):
+                break
+            page = self.call("playlist_read", self.client.next, page)
+        return items
+
+    def can_read_items(self, playlist_id: str) -> bool:
+        """Probe whether the playlist's items can be read (Development Mode hides some)."""
+        try:
+            self.call("probe", self.client.playlist_items, playlist_id, limit=1)
+        except SpotifyRefused as error:
+            if error.status in (403, 404):
+                return False
+            raise
+        return True
+
     def artist_top_tracks(self, artist_id: str) -> list[TrackRecord]:
         """Return an artist's top tracks (Extended Quota only; Development Mode refuses it)."""
         answer = self.call(
@@ -289,6 +326,25 @@ class SpotifyApi:
         )
         raw_tracks = answer.get("tracks") if isinstance(answer, dict) else None
         return [t for t in (parse_track(raw) for raw in raw_tracks or []) if t]
+
+
+class StoredGrant:
+    """Access tokens for a user who is not here, from the refresh token they left us.
+
+    Never asks for an authorization code: a refused refresh raises SpotifyOauthError.
+    """
+
+    def __init__(self, settings: Settings, refresh_token: str) -> None:
+        self.oauth = make_oauth(settings, MemoryCacheHandler())
+        self.refresh_token = refresh_token
+        self.token: dict[str, Any] | None = None
+
+    def get_access_token(self, as_dict: bool = False) -> str:
+        if self.token is None or self.oauth.is_token_expired(self.token):
+            self.token = self.oauth.refresh_access_token(self.refresh_token)
+            # Spotify may rotate the refresh token; keep the newest.
+            self.refresh_token = str(self.token.get("refresh_token") or self.refresh_token)
+        return str(self.token["access_token"])
 
 
 def make_oauth(

@@ -121,3 +121,20 @@ def parse_playlist(raw: Any) -> PlaylistRecord | None:
         str(urls.get("spotify") or f"https://open.spotify.com/playlist/{raw['id']}"),
         total if isinstance(total, int) else 0,
     )
+
+
+@dataclass(frozen=True)
+class PlaylistItem:
+    """One entry of a playlist: its track, or None for a local or unavailable item."""
+
+    position: int
+    added_at: str
+    track: TrackRecord | None
+
+
+def parse_playlist_item(position: int, raw: Any) -> PlaylistItem:
+    """Return a PlaylistItem; accept the 2026 shape ("item") and the older one ("track")."""
+    entry = raw if isinstance(raw, dict) else {}
+    content = entry.get("item", entry.get("track"))
+    track = None if entry.get("is_local") else parse_track(content)
+    return PlaylistItem(position, str(entry.get("added_at") or ""), track)

@@ -33,7 +33,7 @@ def create_app(
     app.extensions["settings"] = settings
     app.extensions["store"] = store or open_store(settings.data_url)
 
-    from web import auth, data, errors, home, shows, status
+    from web import auth, backups, data, errors, home, shows, status
 
     csrf.init_app(app)
     data.init_app(app)
@@ -41,5 +41,6 @@ def create_app(
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(shows.bp)
+    app.register_blueprint(backups.bp)
     app.register_blueprint(status.bp)
     return app

@@ -156,6 +156,13 @@ def callback() -> Any:
         ), status
     session[USER_KEY] = {"id": user.id, "name": user.display_name}
     session.permanent = True
+    from web.backups import refresh_stored_grant  # backups builds on sign-in, not the reverse
+
+    token = EncryptedSessionCache(
+        TokenBox(current_app.extensions["settings"].token_encryption_key)
+    ).get_cached_token()
+    if token and token.get("refresh_token"):
+        refresh_stored_grant(user.id, str(token["refresh_token"]))
     return redirect(session.pop("after_login", "") or url_for("shows.area"))
 
 

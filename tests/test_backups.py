@@ -1,0 +1,337 @@
+"""Weekly backups: opt in, snapshot every week once, archive copy, failures, and the web side."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from etl.backups import back_up_everyone, iso_week
+from sandbox.server import SandboxServer
+from sandbox.world import discover_weekly_id
+from shared.config import Settings, load_settings
+from shared.datasets import backups_of, load_dataset, save_dataset
+from shared.spotify import RequestLedger
+from shared.storage import FolderStore
+from shared.tokens import TokenBox
+from shared.users import ACTIVE, NEEDS_SIGN_IN, load_user
+from tests.conftest import BASE_ENV
+from tests.web_helpers import csrf_token, sign_in
+from web import create_app
+
+MONDAY = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Any) -> FolderStore:
+    return FolderStore(tmp_path / "data")
+
+
+@pytest.fixture
+def settings(sandbox: SandboxServer, store: FolderStore) -> Settings:
+    return load_settings({**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(store.root)})
+
+
+@pytest.fixture
+def app(settings: Settings, store: FolderStore) -> Flask:
+    return create_app(settings, store)
+
+
+def opt_in(app: Flask, user: str, source: str, archive: bool = False) -> FlaskClient:
+    """Sign a user in with their own browser (client) and opt in to backups of source."""
+    client = app.test_client()
+    sign_in(client, user)
+    page = client.get("/backups")
+    assert page.status_code == 200
+    values = re.findall(r'name="source" value="([^"]+)"', page.get_data(as_text=True))
+    chosen = next(v for v in values if v.startswith(source))
+    answer = client.post(
+        "/backups/opt-in",
+        data={
+            "csrf_token": csrf_token(page),
+            "source": chosen,
+            **({"archive": "1"} if archive else {}),
+        },
+    )
+    assert answer.status_code == 302
+    return client
+
+
+def run_week(store: FolderStore, settings: Settings, week: int) -> Any:
+    return back_up_everyone(
+        store, settings, RequestLedger(), now=MONDAY + timedelta(weeks=week), sleep=lambda s: None
+    )
+
+
+def weekly_tracks(sandbox: SandboxServer, user: str) -> list[str]:
+    return [t for t in sandbox.sandbox.playlists.discover_weekly(user).track_ids if t]
+
+
+def own_playlist(sandbox: SandboxServer, user: str) -> Any:
+    return next(
+        p
+        for p in sandbox.sandbox.playlists.playlists.values()
+        if p.owner_id == user and not p.created_here
+    )
+
+
+def test_discover_weekly_is_offered_only_when_spotify_lets_the_app_read_it(
+    app: Flask, sandbox: SandboxServer
+) -> None:
+    client = app.test_client()
+    sign_in(client, "alice")
+
+    development = client.get("/backups").get_data(as_text=True)
+    sandbox.sandbox.options.mode = "extended"
+    extended = client.get("/backups").get_data(as_text=True)
+
+    assert "discover_weekly:" not in development and "Development Mode" in development
+    assert f'value="discover_weekly:{discover_weekly_id("alice")}"' in extended
+
+
+def test_opting_in_keeps_the_choices_and_a_sealed_refresh_token(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    opt_in(app, "alice", "playlist:", archive=True)
+
+    user, _ = load_user(store, "alice") or (None, 0)
+    assert user is not None
+    assert (user.source_kind, user.source_playlist_id, user.archive, user.status) == (
+        "playlist",
+        own_playlist(sandbox, "alice").id,
+        True,
+        ACTIVE,
+    )
+    assert "refresh-" not in user.sealed_refresh_token
+    assert (
+        TokenBox(settings.token_encryption_key)
+        .open(user.sealed_refresh_token)["refresh_token"]
+        .startswith("refresh-")
+    )
+    assert "refresh-" not in store.read("users/alice.json").data.decode()
+
+
+def test_two_users_over_three_weeks_complete_and_once_a_week(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    sandbox.sandbox.options.mode = "extended"
+    opt_in(app, "alice", "discover_weekly:", archive=True)
+    opt_in(app, "bob", "discover_weekly:")
+    expected: dict[str, list[list[str]]] = {"alice": [], "bob": []}
+
+    for week in range(3):
+        for user, weeks in expected.items():
+            weeks.append(weekly_tracks(sandbox, user))
+        first = run_week(store, settings, week)
+        generation = store.generation(backups_of("alice").name)
+        again = run_week(store, settings, week)  # the same week twice changes nothing
+        assert (first.snapshotted, again.snapshotted, again.already_done) == (2, 0, 2)
+        assert store.generation(backups_of("alice").name) == generation
+        requests.post(f"{sandbox.url}/_sandbox/advance-week", timeout=5)
+
+    for user, weeks in expected.items():
+        frame, _ = load_dataset(store, backups_of(user))
+        assert sorted(set(frame["week"])) == [
+            iso_week(MONDAY + timedelta(weeks=w)) for w in range(3)
+        ]
+        for number, tracks in enumerate(weeks):
+            rows = frame[frame["week"] == iso_week(MONDAY + timedelta(weeks=number))].sort_values(
+                "position"
+            )
+            assert rows["track_id"].tolist() == tracks and len(tracks) == 30
+        assert set(frame["user_id"]) == {user}
+    archive = next(
+        p
+        for p in requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
+        if p["owner_id"] == "alice" and "archive" in p["name"]
+    )
+    union = list(dict.fromkeys(t for week in expected["alice"] for t in week))
+    assert archive["track_ids"] == union  # exact: every track once, in the order first seen
+
+
+def test_a_revoked_grant_pauses_one_user_and_the_other_is_still_backed_up(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    opt_in(app, "alice", "playlist:")
+    bob = opt_in(app, "bob", "playlist:")
+    requests.post(f"{sandbox.url}/_sandbox/revoke", json={"user": "bob"}, timeout=5)
+
+    summary = run_week(store, settings, 0)
+
+    assert summary.snapshotted == 1 and summary.newly_needing_sign_in == 1
+    assert not load_dataset(store, backups_of("alice"))[0].empty
+    bob_settings = (load_user(store, "bob") or (None,))[0]
+    assert bob_settings is not None and bob_settings.status == NEEDS_SIGN_IN
+    assert run_week(store, settings, 0).waiting_for_sign_in == 1
+    sign_in(bob, "bob")
+    page = bob.get("/backups").get_data(as_text=True)
+    assert "needs-sign-in" not in page  # signing in again resumed the backups
+    assert (load_user(store, "bob") or (None,))[0].status == ACTIVE  # type: ignore[union-attr]
+    assert run_week(store, settings, 0).snapshotted == 1
+
+
+def test_the_user_sees_that_backups_are_paused(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    bob = opt_in(app, "bob", "playlist:")
+    requests.post(f"{sandbox.url}/_sandbox/revoke", json={"user": "bob"}, timeout=5)
+    run_week(store, settings, 0)
+
+    page = bob.get("/backups")  # bob's next visit
+
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="needs-sign-in"' in text and "Backups are paused" in text
+    assert "Spotify no longer accepts the sign-in" in text and "Sign in again" in text
+
+
+def test_local_and_unavailable_items_are_skipped_and_counted(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    opt_in(app, "bob", "playlist:")
+    playlist = own_playlist(sandbox, "bob")
+
+    summary = run_week(store, settings, 0)
+
+    frame, _ = load_dataset(store, backups_of("bob"))
+    assert summary.items_skipped == playlist.track_ids.count(None) == 2
+    assert len(frame) == len(playlist.track_ids) - 2
+    assert frame["position"].tolist() == [
+        n for n, t in enumerate(playlist.track_ids) if t is not None
+    ]
+
+
+def test_a_killed_run_loses_no_earlier_week(
+    app: Flask,
+    store: FolderStore,
+    settings: Settings,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox.sandbox.options.mode = "extended"
+    opt_in(app, "alice", "discover_weekly:")
+    run_week(store, settings, 0)
+    week_one = load_dataset(store, backups_of("alice"))[0]
+    requests.post(f"{sandbox.url}/_sandbox/advance-week", timeout=5)
+
+    def killed(*args: Any) -> None:
+        raise KeyboardInterrupt  # the process dies in the middle of writing week two
+
+    monkeypatch.setattr("shared.storage.os.replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_week(store, settings, 1)
+    monkeypatch.undo()
+    after_kill = load_dataset(store, backups_of("alice"))[0]
+    run_week(store, settings, 1)
+
+    pd.testing.assert_frame_equal(after_kill, week_one)
+    assert len(set(load_dataset(store, backups_of("alice"))[0]["week"])) == 2
+
+
+# The web side, with two users
+
+
+def seed_backups(store: FolderStore, user: str, weeks: dict[str, list[tuple[str, str]]]) -> None:
+    rows = [
+        {
+            "user_id": user,
+            "source_kind": "playlist",
+            "source_playlist_id": "p",
+            "week": week,
+            "position": n,
+            "track_id": track_id,
+            "track_name": name,
+            "artist_names": "A",
+            "album_name": "B",
+            "added_at": "",
+            "captured_at": "",
+        }
+        for week, tracks in weeks.items()
+        for n, (track_id, name) in enumerate(tracks)
+    ]
+    save_dataset(store, backups_of(user), pd.DataFrame(rows))
+
+
+def test_weeks_playlists_and_csv_show_only_the_users_own_data(
+    app: Flask, store: FolderStore, sandbox: SandboxServer, small_world: dict[str, Any]
+) -> None:
+    ids = [t["id"] for t in small_world["spotify"]["tracks"][:6]]
+    seed_backups(
+        store,
+        "alice",
+        {
+            "2026-W47": [(ids[0], '=HYPERLINK("x")'), (ids[1], "+1"), (ids[2], "ok")],
+            "2026-W48": [(ids[2], "ok"), (ids[3], "-2"), (ids[4], "@a")],
+        },
+    )
+    seed_backups(store, "bob", {"2026-W47": [(ids[5], "bob's secret track")]})
+    alice = opt_in(app, "alice", "playlist:")
+
+    page = alice.get("/backups").get_data(as_text=True)
+    download = alice.get("/backups.csv")
+    token = csrf_token(alice.get("/backups"))
+    one = alice.post("/backups/playlist", data={"csrf_token": token, "week": "2026-W48"})
+    every = alice.post("/backups/playlist", data={"csrf_token": token, "all": "1"})
+    none = alice.post("/backups/playlist", data={"csrf_token": token})
+
+    weeks = re.findall(r"\((2026-W\d\d)\)</td><td>(\d+)</td><td>(\d+)</td>", page)
+    assert weeks == [("2026-W47", "3", "3"), ("2026-W48", "3", "2")]
+    assert "bob's secret track" not in page and "2026-W47" in page
+    cells = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
+    assert {row[0] for row in cells[1:]} == {"alice"}
+    names = [row[6] for row in cells[1:]]
+    assert names == ['\'=HYPERLINK("x")', "'+1", "ok", "ok", "'-2", "'@a"]
+    assert download.headers["Content-Type"].startswith("text/csv")
+    made = {
+        p["name"]: p["track_ids"]
+        for p in requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
+        if p["owner_id"] == "alice"
+    }
+    assert one.status_code == 200 and every.status_code == 200 and none.status_code == 400
+    assert made["Backup: Playlist 2026-W48"] == [ids[2], ids[3], ids[4]]
+    assert made["Backup: Playlist 2026-W47 to 2026-W48"] == ids[:5]  # deduped, in week order
+
+
+def test_opting_out_and_deleting_my_data_remove_settings_token_and_backups(
+    app: Flask, store: FolderStore
+) -> None:
+    alice = opt_in(app, "alice", "playlist:")
+    seed_backups(store, "alice", {"2026-W47": [("t", "x")]})
+    bob = opt_in(app, "bob", "playlist:")
+    seed_backups(store, "bob", {"2026-W47": [("t", "y")]})
+
+    alice.post("/backups/opt-out", data={"csrf_token": csrf_token(alice.get("/backups"))})
+    deleted = bob.post(
+        "/backups/delete-my-data", data={"csrf_token": csrf_token(bob.get("/backups"))}
+    )
+
+    assert store.list() == []
+    assert deleted.status_code == 200
+    with bob.session_transaction() as session:
+        assert dict(session) == {}
+
+
+def test_the_run_report_counts_backups(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    from etl.concerts import make_sources
+    from etl.pipeline import make_spotify, run_etl
+
+    opt_in(app, "alice", "playlist:")
+    local = load_settings(
+        {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(store.root), "ETL_STATES": "RI"}
+    )
+
+    report = run_etl(
+        store, make_sources(local), make_spotify(local), local.etl_states, settings=local
+    )
+
+    assert report["backups"]["snapshotted"] == 1 and report["backups"]["users"] == 1
