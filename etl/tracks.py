@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from shared.spotify import (
     BudgetExhausted,
     QuotaExhausted,
     SpotifyApi,
+    SpotifyError,
     SpotifyRefused,
     SpotifyUnavailable,
 )
@@ -35,6 +38,7 @@ TRACK_SEARCH_PAGES = 3
 CHECKPOINT_EVERY = 200
 CHECKPOINT_SECONDS = 60.0
 PROGRESS_EVERY = 50
+WORKERS = 4  # Spotify requests in flight at once
 
 
 @dataclass(frozen=True)
@@ -241,11 +245,24 @@ class _SeenResults:
     """This run's search answers: a performer another search already found costs nothing."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.artists_by_name: dict[str, list[ArtistRecord]] = {}
         self.tracks_by_artist: dict[str, list[TrackRecord]] = {}
         self.searched_names: set[str] = set()  # artist-filter searches already made at offset 0
 
+    def tracks_for(self, artist_id: str) -> list[TrackRecord] | None:
+        with self.lock:
+            return self.tracks_by_artist.get(artist_id)
+
+    def searched(self, name: str) -> None:
+        with self.lock:
+            self.searched_names.add(normalize_name(name))
+
     def remember(self, artists: Sequence[ArtistRecord], tracks: Sequence[TrackRecord]) -> None:
+        with self.lock:
+            self._remember(artists, tracks)
+
+    def _remember(self, artists: Sequence[ArtistRecord], tracks: Sequence[TrackRecord]) -> None:
         for artist in artists:
             same_name = self.artists_by_name.setdefault(normalize_name(artist.name), [])
             if artist.id not in [a.id for a in same_name]:
@@ -260,10 +277,11 @@ class _SeenResults:
         self, performer: PerformerTodo
     ) -> tuple[list[ArtistRecord], list[TrackRecord]] | None:
         """Return candidates and tracks for a performer another search answered clearly."""
-        same_name = self.artists_by_name.get(normalize_name(performer.name), [])
-        if len(same_name) != 1 or not self.tracks_by_artist.get(same_name[0].id):
-            return None
-        return same_name, self.tracks_by_artist[same_name[0].id]
+        with self.lock:
+            same_name = list(self.artists_by_name.get(normalize_name(performer.name), []))
+            if len(same_name) != 1 or not self.tracks_by_artist.get(same_name[0].id):
+                return None
+            return same_name, list(self.tracks_by_artist[same_name[0].id])
 
 
 @dataclass
@@ -277,6 +295,8 @@ class _Run:
     overrides: dict[str, str]
     summary: TracksSummary
     now: datetime
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 def match_and_fetch_tracks(
@@ -288,6 +308,7 @@ def match_and_fetch_tracks(
     clock: Callable[[], float] = time.monotonic,
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    workers: int = WORKERS,
 ) -> TracksSummary:
     """Match new performers (soonest shows first), then fill missing and stale tracks."""
     book = TrackBook(store)
@@ -314,22 +335,23 @@ def match_and_fetch_tracks(
             summary.checkpoints += 1
             last_checkpoint, since_checkpoint = clock(), 0
 
+    def record(outcome: Lookup | SpotifyError) -> None:
+        if isinstance(outcome, Lookup):
+            _record(run, outcome)
+        else:
+            summary.performers_failed += 1
+        summary.performers_checked += 1
+        checkpoint()
+        if summary.performers_checked % PROGRESS_EVERY == 0:
+            _log_progress(summary.performers_checked, len(todo), started, clock(), api)
+
     try:
-        for number, performer in enumerate(todo, start=1):
-            try:
-                _look_up(run, performer)
-            except (SpotifyUnavailable, SpotifyRefused) as error:
-                if isinstance(error, SpotifyRefused) and error.status == 401:
-                    raise
-                summary.performers_failed += 1
-                logger.warning(
-                    "performer skipped for this run",
-                    extra={"performer": performer.name, "error": str(error)},
-                )
-            summary.performers_checked = number
-            checkpoint()
-            if number % PROGRESS_EVERY == 0:
-                _log_progress(number, len(todo), started, clock(), api)
+        # The first look-ups run one at a time until the probe knows the mode; then several
+        # requests are in flight at once (a request waits ~100 ms; Spotify allows more a second).
+        queue = list(todo)
+        while queue and run.probe.mode == "unknown":
+            record(_safely(run, queue.pop(0)))
+        _look_up_in_parallel(run, queue, workers, record)
         _refresh_tracks(run, concerts, checkpoint)
     except (QuotaExhausted, BudgetExhausted) as stop:
         summary.stopped = "quota" if isinstance(stop, QuotaExhausted) else "budget"
@@ -342,6 +364,58 @@ def match_and_fetch_tracks(
         summary.message, extra={"requests": api.ledger.spent, "matches": dict(summary.new_matches)}
     )
     return summary
+
+
+def _look_up_in_parallel(
+    run: _Run,
+    queue: list[PerformerTodo],
+    workers: int,
+    record: Callable[[Lookup | SpotifyError], None],
+) -> None:
+    """Look performers up with several requests in flight; record results in order.
+
+    On a stop (quota, budget, time) the look-ups already finished are still recorded, since
+    their requests were spent, and then the stop goes on up.
+    """
+    stop: QuotaExhausted | BudgetExhausted | None = None
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[Lookup | SpotifyError]] = deque()
+        for performer in queue:
+            if run.stopping.is_set():
+                break
+            pending.append(pool.submit(_safely, run, performer))
+            while len(pending) >= 2 * workers and not run.stopping.is_set():
+                future = pending.popleft()
+                try:
+                    record(future.result())
+                except (QuotaExhausted, BudgetExhausted) as error:
+                    stop = stop or error
+        for future in pending:
+            try:
+                record(future.result())
+            except (QuotaExhausted, BudgetExhausted) as error:
+                stop = stop or error
+    if stop is not None:
+        raise stop
+
+
+def _safely(run: _Run, performer: PerformerTodo) -> Lookup | SpotifyError:
+    """Look a performer up; a failure of this one performer is returned, a stop is raised."""
+    if run.stopping.is_set():
+        raise BudgetExhausted("stopping")
+    try:
+        return _look_up(run, performer)
+    except (QuotaExhausted, BudgetExhausted):
+        run.stopping.set()
+        raise
+    except (SpotifyUnavailable, SpotifyRefused) as error:
+        if isinstance(error, SpotifyRefused) and error.status == 401:
+            raise
+        logger.warning(
+            "performer skipped for this run",
+            extra={"performer": performer.name, "error": str(error)},
+        )
+        return error
 
 
 def _log_progress(done: int, total: int, started: float, now: float, api: SpotifyApi) -> None:
@@ -359,33 +433,45 @@ def _log_progress(done: int, total: int, started: float, now: float, api: Spotif
     )
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What looking a performer up found: the match, and its tracks."""
+
+    performer: PerformerTodo
+    match: Match
+    tracks: list[TrackRecord]
+    source: str
+
+
 def _candidates_and_tracks(
     run: _Run, performer: PerformerTodo, known_id: str
 ) -> tuple[list[ArtistRecord], list[TrackRecord]]:
     """Spend at most one request (Development Mode) on what a performer needs; none if seen."""
     if known_id:
-        if known_id in run.seen.tracks_by_artist:
-            return [], run.seen.tracks_by_artist[known_id]
+        seen = run.seen.tracks_for(known_id)
+        if seen is not None:
+            return [], seen
         top = run.probe.try_top_tracks(known_id)
         if top is None:
-            run.seen.searched_names.add(normalize_name(performer.name))
+            run.seen.searched(performer.name)
             top = run.api.search_tracks(performer.name)
         run.seen.remember([], top)
         return [], top
     reused = run.seen.answer_for(performer)
     if reused is not None:
-        run.summary.reused_results += 1
+        with run.lock:
+            run.summary.reused_results += 1
         return reused
     if run.probe.mode == "extended":
         return run.api.search_artists(performer.name), []
     candidates, tracks = run.api.search_artist_with_tracks(performer.name)
     run.seen.remember(candidates, tracks)
-    run.seen.searched_names.add(normalize_name(performer.name))
+    run.seen.searched(performer.name)
     return candidates, tracks
 
 
-def _look_up(run: _Run, performer: PerformerTodo) -> None:
-    """Match one performer with at most one request in Development Mode, and keep its tracks."""
+def _look_up(run: _Run, performer: PerformerTodo) -> Lookup:
+    """Match one performer with at most one request in Development Mode (safe in a thread)."""
     override = run.overrides.get(performer.key, "")
     known_id = override or performer.source_artist_id
     candidates, tracks = _candidates_and_tracks(run, performer, known_id)
@@ -408,19 +494,26 @@ def _look_up(run: _Run, performer: PerformerTodo) -> None:
             match.method,
             match.score,
         )
-    run.book.record_match(performer, match, run.now)
-    run.summary.new_matches[match.method] += 1
-    if not match.found:
-        return
     source = "top_tracks" if run.probe.mode == "extended" else "search"
-    if run.probe.mode != "development" and not known_id:
+    if match.found and run.probe.mode != "development" and not known_id:
         top = run.probe.try_top_tracks(match.spotify_artist_id)
         if top is not None:
             tracks, source = top, "top_tracks"
-    mine = tracks_of(match.spotify_artist_id, tracks, TRACKS_PER_ARTIST)
-    if mine:
+    return Lookup(
+        performer,
+        match,
+        tracks_of(match.spotify_artist_id, tracks, TRACKS_PER_ARTIST) if match.found else [],
+        source,
+    )
+
+
+def _record(run: _Run, lookup: Lookup) -> None:
+    """Keep what a look-up found (in the calling thread: the book is not shared)."""
+    run.book.record_match(lookup.performer, lookup.match, run.now)
+    run.summary.new_matches[lookup.match.method] += 1
+    if lookup.tracks:
         run.summary.tracks_written += run.book.record_tracks(
-            match.spotify_artist_id, mine, source, run.now
+            lookup.match.spotify_artist_id, lookup.tracks, lookup.source, run.now
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -79,16 +80,24 @@ class RequestLedger:
     by_kind: Counter[str] = field(default_factory=Counter)
     status_429: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def left(self) -> int | None:
         return None if self.budget is None else max(0, self.budget - self.spent)
 
     def charge(self, kind: str) -> None:
-        if self.budget is not None and self.spent >= self.budget:
-            raise BudgetExhausted(f"the run's budget of {self.budget} Spotify requests is spent")
-        self.spent += 1
-        self.by_kind[kind] += 1
+        with self.lock:
+            if self.budget is not None and self.spent >= self.budget:
+                raise BudgetExhausted(
+                    f"the run's budget of {self.budget} Spotify requests is spent"
+                )
+            self.spent += 1
+            self.by_kind[kind] += 1
+
+    def count(self, counter: Counter[str], key: str) -> None:
+        with self.lock:
+            counter[key] += 1
 
 
 def quoted(name: str) -> str:
@@ -162,7 +171,7 @@ class SpotifyApi:
             except spotipy.SpotifyException as error:
                 wait = self._wait_or_raise(error, attempt)
             except (requests.Timeout, requests.ConnectionError) as error:
-                self.ledger.failures[type(error).__name__] += 1
+                self.ledger.count(self.ledger.failures, type(error).__name__)
                 wait = self._backoff(attempt)
             except SpotifyOauthError as error:
                 raise SpotifyRefused(401, f"token refused: {error}") from error
@@ -180,9 +189,9 @@ class SpotifyApi:
         if status == 429:
             retry_after = _retry_after(error)
             if error.reason == QUOTA_EXCEEDED:
-                self.ledger.status_429["quota_exceeded"] += 1
+                self.ledger.count(self.ledger.status_429, "quota_exceeded")
                 raise QuotaExhausted("Spotify's daily quota is exhausted", retry_after) from error
-            self.ledger.status_429["rate_limit"] += 1
+            self.ledger.count(self.ledger.status_429, "rate_limit")
             wait = retry_after if retry_after is not None else self._backoff(attempt)
             left = None if self.deadline is None else self.deadline - self.clock()
             if wait > self.max_wait_seconds or (left is not None and wait >= left):
@@ -191,7 +200,7 @@ class SpotifyApi:
                 ) from error
             return wait
         if status in RETRY_STATUSES:
-            self.ledger.failures[str(status)] += 1
+            self.ledger.count(self.ledger.failures, str(status))
             return self._backoff(attempt)
         raise SpotifyRefused(status, str(error.msg).split("\n")[-1].strip()) from error
 

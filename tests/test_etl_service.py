@@ -87,11 +87,11 @@ def test_report_figures_equal_what_the_sandbox_counted(
     assert spotify["requests_by_kind"].get("top_tracks", 0) == served["requests"].get(
         "spotify GET /spotify/v1/artists/<artist_id>/top-tracks", 0
     )
-    assert (
-        spotify["status_429_by_reason"]
-        == {"quota_exceeded": served["status_429"]["quota_exceeded"]}
-        == {"quota_exceeded": 1}
-    )
+    # Requests in flight when the quota ran out each met it: the report counts them all.
+    assert spotify["status_429_by_reason"] == {
+        "quota_exceeded": served["status_429"]["quota_exceeded"]
+    }
+    assert 1 <= served["status_429"]["quota_exceeded"] <= 4
     assert report["source_requests"]["seatgeek"] == count(served["requests"], "seatgeek ")
     assert report["source_requests"]["ticketmaster"] == count(served["requests"], "ticketmaster ")
     assert spotify["budget"] == 1000 and spotify["budget_left"] == 1000 - spotify["requests"]

@@ -1,0 +1,117 @@
+"""What the benchmarks share: a sandbox in its own process, worlds, and simple statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_CREDENTIALS = {
+    "SPOTIFY_CLIENT_ID": "sandbox-client-id",
+    "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
+    "FLASK_SECRET_KEY": "bench-secret",
+    "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def sandbox_process(world_file: Path, *options: str) -> Iterator[str]:
+    """Run the sandbox in its own process (so its CPU does not slow what is measured)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--world",
+        str(world_file),
+        *options,
+    ]
+    process = subprocess.Popen(  # noqa: S603 (our own command)
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                requests.get(f"{url}/_sandbox/stats", timeout=2)
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the sandbox did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def sandbox_env(url: str) -> dict[str, str]:
+    """Return settings that point the services at a sandbox."""
+    return {
+        **SANDBOX_CREDENTIALS,
+        "SPOTIFY_API_BASE": f"{url}/spotify/v1/",
+        "SPOTIFY_ACCOUNTS_BASE": f"{url}/accounts/",
+        "SEATGEEK_CLIENT_ID": "sandbox-seatgeek",
+        "SEATGEEK_API_BASE": f"{url}/seatgeek/2/",
+        "TICKETMASTER_API_KEY": "sandbox-ticketmaster",
+        "TICKETMASTER_API_BASE": f"{url}/ticketmaster/discovery/v2/",
+    }
+
+
+def sandbox_stats(url: str) -> dict[str, Any]:
+    stats: dict[str, Any] = requests.get(f"{url}/_sandbox/stats", timeout=10).json()
+    return stats
+
+
+def requests_of(stats: dict[str, Any], service: str) -> int:
+    return sum(n for endpoint, n in stats["requests"].items() if endpoint.startswith(service + " "))
+
+
+def write_world(world: dict[str, Any], path: Path) -> Path:
+    path.write_text(json.dumps(world))
+    return path
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Return the share-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Return a process's peak resident memory (VmHWM) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc")
+
+
+def env_with(extra: dict[str, str]) -> dict[str, str]:
+    return {**os.environ, **extra}
