@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -29,6 +29,9 @@ from shared.spotify_records import ArtistRecord, TrackRecord
 from shared.storage import Store
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 MISS_RETRY_AFTER = timedelta(days=90)
@@ -350,9 +353,9 @@ def match_and_fetch_tracks(
         # requests are in flight at once (a request waits ~100 ms; Spotify allows more a second).
         queue = list(todo)
         while queue and run.probe.mode == "unknown":
-            record(_safely(run, queue.pop(0)))
-        _look_up_in_parallel(run, queue, workers, record)
-        _refresh_tracks(run, concerts, checkpoint)
+            record(_guarded(run, _safely, queue.pop(0)))
+        _in_parallel(run, queue, _safely, record, workers)
+        _refresh_tracks(run, concerts, checkpoint, workers)
     except (QuotaExhausted, BudgetExhausted) as stop:
         summary.stopped = "quota" if isinstance(stop, QuotaExhausted) else "budget"
         logger.warning("stopped spending Spotify requests", extra={"reason": str(stop)})
@@ -366,48 +369,56 @@ def match_and_fetch_tracks(
     return summary
 
 
-def _look_up_in_parallel(
+def _in_parallel(
     run: _Run,
-    queue: list[PerformerTodo],
+    items: Sequence[T],
+    work: Callable[[_Run, T], R | SpotifyError],
+    record: Callable[[R | SpotifyError], None],
     workers: int,
-    record: Callable[[Lookup | SpotifyError], None],
 ) -> None:
-    """Look performers up with several requests in flight; record results in order.
+    """Do work on items with several requests in flight; record results in order, here.
 
-    On a stop (quota, budget, time) the look-ups already finished are still recorded, since
-    their requests were spent, and then the stop goes on up.
+    On a stop (quota, budget, time) the work already finished is still recorded, since its
+    requests were spent, and then the stop goes on up.
     """
     stop: QuotaExhausted | BudgetExhausted | None = None
+
+    def finish(future: Future[R | SpotifyError]) -> None:
+        nonlocal stop
+        try:
+            record(future.result())
+        except (QuotaExhausted, BudgetExhausted) as error:
+            stop = stop or error
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[Lookup | SpotifyError]] = deque()
-        for performer in queue:
+        pending: deque[Future[R | SpotifyError]] = deque()
+        for item in items:
             if run.stopping.is_set():
                 break
-            pending.append(pool.submit(_safely, run, performer))
+            pending.append(pool.submit(_guarded, run, work, item))
             while len(pending) >= 2 * workers and not run.stopping.is_set():
-                future = pending.popleft()
-                try:
-                    record(future.result())
-                except (QuotaExhausted, BudgetExhausted) as error:
-                    stop = stop or error
+                finish(pending.popleft())
         for future in pending:
-            try:
-                record(future.result())
-            except (QuotaExhausted, BudgetExhausted) as error:
-                stop = stop or error
+            finish(future)
     if stop is not None:
         raise stop
 
 
-def _safely(run: _Run, performer: PerformerTodo) -> Lookup | SpotifyError:
-    """Look a performer up; a failure of this one performer is returned, a stop is raised."""
+def _guarded(run: _Run, work: Callable[[_Run, T], R | SpotifyError], item: T) -> R | SpotifyError:
+    """Run one piece of work; a stop also tells the other workers to stop."""
     if run.stopping.is_set():
         raise BudgetExhausted("stopping")
     try:
-        return _look_up(run, performer)
+        return work(run, item)
     except (QuotaExhausted, BudgetExhausted):
         run.stopping.set()
         raise
+
+
+def _safely(run: _Run, performer: PerformerTodo) -> Lookup | SpotifyError:
+    """Look a performer up; a failure of this one performer is returned, a stop is raised."""
+    try:
+        return _look_up(run, performer)
     except (SpotifyUnavailable, SpotifyRefused) as error:
         if isinstance(error, SpotifyRefused) and error.status == 401:
             raise
@@ -537,29 +548,50 @@ def _tracks_wanted(book: TrackBook, concerts: pd.DataFrame, now: datetime) -> li
     return [(artist_id, name) for artist_id, (name, _) in ordered]
 
 
-def _refresh_tracks(run: _Run, concerts: pd.DataFrame, checkpoint: Callable[[], None]) -> None:
+@dataclass(frozen=True)
+class Refresh:
+    """Tracks found for one matched artist."""
+
+    artist_id: str
+    tracks: list[TrackRecord]
+    source: str
+
+
+def _fetch_tracks(run: _Run, wanted: tuple[str, str]) -> Refresh | SpotifyError:
+    """Fetch one artist's tracks (top-tracks where it answers, else search); safe in a thread."""
+    artist_id, name = wanted
+    try:
+        top = run.probe.try_top_tracks(artist_id)
+        if top is not None:
+            return Refresh(artist_id, top[:TRACKS_PER_ARTIST], "top_tracks")
+        with run.seen.lock:
+            first_page = 1 if normalize_name(name) in run.seen.searched_names else 0
+        return Refresh(
+            artist_id, _search_artist_tracks(run.api, artist_id, name, first_page), "search"
+        )
+    except (SpotifyUnavailable, SpotifyRefused) as error:
+        if isinstance(error, SpotifyRefused) and error.status == 401:
+            raise
+        logger.warning(
+            "tracks skipped for this run", extra={"artist_id": artist_id, "error": str(error)}
+        )
+        return error
+
+
+def _refresh_tracks(
+    run: _Run, concerts: pd.DataFrame, checkpoint: Callable[[], None], workers: int
+) -> None:
     """Fill matched artists that have no tracks, then refresh stale ones, while budget lasts."""
-    for artist_id, name in _tracks_wanted(run.book, concerts, run.now):
-        try:
-            top = run.probe.try_top_tracks(artist_id)
-            if top is not None:
-                found, source = top[:TRACKS_PER_ARTIST], "top_tracks"
-            else:
-                first_page = 1 if normalize_name(name) in run.seen.searched_names else 0
-                found, source = (
-                    _search_artist_tracks(run.api, artist_id, name, first_page),
-                    "search",
-                )
-        except (SpotifyUnavailable, SpotifyRefused) as error:
-            if isinstance(error, SpotifyRefused) and error.status == 401:
-                raise
-            logger.warning(
-                "tracks skipped for this run", extra={"artist_id": artist_id, "error": str(error)}
+
+    def record(outcome: Refresh | SpotifyError) -> None:
+        if isinstance(outcome, Refresh):
+            run.summary.tracks_written += run.book.record_tracks(
+                outcome.artist_id, outcome.tracks, outcome.source, run.now
             )
-            continue
-        run.summary.tracks_written += run.book.record_tracks(artist_id, found, source, run.now)
-        run.summary.artists_with_tracks_refreshed += 1
-        checkpoint()
+            run.summary.artists_with_tracks_refreshed += 1
+            checkpoint()
+
+    _in_parallel(run, _tracks_wanted(run.book, concerts, run.now), _fetch_tracks, record, workers)
 
 
 def _search_artist_tracks(

@@ -45,6 +45,7 @@ class JsonClient:
         self.requests = 0
         self.retries = 0
         self._lock = threading.Lock()
+        self._mine = threading.local()
         self._last_request = 0.0
         self._jitter = random.Random()  # noqa: S311 (spreads retries; not security)
 
@@ -73,7 +74,8 @@ class JsonClient:
                     )
             if attempt == self.max_attempts:
                 raise SourceError(f"{self.source} failed {attempt} times ({problem}) for {shown}")
-            self.retries += 1
+            with self._lock:
+                self.retries += 1
             logger.warning(
                 "source request failed; retrying",
                 extra={
@@ -95,6 +97,11 @@ class JsonClient:
                     self.sleep(wait)
             self._last_request = time.monotonic()
             self.requests += 1
+        self._mine.requests = self.thread_requests() + 1
+
+    def thread_requests(self) -> int:
+        """Return how many requests this thread has made (a state is fetched in one thread)."""
+        return int(getattr(self._mine, "requests", 0))
 
     def _backoff(self, attempt: int) -> float:
         base = self.backoff_seconds * 2 ** (attempt - 1)

@@ -49,9 +49,9 @@ class SeatGeekSource:
     def fetch_state_events(self, state: str, *, since: datetime) -> StateFetch:
         """Return every upcoming concert in a state, splitting the dates if there are too many."""
         fetched = StateFetch(self.name, state)
-        requests_before = self.client.requests
+        requests_before = self.client.thread_requests()
         self._fetch_window(fetched, state, since, None, since=since)
-        fetched.requests = self.client.requests - requests_before
+        fetched.requests = self.client.thread_requests() - requests_before
         return fetched
 
     def _params(

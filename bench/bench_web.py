@@ -1,0 +1,214 @@
+"""Web benchmark: preview and create-playlist times, and a worker's memory, at 200,000 concert rows."""
+
+from __future__ import annotations
+
+import random
+import shlex
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import requests
+import yaml
+
+from bench.harness import (
+    REPO_ROOT,
+    env_with,
+    free_port,
+    median,
+    peak_rss_mb,
+    percentile,
+    sandbox_env,
+    sandbox_process,
+    write_world,
+)
+from etl.concerts import build_concerts, dedupe_events
+from etl.sources import seatgeek, ticketmaster
+from sandbox.world import generate_world
+from shared.config import load_settings
+from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, save_dataset
+from shared.names import performer_key
+from shared.spotify import SpotifyApi
+from shared.storage import FolderStore
+from web import create_app
+
+TARGET_ROWS = 200_000
+REQUESTS = 200
+SEED = 7
+
+
+def build_datasets(store: FolderStore, world: dict[str, Any]) -> int:
+    """Write concerts (through our own parsers), matches (the truth) and top tracks."""
+    now = datetime.now(UTC)
+    events = [seatgeek.parse_event(e) for e in world["seatgeek"]["events"]]
+    events += [ticketmaster.parse_event(e) for e in world["ticketmaster"]["events"]]
+    kept, _ = dedupe_events(events)
+    concerts = build_concerts(kept, now=now, fetched_at=now)
+    save_dataset(store, CONCERTS, concerts)
+    truth = world["truth"]["performers"]
+    names = concerts["performer_name"].unique()
+    artists = pd.DataFrame(
+        {
+            "performer_key": [performer_key(n) for n in names],
+            "performer_name": names,
+            "spotify_artist_id": [truth.get(n) or "" for n in names],
+            "spotify_artist_name": names,
+            "match_method": ["exact" if truth.get(n) else "none" for n in names],
+            "match_score": [100.0] * len(names),
+            "checked_at": [now.strftime("%Y-%m-%dT%H:%M:%SZ")] * len(names),
+        }
+    )
+    save_dataset(store, ARTISTS, artists)
+    tracks_by_id = {t["id"]: t for t in world["spotify"]["tracks"]}
+    rows = [
+        {
+            "spotify_artist_id": a["id"],
+            "rank": rank,
+            "track_id": t,
+            "track_name": tracks_by_id[t]["name"],
+            "album_name": "",
+            "release_date": "",
+            "duration_ms": 200000,
+            "explicit": False,
+            "isrc": "",
+            "tracks_source": "search",
+            "fetched_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for a in world["spotify"]["artists"]
+        for rank, t in enumerate(a["top_track_ids"][:10], start=1)
+    ]
+    save_dataset(store, TOP_TRACKS, pd.DataFrame(rows))
+    return len(concerts)
+
+
+def preview_urls(concerts: pd.DataFrame, count: int) -> list[str]:
+    """Return varied preview requests: states, cities, radii, windows, genres, headliners."""
+    rng = random.Random(SEED)
+    places = concerts[["venue_state", "venue_city"]].drop_duplicates().values.tolist()
+    urls = []
+    for _ in range(count):
+        state, city = rng.choice(places)
+        query = (
+            f"/shows?state={state}&days={rng.choice([7, 14, 30, 90])}&tracks={rng.randint(1, 5)}"
+        )
+        if rng.random() < 0.6:
+            query += f"&city={city.replace(' ', '+')}"
+            if rng.random() < 0.4:
+                query += f"&radius={rng.choice([10, 25, 50])}"
+        if rng.random() < 0.2:
+            query += "&headliners=1"
+        urls.append(query)
+    return urls
+
+
+def worker_rss(data_dir: Path, url_path: str) -> float:
+    """Start the web service as app.yaml says, load the dataset once, return the worker's peak RSS."""
+    port = free_port()
+    entrypoint = yaml.safe_load((REPO_ROOT / "app.yaml").read_text())["entrypoint"]
+    args = shlex.split(entrypoint.replace("$PORT", str(port)))
+    args[args.index("-b") + 1] = f"127.0.0.1:{port}"
+    env = env_with(
+        {
+            **sandbox_env("http://127.0.0.1:9"),
+            "DATA_URL": str(data_dir),
+            "GUNICORN_CMD_ARGS": "--workers 1 --threads 8",
+        }
+    )
+    master = subprocess.Popen(
+        args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(200):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        for _ in range(5):
+            requests.get(f"http://127.0.0.1:{port}{url_path}", timeout=120)
+        children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+        return peak_rss_mb(int(children[0]))
+    finally:
+        master.terminate()
+        master.wait(timeout=20)
+
+
+def run() -> dict[str, Any]:
+    """Measure the web app on a 200,000-row concerts dataset."""
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        world = generate_world(5000, 90_000, SEED)
+        store = FolderStore(root / "data")
+        rows = build_datasets(store, world)
+        figures["rows"] = rows
+        with sandbox_process(write_world(world, root / "world.json")) as url:
+            settings = load_settings(
+                {
+                    **sandbox_env(url),
+                    "DATA_URL": str(store.root),
+                    "SPOTIFY_REDIRECT_URI": "http://127.0.0.1:8080/callback",
+                }
+            )
+            app = create_app(settings, store)
+            client = app.test_client()
+            started = time.perf_counter()
+            client.get("/shows?state=CA")
+            figures["first_load_s"] = round(time.perf_counter() - started, 2)
+            from tests.web_helpers import csrf_token, sign_in
+
+            concerts = app.extensions["datasets"].shows().concerts
+            times = []
+            for path in preview_urls(concerts, REQUESTS):
+                started = time.perf_counter()
+                answer = client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200, path
+            figures["preview_ms_median"] = round(median(times), 1)
+            figures["preview_ms_p95"] = round(percentile(times, 0.95), 1)
+
+            spotify_seconds = [0.0]
+            real_call = SpotifyApi.call
+
+            def timed(self: SpotifyApi, *args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return real_call(self, *args, **kwargs)
+                finally:
+                    spotify_seconds[0] += time.perf_counter() - started
+
+            SpotifyApi.call = timed  # type: ignore[method-assign]
+            try:
+                sign_in(client)
+                paths = [p for p in preview_urls(concerts, REQUESTS * 3) if "radius" not in p][
+                    :REQUESTS
+                ]
+                create_times, spotify_times = [], []
+                for path in paths:
+                    page = client.get(path)
+                    form = dict(pair.split("=", 1) for pair in path.split("?", 1)[1].split("&"))
+                    form = {k: v.replace("+", " ") for k, v in form.items()}
+                    spotify_seconds[0] = 0.0
+                    started = time.perf_counter()
+                    answer = client.post(
+                        "/shows/playlist", data={**form, "csrf_token": csrf_token(page)}
+                    )
+                    create_times.append((time.perf_counter() - started) * 1000)
+                    spotify_times.append(spotify_seconds[0] * 1000)
+                    assert answer.status_code in (200, 400), answer.status_code
+            finally:
+                SpotifyApi.call = real_call  # type: ignore[method-assign]
+            own = [
+                total - spotify for total, spotify in zip(create_times, spotify_times, strict=True)
+            ]
+            figures["create_ms_median"] = round(median(create_times), 1)
+            figures["create_ms_p95"] = round(percentile(create_times, 0.95), 1)
+            figures["create_spotify_ms_median"] = round(median(spotify_times), 1)
+            figures["create_own_ms_median"] = round(median(own), 1)
+            figures["create_own_ms_p95"] = round(percentile(own, 0.95), 1)
+        figures["worker_peak_rss_mb"] = round(worker_rss(store.root, "/shows?state=CA&days=90"), 1)
+    return figures
