@@ -48,7 +48,7 @@ def sandbox_process(world_file: Path, *options: str) -> Iterator[str]:
         str(world_file),
         *options,
     ]
-    process = subprocess.Popen(  # noqa: S603 (our own command)
+    process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"

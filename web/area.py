@@ -180,8 +180,8 @@ def _in_window(rows: pd.DataFrame, query: AreaQuery, today: date) -> pd.DataFram
         hours=10
     )
     # Local evenings in US time zones fall on the next UTC day: compare local dates when known.
-    local_day = rows["starts_at_local"].astype(str).str.slice(0, 10)
-    in_days = (local_day >= first.isoformat()) & (local_day <= last.isoformat())
+    local_day = rows["local_day"]
+    in_days = (local_day >= int(f"{first:%Y%m%d}")) & (local_day <= int(f"{last:%Y%m%d}"))
     return rows[
         in_days & (rows["starts"] >= start - pd.Timedelta(hours=14)) & (rows["starts"] < end)
     ]
@@ -245,9 +245,7 @@ def window_counts(data: ShowsData, query: AreaQuery, today: date) -> dict[int, i
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
     """Return shows per week (weeks starting Monday) from first to last, zeros included."""
     shows = rows.drop_duplicates("show_key")
-    days = pd.to_datetime(
-        shows["starts_at_local"].astype(str).str.slice(0, 10), errors="coerce"
-    ).dt.date
+    days = pd.to_datetime(shows["local_day"].astype(str), format="%Y%m%d", errors="coerce").dt.date
     week_of = days.map(lambda d: d - timedelta(days=d.weekday()) if isinstance(d, date) else None)
     per_week = week_of.value_counts()
     weeks, monday = [], first - timedelta(days=first.weekday())
@@ -280,47 +278,62 @@ class PlannedShow:
 
 
 def plan_playlist(
-    rows: pd.DataFrame, data: ShowsData, tracks_per_artist: int
+    rows: pd.DataFrame, data: ShowsData, tracks_per_artist: int, preview_shows: int | None = None
 ) -> tuple[list[PlannedShow], list[str]]:
-    """Return the shows with their artists' tracks, and the playlist's track URIs in order.
+    """Return the shows (the first preview_shows) with their artists' tracks, and the playlist's
+    track URIs in order: by show date, headliners first; each artist and track once.
 
-    Order: by show date, headliners first (billing order); each artist and track once.
+    One pass over plain lists: rows come ordered by start, show and billing already.
     """
     shows: list[PlannedShow] = []
     uris: list[str] = []
     seen_tracks: set[str] = set()
     seen_artists: set[str] = set()
-    for _, show_rows in rows.groupby("show_key", sort=False):
-        first = show_rows.iloc[0]
-        planned = []
-        for row in show_rows.sort_values("billing_order", kind="stable").itertuples(index=False):
-            artist_id, _ = data.artist_of.get(str(row.performer_key), ("", ""))
-            artist = PlannedArtist(str(row.performer_name), artist_id)
-            if not artist_id:
-                checked = str(row.performer_key) in data.checked_keys
-                artist.reason = "not found on Spotify" if checked else "not matched yet"
-            else:
-                artist.tracks = data.tracks_of.get(artist_id, [])[:tracks_per_artist]
-                if not artist.tracks:
-                    artist.reason = "no tracks yet"
-                if artist_id not in seen_artists:
-                    seen_artists.add(artist_id)
-                    for track in artist.tracks:
-                        if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
-                            seen_tracks.add(track.track_id)
-                            uris.append(f"spotify:track:{track.track_id}")
-            planned.append(artist)
-        shows.append(
-            PlannedShow(
-                starts_at_local=str(first["starts_at_local"]),
-                venue=str(first["venue_name"]),
-                city=str(first["venue_city"]),
-                title=str(first["event_title"]),
-                url=str(first["event_url"]),
-                artists=planned,
+    columns = [
+        "show_key",
+        "performer_key",
+        "performer_name",
+        "starts_at_local",
+        "venue_name",
+        "venue_city",
+        "event_title",
+        "event_url",
+    ]
+    values = {column: rows[column].astype(str).tolist() for column in columns}
+    current = ""
+    for index, show_key in enumerate(values["show_key"]):
+        key = values["performer_key"][index]
+        artist_id, _ = data.artist_of.get(key, ("", ""))
+        tracks = data.tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+        if artist_id and artist_id not in seen_artists and len(uris) < MAX_TRACKS:
+            seen_artists.add(artist_id)
+            for track in tracks:
+                if track.track_id not in seen_tracks:
+                    seen_tracks.add(track.track_id)
+                    uris.append(f"spotify:track:{track.track_id}")
+        if preview_shows is not None and len(shows) >= preview_shows and show_key != current:
+            continue
+        if show_key != current:
+            current = show_key
+            shows.append(
+                PlannedShow(
+                    values["starts_at_local"][index],
+                    values["venue_name"][index],
+                    values["venue_city"][index],
+                    values["event_title"][index],
+                    values["event_url"][index],
+                    [],
+                )
             )
-        )
-    return shows, uris
+        artist = PlannedArtist(values["performer_name"][index], artist_id, tracks)
+        if not artist_id:
+            artist.reason = (
+                "not found on Spotify" if key in data.checked_keys else "not matched yet"
+            )
+        elif not tracks:
+            artist.reason = "no tracks yet"
+        shows[-1].artists.append(artist)
+    return shows, uris[:MAX_TRACKS]
 
 
 def playlist_name(query: AreaQuery, first: date, last: date) -> str:

@@ -46,18 +46,61 @@ class ShowsData:
     )  # state -> shows, artists
 
 
+# What the pages use of the concerts dataset; the rest stays in the bucket.
+WEB_COLUMNS = [
+    "event_id",
+    "source",
+    "event_title",
+    "event_url",
+    "starts_at",
+    "starts_at_local",
+    "venue_name",
+    "venue_city",
+    "venue_state",
+    "venue_lat",
+    "venue_lon",
+    "performer_name",
+    "is_headliner",
+    "billing_order",
+    "genres",
+]
+TEXT_COLUMNS = [
+    "source",
+    "event_title",
+    "event_url",
+    "starts_at_local",
+    "venue_name",
+    "venue_city",
+    "venue_state",
+    "performer_name",
+    "genres",
+    "performer_key",
+    "show_key",
+]
+
+
 def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFrame) -> ShowsData:
-    """Return the datasets shaped for quick filtering."""
-    frame = concerts.copy()
-    frame["performer_key"] = frame["performer_name"].map(performer_key)
-    frame["starts"] = pd.to_datetime(frame["starts_at"], utc=True, errors="coerce")
+    """Return the datasets shaped for quick filtering, in as little memory as they fit."""
+    frame = concerts[[column for column in WEB_COLUMNS if column in concerts.columns]]
+    frame = frame.assign(
+        performer_key=frame["performer_name"].map(performer_key),
+        starts=pd.to_datetime(frame["starts_at"], utc=True, errors="coerce"),
+        show_key=frame["source"].astype(str) + ":" + frame["event_id"].astype(str),
+        # The day on the venue's clock, as 20261121: small, and quick to compare.
+        local_day=pd.to_numeric(
+            frame["starts_at_local"].astype(str).str.slice(0, 10).str.replace("-", ""),
+            errors="coerce",
+        )
+        .fillna(0)
+        .astype("int32"),
+    ).drop(columns=["starts_at", "event_id"])
     bad = int(frame["starts"].isna().sum())
     if bad:
         logger.warning("concert rows with an unreadable start were left out", extra={"rows": bad})
         frame = frame[frame["starts"].notna()]
-    for column in ("venue_state", "venue_city", "source", "genres"):
-        frame[column] = frame[column].astype("category")
-    frame["show_key"] = frame["source"].astype(str) + ":" + frame["event_id"].astype(str)
+    # Most text repeats (a venue, a city, an event title for each act on the bill): categories
+    # keep one copy of each.
+    frame = frame.astype({column: "category" for column in TEXT_COLUMNS})
     frame = frame.sort_values(["starts", "show_key", "billing_order"], kind="stable").reset_index(
         drop=True
     )
@@ -71,11 +114,16 @@ def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFr
     }
     tracks_of: dict[str, list[Track]] = {}
     ranked = tracks.sort_values(["spotify_artist_id", "rank"], kind="stable")
-    for row in ranked.itertuples(index=False):
-        if str(row.track_id):
-            rank = int(row.rank) if not pd.isna(row.rank) else 99
-            tracks_of.setdefault(str(row.spotify_artist_id), []).append(
-                Track(str(row.track_id), str(row.track_name), rank)
+    for artist_id, track_id, name, rank in zip(
+        ranked["spotify_artist_id"],
+        ranked["track_id"],
+        ranked["track_name"],
+        ranked["rank"],
+        strict=True,
+    ):
+        if str(track_id):
+            tracks_of.setdefault(str(artist_id), []).append(
+                Track(str(track_id), str(name), int(rank) if not pd.isna(rank) else 99)
             )
     counts = {
         state: (int(group["show_key"].nunique()), int(group["performer_key"].nunique()))

@@ -42,7 +42,8 @@ def _page(
     first, last = query.window(today())
     without_genres = area.select_shows(data, query, today(), with_genres=False)
     rows = area.select_shows(data, query, today())
-    shows, uris = area.plan_playlist(rows, data, query.tracks_per_artist)
+    shows, uris = area.plan_playlist(rows, data, query.tracks_per_artist, PREVIEW_SHOWS)
+    total_shows = area.count(rows).shows
     context.update(
         {
             "first": first,
@@ -51,8 +52,8 @@ def _page(
             "counts": area.count(rows),
             "window_counts": area.window_counts(data, query, today()),
             "weekly": area.weekly_counts(rows, first, last),
-            "shows": shows[:PREVIEW_SHOWS],
-            "more_shows": max(0, len(shows) - PREVIEW_SHOWS),
+            "shows": shows,
+            "more_shows": max(0, total_shows - len(shows)),
             "track_count": len(uris),
             "playlist_name": area.playlist_name(query, first, last),
             "hidden": query.as_form(),
