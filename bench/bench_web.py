@@ -50,6 +50,12 @@ def build_datasets(store: FolderStore, world: dict[str, Any]) -> int:
     events += [ticketmaster.parse_event(e) for e in world["ticketmaster"]["events"]]
     kept, _ = dedupe_events(events)
     concerts = build_concerts(kept, now=now, fetched_at=now)
+    # Venues fill up: a busy world adds late shows of the same bills until 200,000 rows.
+    late = concerts.assign(
+        event_id=concerts["event_id"] + "-late",
+        event_title=concerts["event_title"] + " (late show)",
+    )
+    concerts = pd.concat([concerts, late], ignore_index=True).iloc[:TARGET_ROWS]
     save_dataset(store, CONCERTS, concerts)
     truth = world["truth"]["performers"]
     names = concerts["performer_name"].unique()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from shared.storage import NotFoundError, Store, check_name
 
@@ -15,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 ColumnType = Literal["str", "int", "float", "bool"]
 
+CHUNK_ROWS = 10_000
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 
@@ -98,21 +100,47 @@ def empty_frame(dataset: Dataset) -> pd.DataFrame:
     )
 
 
-def load_dataset(store: Store, dataset: Dataset) -> tuple[pd.DataFrame, int | None]:
-    """Load a dataset and the generation it was read at; an absent one is empty (None)."""
+def load_dataset(
+    store: Store,
+    dataset: Dataset,
+    *,
+    columns: list[str] | None = None,
+    text_as_category: bool = False,
+) -> tuple[pd.DataFrame, int | None]:
+    """Load a dataset and the generation it was read at; an absent one is empty (None).
+
+    `columns` reads only those; `text_as_category` keeps each distinct text once (for the web's
+    long-lived copy, where memory counts).
+    """
     try:
         stored = store.read(dataset.name)
     except NotFoundError:
         return empty_frame(dataset), None
-    return parse_csv(stored.data, dataset), stored.generation
+    return parse_csv(
+        stored.data, dataset, columns=columns, text_as_category=text_as_category
+    ), stored.generation
 
 
-def parse_csv(data: bytes, dataset: Dataset) -> pd.DataFrame:
+def parse_csv(
+    data: bytes,
+    dataset: Dataset,
+    *,
+    columns: list[str] | None = None,
+    text_as_category: bool = False,
+) -> pd.DataFrame:
     """Parse a dataset's CSV text, adding absent columns empty and typing the known ones."""
+    wanted = Dataset(
+        dataset.name, tuple(c for c in dataset.columns if columns is None or c[0] in columns)
+    )
     if not data.strip():
-        return empty_frame(dataset)
-    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False)
-    missing = [column for column in dataset.column_names if column not in frame.columns]
+        return empty_frame(wanted)
+    header = set(pd.read_csv(io.BytesIO(data), nrows=0).columns)
+    usecols = None if columns is None else [c for c in columns if c in header]
+    types = {column: ("category" if text_as_category else str) for column, _ in wanted.columns}
+    frame = pd.read_csv(
+        io.BytesIO(data), dtype=types, usecols=usecols, keep_default_na=False, na_filter=False
+    )
+    missing = [column for column in wanted.column_names if column not in frame.columns]
     if missing:
         logger.warning(
             "dataset lacks columns; they are read as empty",
@@ -120,7 +148,36 @@ def parse_csv(data: bytes, dataset: Dataset) -> pd.DataFrame:
         )
         for column in missing:
             frame[column] = ""
-    return _apply_types(frame, dataset)
+    return _apply_types(frame, wanted)
+
+
+def _read(
+    data: bytes, types: dict[str, Any], usecols: list[str] | None, *, chunked: bool
+) -> pd.DataFrame:
+    """Read CSV text; chunked, each chunk's text turns into categories before the next is read,
+    so that the whole file never exists as one string object a cell (the peak that counts)."""
+    options: dict[str, Any] = {
+        "dtype": types,
+        "usecols": usecols,
+        "keep_default_na": False,
+        "na_filter": False,
+    }
+    if not chunked:
+        whole: pd.DataFrame = pd.read_csv(io.BytesIO(data), **options)
+        return whole
+    chunks: list[pd.DataFrame] = list(
+        pd.read_csv(io.BytesIO(data), chunksize=CHUNK_ROWS, **options)
+    )
+    if len(chunks) == 1:
+        return chunks[0]
+    combined = {}
+    for column in chunks[0].columns:
+        parts = [chunk[column] for chunk in chunks]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            combined[column] = pd.Series(union_categoricals(parts, ignore_order=True))
+        else:
+            combined[column] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(combined)
 
 
 def save_dataset(
@@ -152,22 +209,36 @@ def save_dataset(
 def _apply_types(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     for column, kind in dataset.columns:
         if kind == "str":
-            frame[column] = frame[column].astype(str)
+            if not isinstance(frame[column].dtype, pd.CategoricalDtype):
+                frame[column] = frame[column].astype(str)
             continue
-        text = frame[column].astype(str).str.strip()
-        if kind == "bool":
-            lowered = text.str.lower()
-            bad = ~lowered.isin(_TRUE | _FALSE)
-            frame[column] = lowered.isin(_TRUE)
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Convert each distinct text once, then spread by the codes: no string a cell.
+            converted, bad_categories = _convert(pd.Series(values.cat.categories.astype(str)), kind)
+            codes = values.cat.codes.to_numpy()
+            typed = converted.take(codes).reset_index(drop=True)
+            bad = pd.Series(bad_categories.to_numpy()[codes], index=values.index)
+            typed.index = values.index
         else:
-            numbers = pd.to_numeric(text, errors="coerce").astype(float)
-            if kind == "int":
-                numbers = numbers.where(numbers == numbers.round())
-            bad = numbers.isna() & (text != "")
-            frame[column] = numbers.astype("Int64") if kind == "int" else numbers
+            typed, bad = _convert(values.astype(str), kind)
+        frame[column] = typed
         if bad.any():
             logger.warning(
                 "unreadable values in a dataset column were read as empty",
                 extra={"dataset": dataset.name, "column": column, "rows": int(bad.sum())},
             )
     return frame
+
+
+def _convert(text: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
+    """Return text typed as kind, and which values could not be read."""
+    text = text.str.strip()
+    if kind == "bool":
+        lowered = text.str.lower()
+        return lowered.isin(_TRUE), ~lowered.isin(_TRUE | _FALSE)
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    if kind == "int":
+        numbers = numbers.where(numbers == numbers.round())
+    bad = numbers.isna() & (text != "")
+    return (numbers.astype("Int64") if kind == "int" else numbers), bad

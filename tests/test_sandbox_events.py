@@ -177,9 +177,13 @@ def test_ticketmaster_empty_answer_has_no_embedded(sandbox: SandboxServer) -> No
 
 
 def test_ticketmaster_allows_5_requests_a_second(sandbox: SandboxServer) -> None:
-    codes = [ticketmaster(sandbox, size=1).status_code for _ in range(8)]
+    from concurrent.futures import ThreadPoolExecutor
 
-    assert codes[:5] == [200] * 5
-    assert 429 in codes[5:]
+    # Sent all at once, so that they land within one second even on a slow machine.
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(lambda _: ticketmaster(sandbox, size=1).status_code, range(10)))
+
+    assert 1 <= codes.count(200) <= 5
+    assert codes.count(429) >= 5
     stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()
-    assert stats["status_429"]["rate_limit"] >= 1
+    assert stats["status_429"]["rate_limit"] == codes.count(429)

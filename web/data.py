@@ -160,8 +160,14 @@ class DatasetCache:
             datasets: tuple[Dataset, ...] = (CONCERTS, ARTISTS, TOP_TRACKS)
             generations = tuple(self.store.generation(dataset.name) for dataset in datasets)
             if self._data is None or generations != self._data.generations:
-                frames = [load_dataset(self.store, dataset)[0] for dataset in datasets]
-                self._data = shape_shows(*frames)
+                self._data = None  # let the old copy go before the new one is read
+                concerts, _ = load_dataset(
+                    self.store, CONCERTS, columns=WEB_COLUMNS, text_as_category=True
+                )
+                artists, _ = load_dataset(self.store, ARTISTS)
+                tracks, _ = load_dataset(self.store, TOP_TRACKS)
+                self._data = shape_shows(concerts, artists, tracks)
+                del concerts, artists, tracks
                 self._data.generations = generations
                 self.loads += 1
                 logger.info(
