@@ -41,7 +41,7 @@ TRACK_SEARCH_PAGES = 3
 CHECKPOINT_EVERY = 200
 CHECKPOINT_SECONDS = 60.0
 PROGRESS_EVERY = 50
-WORKERS = 4  # Spotify requests in flight at once
+WORKERS = 6  # Spotify requests in flight at once
 
 
 @dataclass(frozen=True)
