@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,20 +16,10 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
+from sandbox.server import free_port, settings_env
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_CREDENTIALS = {
-    "SPOTIFY_CLIENT_ID": "sandbox-client-id",
-    "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
-    "FLASK_SECRET_KEY": "bench-secret",
-    "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+KEYS = {"FLASK_SECRET_KEY": "bench-secret", "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode()}
 
 
 @contextmanager
@@ -69,16 +58,8 @@ def sandbox_process(world_file: Path, *options: str) -> Iterator[str]:
 
 
 def sandbox_env(url: str) -> dict[str, str]:
-    """Return settings that point the services at a sandbox."""
-    return {
-        **SANDBOX_CREDENTIALS,
-        "SPOTIFY_API_BASE": f"{url}/spotify/v1/",
-        "SPOTIFY_ACCOUNTS_BASE": f"{url}/accounts/",
-        "SEATGEEK_CLIENT_ID": "sandbox-seatgeek",
-        "SEATGEEK_API_BASE": f"{url}/seatgeek/2/",
-        "TICKETMASTER_API_KEY": "sandbox-ticketmaster",
-        "TICKETMASTER_API_BASE": f"{url}/ticketmaster/discovery/v2/",
-    }
+    """Return settings that point the services at a sandbox, with keys for this run."""
+    return {**settings_env(url), **KEYS}
 
 
 def sandbox_stats(url: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -276,14 +277,27 @@ class SandboxServer:
 
     def settings_env(self) -> dict[str, str]:
         """Return the environment that points the services at this sandbox."""
-        return {
-            "SPOTIFY_CLIENT_ID": "sandbox-client-id",
-            "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
-            "SPOTIFY_API_BASE": f"{self.url}/spotify/v1/",
-            "SPOTIFY_ACCOUNTS_BASE": f"{self.url}/accounts/",
-            "SEATGEEK_CLIENT_ID": "sandbox-seatgeek",
-            "SEATGEEK_API_BASE": f"{self.url}/seatgeek/2/",
-            "TICKETMASTER_API_KEY": "sandbox-ticketmaster",
-            "TICKETMASTER_API_BASE": f"{self.url}/ticketmaster/discovery/v2/",
-            "SECRET_MANAGER_ENDPOINT": f"{self.url}/secretmanager",
-        }
+        return settings_env(self.url)
+
+
+def settings_env(url: str) -> dict[str, str]:
+    """Return the environment that points the services at a sandbox served at url."""
+    return {
+        "SPOTIFY_CLIENT_ID": "sandbox-client-id",
+        "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
+        "SPOTIFY_API_BASE": f"{url}/spotify/v1/",
+        "SPOTIFY_ACCOUNTS_BASE": f"{url}/accounts/",
+        "SEATGEEK_CLIENT_ID": "sandbox-seatgeek",
+        "SEATGEEK_API_BASE": f"{url}/seatgeek/2/",
+        "TICKETMASTER_API_KEY": "sandbox-ticketmaster",
+        "TICKETMASTER_API_BASE": f"{url}/ticketmaster/discovery/v2/",
+        "SECRET_MANAGER_ENDPOINT": f"{url}/secretmanager",
+    }
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

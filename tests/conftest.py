@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from cryptography.fernet import Fernet
 
+from sandbox.server import free_port
 from shared.config import Settings, load_settings
 from shared.storage import FolderStore
 from tests import netguard
@@ -29,14 +29,6 @@ BASE_ENV = {
     "FLASK_SECRET_KEY": "test-secret-key",
     "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
 }
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
