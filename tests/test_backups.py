@@ -335,3 +335,35 @@ def test_the_run_report_counts_backups(
     )
 
     assert report["backups"]["snapshotted"] == 1 and report["backups"]["users"] == 1
+
+
+def test_a_long_playlist_is_read_page_by_page(
+    app: Flask,
+    store: FolderStore,
+    settings: Settings,
+    sandbox: SandboxServer,
+    small_world: dict[str, Any],
+) -> None:
+    from tests.sandbox_clients import user_client
+
+    spotify = user_client(sandbox, "alice")
+    long_one = spotify.current_user_playlist_create("Long weekly saves", public=False)
+    uris = [t["uri"] for t in small_world["spotify"]["tracks"][:150]]
+    spotify.playlist_add_items(long_one["id"], uris[:100])
+    spotify.playlist_add_items(long_one["id"], uris[100:])
+    client = app.test_client()
+    sign_in(client, "alice")
+    page = client.get("/backups")
+    client.post(
+        "/backups/opt-in",
+        data={"csrf_token": csrf_token(page), "source": f"playlist:{long_one['id']}"},
+    )
+    requests.post(f"{sandbox.url}/_sandbox/reset", timeout=5)
+
+    summary = run_week(store, settings, 0)
+
+    frame, _ = load_dataset(store, backups_of("alice"))
+    assert summary.rows_written == 150
+    assert frame["track_id"].tolist() == [u.split(":")[-1] for u in uris]
+    served = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["requests"]
+    assert served["spotify GET /spotify/v1/playlists/<playlist_id>/items"] == 2  # two pages of 100
