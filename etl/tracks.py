@@ -152,6 +152,10 @@ class TrackBook:
         self.tracks: dict[str, list[dict[str, Any]]] = {}
         for row in _records(tracks):
             self.tracks.setdefault(str(row["spotify_artist_id"]), []).append(row)
+        # Which performers each artist is matched to, so that stamping tracks is not a scan.
+        self.performers_of: dict[str, set[str]] = {}
+        for key, row in self.artists.items():
+            self.performers_of.setdefault(str(row["spotify_artist_id"]), set()).add(key)
         self.dirty = False
 
     def artists_frame(self) -> pd.DataFrame:
@@ -161,6 +165,10 @@ class TrackBook:
 
     def record_match(self, performer: PerformerTodo, match: Match, now: datetime) -> None:
         previous = self.artists.get(performer.key, {})
+        self.performers_of.get(str(previous.get("spotify_artist_id", "")), set()).discard(
+            performer.key
+        )
+        self.performers_of.setdefault(match.spotify_artist_id, set()).add(performer.key)
         self.artists[performer.key] = {
             "performer_key": performer.key,
             "performer_name": performer.name,
@@ -197,9 +205,8 @@ class TrackBook:
                 }
                 for rank, track in enumerate(tracks[:TRACKS_PER_ARTIST], start=1)
             ]
-        for row in self.artists.values():
-            if row["spotify_artist_id"] == artist_id:
-                row["tracks_checked_at"] = stamp
+        for key in self.performers_of.get(artist_id, ()):
+            self.artists[key]["tracks_checked_at"] = stamp
         self.dirty = True
         return len(self.tracks[artist_id])
 
