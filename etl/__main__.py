@@ -14,7 +14,7 @@ from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
 from etl.sources import StateFetch
 from shared.config import ConfigError, load_settings
 from shared.logging import setup_logging
-from shared.spotify import SpotifyRefused
+from shared.spotify import SpotifyRefusedError
 from shared.storage import open_store
 
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except AllStatesFailedError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except SpotifyRefused as error:
+    except SpotifyRefusedError as error:
         print(f"error: Spotify refused the app's credentials: {error}", file=sys.stderr)
         return 1
     print_summary(report)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import pandas as pd
@@ -12,15 +13,15 @@ from shared.config import Settings
 from shared.datasets import backups_of, load_dataset, save_dataset
 from shared.spotify import (
     MAX_ITEMS_PER_WRITE,
-    BudgetExhausted,
-    QuotaExhausted,
+    BudgetExhaustedError,
+    QuotaExhaustedError,
     RequestLedger,
     SpotifyApi,
     SpotifyError,
-    SpotifyRefused,
+    SpotifyRefusedError,
     StoredGrant,
 )
-from shared.spotify_records import PlaylistItem
+from shared.spotify_records import PlaylistItem, track_uris
 from shared.storage import ConflictError, Store
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import (
@@ -49,7 +50,8 @@ class BackupsSummary:
     newly_needing_sign_in: int = 0
     failed: int = 0
     rows_written: int = 0
-    items_skipped: int = 0
+    items_skipped: int = 0  # entries that are not tracks: by kind in items_skipped_by_kind
+    items_skipped_by_kind: dict[str, int] = field(default_factory=dict)
     archived_tracks: int = 0
     stopped: str = ""
 
@@ -62,8 +64,8 @@ def iso_week(moment: datetime) -> str:
 
 def snapshot_rows(
     user: BackupSettings, items: list[PlaylistItem], week: str, now: datetime
-) -> tuple[pd.DataFrame, int]:
-    """Return a week's backup rows; local and unavailable items are skipped and counted."""
+) -> tuple[pd.DataFrame, Counter[str]]:
+    """Return a week's backup rows, and the entries skipped by kind (episode, local, removed)."""
     rows = [
         {
             "user_id": user.user_id,
@@ -82,7 +84,8 @@ def snapshot_rows(
         if item.track is not None
     ]
     columns = backups_of(user.user_id).column_names
-    return pd.DataFrame(rows, columns=columns), len(items) - len(rows)
+    skipped = Counter(item.skipped for item in items if item.track is None)
+    return pd.DataFrame(rows, columns=columns), skipped
 
 
 def back_up_user(
@@ -102,12 +105,14 @@ def back_up_user(
         save_dataset(store, dataset, combined, if_generation_match=generation or 0)
         summary.snapshotted += 1
         summary.rows_written += len(fresh)
-        summary.items_skipped += skipped
+        summary.items_skipped += sum(skipped.values())
+        for kind, count in skipped.items():
+            summary.items_skipped_by_kind[kind] = summary.items_skipped_by_kind.get(kind, 0) + count
         track_ids = fresh["track_id"].tolist()
         if skipped:
             logger.info(
-                "skipped local or unavailable items",
-                extra={"user_id": user.user_id, "items": skipped},
+                "skipped playlist entries that are not tracks",
+                extra={"user_id": user.user_id, "skipped": dict(skipped)},
             )
     else:
         summary.already_done += 1
@@ -125,7 +130,7 @@ def copy_to_archive(
     if archive_id:
         try:
             present = {item.track.id for item in api.playlist_items(archive_id) if item.track}
-        except SpotifyRefused as error:
+        except SpotifyRefusedError as error:
             if error.status not in (403, 404):
                 raise
             archive_id = ""  # deleted, or no longer the user's: make a new one
@@ -135,11 +140,9 @@ def copy_to_archive(
         )
         archive_id = created.id
         update_user(store, user.user_id, lambda s: replace(s, archive_playlist_id=created.id))
-    new = [t for t in dict.fromkeys(track_ids) if t not in present]
+    new = track_uris(t for t in track_ids if t not in present)
     for start in range(0, len(new), MAX_ITEMS_PER_WRITE):
-        api.add_items(
-            archive_id, [f"spotify:track:{t}" for t in new[start : start + MAX_ITEMS_PER_WRITE]]
-        )
+        api.add_items(archive_id, new[start : start + MAX_ITEMS_PER_WRITE])
     return len(new)
 
 
@@ -168,11 +171,11 @@ def back_up_everyone(
                     store, user_id, box.seal({"refresh_token": grant.refresh_token})
                 )
             update_user(store, user_id, lambda s: replace(s, last_backup_week=iso_week(now)))
-        except (QuotaExhausted, BudgetExhausted) as stop:
-            summary.stopped = "quota" if isinstance(stop, QuotaExhausted) else "budget"
+        except (QuotaExhaustedError, BudgetExhaustedError) as stop:
+            summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
             logger.warning("backups stopped: no Spotify requests left", extra={"reason": str(stop)})
             break
-        except SpotifyRefused as error:
+        except SpotifyRefusedError as error:
             if error.status != 401:
                 summary.failed += 1
                 logger.error("backup failed", extra={"user_id": user_id, "error": str(error)})

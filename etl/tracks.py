@@ -18,12 +18,13 @@ from etl.matching import Match, match_performer, tracks_of
 from shared.datasets import ARTISTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
 from shared.names import normalize_name, performer_key
 from shared.spotify import (
-    BudgetExhausted,
-    QuotaExhausted,
+    BudgetExhaustedError,
+    QuotaExhaustedError,
     SpotifyApi,
     SpotifyError,
-    SpotifyRefused,
-    SpotifyUnavailable,
+    SpotifyRefusedError,
+    SpotifyShapeError,
+    SpotifyUnavailableError,
 )
 from shared.spotify_records import ArtistRecord, TrackRecord
 from shared.storage import Store
@@ -241,7 +242,7 @@ class TopTracksProbe:
             return None
         try:
             tracks = self.api.artist_top_tracks(artist_id)
-        except SpotifyRefused as error:
+        except SpotifyRefusedError as error:
             if error.status != 403:
                 raise
             self.mode = "development"
@@ -363,8 +364,8 @@ def match_and_fetch_tracks(
             record(_guarded(run, _safely, queue.pop(0)))
         _in_parallel(run, queue, _safely, record, workers)
         _refresh_tracks(run, concerts, checkpoint, workers)
-    except (QuotaExhausted, BudgetExhausted) as stop:
-        summary.stopped = "quota" if isinstance(stop, QuotaExhausted) else "budget"
+    except (QuotaExhaustedError, BudgetExhaustedError) as stop:
+        summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
         logger.warning("stopped spending Spotify requests", extra={"reason": str(stop)})
     finally:
         book.save()
@@ -388,13 +389,13 @@ def _in_parallel(
     On a stop (quota, budget, time) the work already finished is still recorded, since its
     requests were spent, and then the stop goes on up.
     """
-    stop: QuotaExhausted | BudgetExhausted | None = None
+    stop: QuotaExhaustedError | BudgetExhaustedError | None = None
 
     def finish(future: Future[R | SpotifyError]) -> None:
         nonlocal stop
         try:
             record(future.result())
-        except (QuotaExhausted, BudgetExhausted) as error:
+        except (QuotaExhaustedError, BudgetExhaustedError) as error:
             stop = stop or error
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -414,10 +415,10 @@ def _in_parallel(
 def _guarded(run: _Run, work: Callable[[_Run, T], R | SpotifyError], item: T) -> R | SpotifyError:
     """Run one piece of work; a stop also tells the other workers to stop."""
     if run.stopping.is_set():
-        raise BudgetExhausted("stopping")
+        raise BudgetExhaustedError("stopping")
     try:
         return work(run, item)
-    except (QuotaExhausted, BudgetExhausted):
+    except (QuotaExhaustedError, BudgetExhaustedError):
         run.stopping.set()
         raise
 
@@ -426,8 +427,8 @@ def _safely(run: _Run, performer: PerformerTodo) -> Lookup | SpotifyError:
     """Look a performer up; a failure of this one performer is returned, a stop is raised."""
     try:
         return _look_up(run, performer)
-    except (SpotifyUnavailable, SpotifyRefused) as error:
-        if isinstance(error, SpotifyRefused) and error.status == 401:
+    except (SpotifyUnavailableError, SpotifyRefusedError, SpotifyShapeError) as error:
+        if isinstance(error, SpotifyRefusedError) and error.status == 401:
             raise
         logger.warning(
             "performer skipped for this run",
@@ -576,8 +577,8 @@ def _fetch_tracks(run: _Run, wanted: tuple[str, str]) -> Refresh | SpotifyError:
         return Refresh(
             artist_id, _search_artist_tracks(run.api, artist_id, name, first_page), "search"
         )
-    except (SpotifyUnavailable, SpotifyRefused) as error:
-        if isinstance(error, SpotifyRefused) and error.status == 401:
+    except (SpotifyUnavailableError, SpotifyRefusedError, SpotifyShapeError) as error:
+        if isinstance(error, SpotifyRefusedError) and error.status == 401:
             raise
         logger.warning(
             "tracks skipped for this run", extra={"artist_id": artist_id, "error": str(error)}

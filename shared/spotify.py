@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -17,6 +18,14 @@ from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyOauthError
 
 from shared.config import Settings
+from shared.spotify_errors import (
+    BudgetExhaustedError,
+    QuotaExhaustedError,
+    SpotifyError,
+    SpotifyRefusedError,
+    SpotifyShapeError,
+    SpotifyUnavailableError,
+)
 from shared.spotify_records import (
     ArtistRecord,
     PlaylistItem,
@@ -24,11 +33,24 @@ from shared.spotify_records import (
     TrackRecord,
     UserRecord,
     items_of,
+    page_items,
     parse_artist,
+    parse_created_playlist,
     parse_playlist,
     parse_playlist_item,
     parse_track,
+    parse_user,
+    require_object,
 )
+
+__all__ = [
+    "BudgetExhaustedError",
+    "QuotaExhaustedError",
+    "SpotifyError",
+    "SpotifyRefusedError",
+    "SpotifyShapeError",
+    "SpotifyUnavailableError",
+]
 
 logger = logging.getLogger(__name__)
 # spotipy logs every refusal at ERROR, the expected ones too (a Development Mode probe, a short
@@ -41,34 +63,6 @@ MAX_ITEMS_PER_WRITE = 100  # Spotify refuses more in one playlist write
 # What the web asks of a user: to read their playlists (to refresh ours in place, and to offer
 # their own as a backup source) and to write private ones. Nothing else.
 USER_SCOPES = "playlist-read-private playlist-modify-private"
-
-
-class SpotifyError(Exception):
-    """Base of this module's errors."""
-
-
-class QuotaExhausted(SpotifyError):
-    """Spotify's daily quota is spent, or its wait reaches past the deadline: stop spending."""
-
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class BudgetExhausted(SpotifyError):
-    """This run has spent the requests SPOTIFY_REQUEST_BUDGET allows."""
-
-
-class SpotifyUnavailable(SpotifyError):
-    """Spotify kept failing (5xx, timeouts) for one request, after bounded retries."""
-
-
-class SpotifyRefused(SpotifyError):
-    """Spotify refused a request (400, 401, 403, 404): retrying will not help."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"Spotify answered {status}: {message}")
-        self.status = status
 
 
 @dataclass
@@ -89,7 +83,7 @@ class RequestLedger:
     def charge(self, kind: str) -> None:
         with self.lock:
             if self.budget is not None and self.spent >= self.budget:
-                raise BudgetExhausted(
+                raise BudgetExhaustedError(
                     f"the run's budget of {self.budget} Spotify requests is spent"
                 )
             self.spent += 1
@@ -164,7 +158,7 @@ class SpotifyApi:
         """Make one API call, retrying 5xx and short 429s; raise this module's errors."""
         for attempt in range(1, self.max_attempts + 1):
             if self.deadline is not None and self.clock() >= self.deadline:
-                raise BudgetExhausted("the run's time is up")
+                raise BudgetExhaustedError("the run's time is up")
             self.ledger.charge(kind)
             try:
                 return method(*args, **kwargs)
@@ -174,7 +168,7 @@ class SpotifyApi:
                 self.ledger.count(self.ledger.failures, type(error).__name__)
                 wait = self._backoff(attempt)
             except SpotifyOauthError as error:
-                raise SpotifyRefused(401, f"token refused: {error}") from error
+                raise SpotifyRefusedError(401, f"token refused: {error}") from error
             if attempt == self.max_attempts:
                 break
             logger.warning(
@@ -182,27 +176,38 @@ class SpotifyApi:
                 extra={"kind": kind, "attempt": attempt, "wait_s": round(wait, 2)},
             )
             self.sleep(wait)
-        raise SpotifyUnavailable(f"Spotify failed {self.max_attempts} times for {kind}")
+        raise SpotifyUnavailableError(f"Spotify failed {self.max_attempts} times for {kind}")
 
     def _wait_or_raise(self, error: spotipy.SpotifyException, attempt: int) -> float:
         status = int(error.http_status or 0)
         if status == 429:
-            retry_after = _retry_after(error)
-            if error.reason == QUOTA_EXCEEDED:
-                self.ledger.count(self.ledger.status_429, "quota_exceeded")
-                raise QuotaExhausted("Spotify's daily quota is exhausted", retry_after) from error
-            self.ledger.count(self.ledger.status_429, "rate_limit")
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
-            left = None if self.deadline is None else self.deadline - self.clock()
-            if wait > self.max_wait_seconds or (left is not None and wait >= left):
-                raise QuotaExhausted(
-                    f"Spotify asks to wait {wait:.0f} s, past what this run can", retry_after
-                ) from error
-            return wait
+            return self._rate_limited(error, attempt)
         if status in RETRY_STATUSES:
             self.ledger.count(self.ledger.failures, str(status))
             return self._backoff(attempt)
-        raise SpotifyRefused(status, str(error.msg).split("\n")[-1].strip()) from error
+        raise SpotifyRefusedError(status, str(error.msg).split("\n")[-1].strip()) from error
+
+    def _rate_limited(self, error: spotipy.SpotifyException, attempt: int) -> float:
+        """Return how long to wait after a 429, or stop: the quota is spent.
+
+        Real quota answers often carry no `reason` (a body `{}`, or only status and message)
+        but a Retry-After of hours: a wait past what this run can is the quota, whatever the body.
+        """
+        retry_after = _retry_after(error)
+        if error.reason == QUOTA_EXCEEDED:
+            self.ledger.count(self.ledger.status_429, "quota_exceeded")
+            raise QuotaExhaustedError("Spotify's daily quota is exhausted", retry_after) from error
+        wait = retry_after if retry_after is not None else self._backoff(attempt)
+        left = None if self.deadline is None else self.deadline - self.clock()
+        if wait > self.max_wait_seconds or (left is not None and wait >= left):
+            self.ledger.count(self.ledger.status_429, "long_wait_without_reason")
+            raise QuotaExhaustedError(
+                f"Spotify's quota is exhausted: it asks to wait {wait:.0f} s "
+                "(no reason given), past what this run can",
+                retry_after,
+            ) from error
+        self.ledger.count(self.ledger.status_429, "rate_limit")
+        return wait
 
     def _backoff(self, attempt: int) -> float:
         return float(self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + self._jitter.random()))
@@ -245,19 +250,16 @@ class SpotifyApi:
 
     def me(self) -> UserRecord:
         """Return the signed-in user."""
-        answer = self.call("me", self.client.me)
-        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
-            raise SpotifyRefused(502, "Spotify sent a profile without an id")
-        return UserRecord(answer["id"], str(answer.get("display_name") or answer["id"]))
+        return parse_user(self.call("me", self.client.me))
 
     def my_playlists(self, max_pages: int = 20) -> list[PlaylistRecord]:
         """Return the user's playlists (owned and followed), every page up to max_pages of 50."""
         found: list[PlaylistRecord] = []
         page = self.call("playlists", self.client.current_user_playlists, limit=50)
         for _ in range(max_pages):
-            items = page.get("items") if isinstance(page, dict) else None
-            found += [p for p in (parse_playlist(raw) for raw in items or []) if p]
-            if not isinstance(page, dict) or not page.get("next"):
+            items = page_items(page, "playlists page")
+            found += [p for p in (parse_playlist(raw) for raw in items) if p]
+            if not page.get("next"):
                 break
             page = self.call("playlists", self.client.next, page)
         return found
@@ -271,10 +273,7 @@ class SpotifyApi:
             public=False,
             description=description,
         )
-        created = parse_playlist(answer)
-        if created is None:
-            raise SpotifyRefused(502, "Spotify sent a playlist without an id")
-        return created
+        return parse_created_playlist(answer)
 
     def change_playlist_details(self, playlist_id: str, name: str, description: str) -> None:
         """Rename a playlist and replace its description."""
@@ -305,15 +304,17 @@ class SpotifyApi:
         )
 
     def playlist_items(self, playlist_id: str, max_pages: int = 200) -> list[PlaylistItem]:
-        """Return every item of a playlist, reading every page (100 a page)."""
+        """Return every entry of a playlist, reading every page (100 a page).
+
+        Entries that hold no track (episodes, local files, removed tracks) come back with
+        `track=None` and why, so that callers can count them and never write them as tracks.
+        """
         items: list[PlaylistItem] = []
         page = self.call("playlist_read", self.client.playlist_items, playlist_id, limit=100)
         for _ in range(max_pages):
-            raw_items = page.get("items") if isinstance(page, dict) else None
-            items += [
-                parse_playlist_item(len(items) + n, raw) for n, raw in enumerate(raw_items or [])
-            ]
-            if not isinstance(page, dict) or not page.get("next"):
+            raw_items = page_items(page, "playlist items page")
+            items += [parse_playlist_item(len(items) + n, raw) for n, raw in enumerate(raw_items)]
+            if not page.get("next"):
                 break
             page = self.call("playlist_read", self.client.next, page)
         return items
@@ -322,7 +323,7 @@ class SpotifyApi:
         """Probe whether the playlist's items can be read (Development Mode hides some)."""
         try:
             self.call("probe", self.client.playlist_items, playlist_id, limit=1)
-        except SpotifyRefused as error:
+        except SpotifyRefusedError as error:
             if error.status in (403, 404):
                 return False
             raise
@@ -333,8 +334,10 @@ class SpotifyApi:
         answer = self.call(
             "top_tracks", self.client._get, f"artists/{artist_id}/top-tracks", market="US"
         )
-        raw_tracks = answer.get("tracks") if isinstance(answer, dict) else None
-        return [t for t in (parse_track(raw) for raw in raw_tracks or []) if t]
+        raw_tracks = require_object(answer, "top tracks").get("tracks")
+        if not isinstance(raw_tracks, list):
+            raise SpotifyShapeError("top tracks: no list of tracks")
+        return [t for t in (parse_track(raw) for raw in raw_tracks) if t]
 
 
 class StoredGrant:
@@ -377,15 +380,38 @@ def make_oauth(
 def make_spotipy(settings: Settings, auth_manager: Any) -> spotipy.Spotify:
     """Build spotipy for our settings, with a plain session: its urllib3 retry would sleep for
     Retry-After (up to hours) and drop the 429's reason, so we retry ourselves."""
+    session = requests.Session()
+    session.hooks["response"].append(_readable_error_body)
     client = spotipy.Spotify(
         auth_manager=auth_manager,
-        requests_session=requests.Session(),
+        requests_session=session,
         requests_timeout=15,
         retries=0,
         status_retries=0,
     )
     client.prefix = settings.spotify_api_base
     return client
+
+
+def _readable_error_body(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Give spotipy an error answer it can read.
+
+    spotipy reads an error body as `{"error": {...}}` and dies with AttributeError on other JSON
+    (a gateway's `{"error": "..."}`, a list, `{"error": null}`); `{}` and plain text it reads.
+    """
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    if isinstance(body, dict) and isinstance(body.get("error", {}), dict):
+        return
+    said = body.get("error") if isinstance(body, dict) else None
+    message = str(said) if isinstance(said, str) else "an error answer of an unknown shape"
+    response._content = json.dumps(
+        {"error": {"status": response.status_code, "message": message}}
+    ).encode()
 
 
 def _retry_after(error: spotipy.SpotifyException) -> float | None:

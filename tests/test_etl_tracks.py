@@ -25,7 +25,7 @@ from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
 from shared.names import performer_key
-from shared.spotify import QuotaExhausted, RequestLedger, SpotifyApi
+from shared.spotify import QuotaExhaustedError, RequestLedger, SpotifyApi
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV, REPO_ROOT
 
@@ -239,7 +239,7 @@ def test_spotipy_never_sleeps_and_quota_stops_at_once(sandbox: SandboxServer) ->
     api = api_for(sandbox, sleep=slept.append)
     sandbox.sandbox.options.daily_quota = 0
 
-    with pytest.raises(QuotaExhausted) as raised:
+    with pytest.raises(QuotaExhaustedError) as raised:
         api.search_artists("Sting")
 
     assert raised.value.retry_after is not None and raised.value.retry_after >= 50_000
@@ -261,7 +261,7 @@ def test_short_retry_after_is_waited_then_retried_a_bounded_number_of_times(
         api.search_artists("Yes")
 
     assert len(slept) == 2 and all(1 <= wait <= 30 for wait in slept)
-    assert type(raised.value).__name__ == "SpotifyUnavailable"
+    assert type(raised.value).__name__ == "SpotifyUnavailableError"
     assert api.ledger.spent == 4 and api.ledger.status_429["rate_limit"] == 3
 
 
@@ -270,7 +270,7 @@ def test_a_retry_after_past_the_deadline_stops_spending(sandbox: SandboxServer) 
     api = api_for(sandbox, deadline=time.monotonic() + 5)
 
     api.search_artists("Sting")
-    with pytest.raises(QuotaExhausted):
+    with pytest.raises(QuotaExhaustedError):
         api.search_artists("Yes")
 
 

@@ -12,7 +12,14 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from spotipy.cache_handler import CacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
-from shared.spotify import QuotaExhausted, SpotifyApi, SpotifyError, SpotifyRefused, make_oauth
+from shared.spotify import (
+    QuotaExhaustedError,
+    SpotifyApi,
+    SpotifyError,
+    SpotifyRefusedError,
+    SpotifyShapeError,
+    make_oauth,
+)
 from shared.tokens import TokenBox, TokenDecryptError
 
 logger = logging.getLogger(__name__)
@@ -82,18 +89,24 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def spotify_problem(error: SpotifyError) -> str:
     """Say plainly what Spotify's refusal means for the user."""
-    if isinstance(error, QuotaExhausted):
+    if isinstance(error, QuotaExhaustedError):
         hours = f" for about {round(error.retry_after / 3600)} hours" if error.retry_after else ""
         return (
             f"Spotify's daily request quota for this app is used up{hours}. Please try again later."
         )
-    if isinstance(error, SpotifyRefused) and error.status == 403:
+    if isinstance(error, SpotifyRefusedError) and error.status == 403:
         return (
             "Spotify refused: this app is in Spotify's Development Mode, where only the up to 5 "
             "people the app's owner added in the Spotify dashboard may use it."
         )
-    if isinstance(error, SpotifyRefused) and error.status == 401:
+    if isinstance(error, SpotifyRefusedError) and error.status == 401:
         return "Your Spotify sign-in has ended. Please sign in again."
+    if isinstance(error, SpotifyShapeError):
+        logger.error("Spotify sent an answer of an unexpected shape", extra={"error": str(error)})
+        return (
+            "Spotify sent an answer this app could not read, so nothing was changed. "
+            "Please try again later."
+        )
     return "Spotify is not answering right now (it may be busy). Please try again in a minute."
 
 
@@ -150,7 +163,7 @@ def callback() -> Any:
         ), 400
     except SpotifyError as error:
         session.pop(TOKEN_KEY, None)
-        status = 403 if isinstance(error, SpotifyRefused) and error.status == 403 else 502
+        status = 403 if isinstance(error, SpotifyRefusedError) and error.status == 403 else 502
         return render_template(
             "auth_error.html", title="Spotify said no", message=spotify_problem(error)
         ), status

@@ -24,7 +24,7 @@ from flask import (
 
 from shared.datasets import backups_of, load_dataset
 from shared.spotify import SpotifyApi, SpotifyError
-from shared.spotify_records import PlaylistRecord
+from shared.spotify_records import PlaylistRecord, track_uris
 from shared.storage import NotFoundError, Store
 from shared.tokens import TokenBox
 from shared.users import (
@@ -237,7 +237,7 @@ def make_playlist() -> Any:
             problem="Pick at least one week.",
         ), 400
     rows = frame[frame["week"].isin(chosen)].sort_values(["week", "position"], kind="stable")
-    uris = [f"spotify:track:{track_id}" for track_id in dict.fromkeys(rows["track_id"])]
+    uris = track_uris(rows["track_id"])
     label = chosen[0] if len(chosen) == 1 else f"{chosen[0]} to {chosen[-1]}"
     name = f"Backup: {rows['source_kind'].iloc[0].replace('_', ' ').title()} {label}"
     try:
