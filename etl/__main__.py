@@ -8,10 +8,10 @@ import os
 import sys
 from typing import Any
 
-from etl.concerts import NoEventSourceError, make_sources
 from etl.lease import LeaseHeld
 from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
 from etl.sources import StateFetch
+from etl.sources.registry import NoEventSourceError, make_sources
 from shared.config import ConfigError, load_settings
 from shared.logging import setup_logging
 from shared.spotify import SpotifyRefusedError
@@ -34,7 +34,7 @@ def print_summary(report: dict[str, Any]) -> None:
     print(
         f"concerts: {concerts['rows']} rows, {concerts['events']} events, "
         f"{concerts['performers']} performers; {concerts['duplicates_merged']} duplicates merged, "
-        f"{concerts['malformed_skipped']} malformed skipped, "
+        f"{concerts['skipped']} skipped {concerts['skipped_by_reason'] or ''}, "
         f"{len(report['states']['failed'])} failed fetches "
         f"(their {concerts['rows_kept_from_failed_states']} previous rows kept); "
         f"requests: {report['source_requests']}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,9 +14,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from etl.sources import Event, EventSource, SourceError, StateFetch
-from etl.sources.seatgeek import SeatGeekSource
-from etl.sources.ticketmaster import TicketmasterSource
-from shared.config import Settings
+
+# Kept importable from here, where they lived before the registry (tests and bench use them).
 from shared.datasets import CONCERTS
 from shared.names import normalize_name
 
@@ -23,33 +23,6 @@ logger = logging.getLogger(__name__)
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 FETCH_WORKERS = 4
-
-
-class NoEventSourceError(Exception):
-    """Neither SeatGeek nor Ticketmaster is configured."""
-
-
-def make_sources(settings: Settings) -> list[EventSource]:
-    """Return the event sources whose keys are set: SeatGeek first, then Ticketmaster."""
-    sources: list[EventSource] = []
-    if settings.seatgeek_client_id:
-        sources.append(
-            SeatGeekSource(
-                settings.seatgeek_api_base,
-                settings.seatgeek_client_id,
-                settings.seatgeek_client_secret,
-            )
-        )
-    if settings.ticketmaster_api_key:
-        sources.append(
-            TicketmasterSource(settings.ticketmaster_api_base, settings.ticketmaster_api_key)
-        )
-    if not sources:
-        raise NoEventSourceError(
-            "no event source is configured: set TICKETMASTER_API_KEY (self-serve keys are "
-            "issued at once) or SEATGEEK_CLIENT_ID (new SeatGeek keys wait months for approval)"
-        )
-    return sources
 
 
 @dataclass
@@ -66,6 +39,10 @@ class ConcertsFetch:
     @property
     def skipped(self) -> int:
         return sum(fetch.skipped for fetch in self.fetches)
+
+    def skipped_reasons(self) -> Counter[str]:
+        """Return how many events were skipped for each reason, every state and source."""
+        return sum((fetch.skipped_reasons for fetch in self.fetches), Counter())
 
     def requests_by_source(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -125,6 +102,9 @@ def fetch_concerts(
                     "states_total": len(states),
                     "events": sum(len(f.events) for f in state_fetches),
                     "skipped": sum(f.skipped for f in state_fetches),
+                    "skipped_reasons": dict(
+                        sum((f.skipped_reasons for f in state_fetches), Counter[str]())
+                    ),
                     "failed_sources": sorted(state_failures),
                     "elapsed_s": round(time.monotonic() - started, 1),
                 },
@@ -134,41 +114,78 @@ def fetch_concerts(
     return result
 
 
-def event_identity(event: Event) -> tuple[str, str, str, str]:
-    """Return what makes two listings one event: venue, local start, headliner."""
+Identity = tuple[str, str, str, str]
+
+
+def event_identity(event: Event) -> Identity:
+    """Return what two listings of one show share: venue, state, local date, headliner.
+
+    The start time is not in it, as one source may not know it yet: see `same_show`.
+    """
     return (
         normalize_name(event.venue.name).replace(" ", ""),
         event.venue.state,
-        event.starts_at_local[:16],
+        event.starts_at_local[:10],
         normalize_name(event.performers[0].name).replace(" ", ""),
     )
 
 
+def _clock(event: Event) -> str:
+    """Return the local start as HH:MM, or '' when the time is not known yet."""
+    return "" if event.time_tbd else event.starts_at_local[11:16]
+
+
+def same_show(first: Event, other: Event) -> bool:
+    """Tell whether two listings of one identity are one show: a time unknown, or the same time.
+
+    Two timed shows of a day (a matinee and an evening) stay two.
+    """
+    return not _clock(first) or not _clock(other) or _clock(first) == _clock(other)
+
+
 def dedupe_events(events: Iterable[Event]) -> tuple[list[Event], int]:
-    """Keep each event once (the first source's listing), taking Spotify links from the others."""
-    kept: dict[tuple[str, str, str, str], Event] = {}
+    """Keep each show once (the first source's listing), with the others' Spotify links.
+
+    When one listing knows the start time and the kept one does not, the kept one takes it.
+    """
+    kept: dict[Identity, list[Event]] = {}
+    order: list[tuple[Identity, int]] = []
     duplicates = 0
     for event in events:
-        key = event_identity(event)
-        first = kept.get(key)
-        if first is None:
-            kept[key] = event
+        identity = event_identity(event)
+        listings = kept.setdefault(identity, [])
+        index = next((i for i, first in enumerate(listings) if same_show(first, event)), None)
+        if index is None:
+            order.append((identity, len(listings)))
+            listings.append(event)
             continue
         duplicates += 1
-        links = {
-            normalize_name(p.name): p.spotify_artist_id
-            for p in event.performers
+        listings[index] = _merged(listings[index], event)
+    return [kept[identity][index] for identity, index in order], duplicates
+
+
+def _merged(first: Event, other: Event) -> Event:
+    """Return the first listing with the other's Spotify links, and the other's start if timed."""
+    merged = first
+    links = {
+        normalize_name(p.name): p.spotify_artist_id for p in other.performers if p.spotify_artist_id
+    }
+    if links:
+        performers = tuple(
+            p
             if p.spotify_artist_id
-        }
-        if links:
-            performers = tuple(
-                p
-                if p.spotify_artist_id
-                else dataclasses.replace(p, spotify_artist_id=links.get(normalize_name(p.name), ""))
-                for p in first.performers
-            )
-            kept[key] = dataclasses.replace(first, performers=performers)
-    return list(kept.values()), duplicates
+            else dataclasses.replace(p, spotify_artist_id=links.get(normalize_name(p.name), ""))
+            for p in first.performers
+        )
+        merged = dataclasses.replace(merged, performers=performers)
+    if first.time_tbd and not other.time_tbd:
+        merged = dataclasses.replace(
+            merged,
+            starts_at=other.starts_at,
+            starts_at_local=other.starts_at_local,
+            time_tbd=False,
+        )
+    return merged
 
 
 def is_upcoming(event: Event, now: datetime) -> bool:
@@ -214,9 +231,10 @@ def build_concerts(events: Iterable[Event], *, now: datetime, fetched_at: dateti
                     "source_spotify_artist_id": performer.spotify_artist_id,
                     "fetched_at": fetched_text,
                     "performer_kind": performer.kind,
+                    "performer_from_title": performer.from_title,
                 }
             )
-    frame = pd.DataFrame(rows, columns=[*CONCERTS.column_names, "performer_kind"])
+    frame = pd.DataFrame(rows, columns=CONCERTS.column_names)
     return sort_concerts(frame)
 
 
@@ -240,7 +258,11 @@ def carry_over(
         [state not in visited or (state, source) in failed_pairs for state, source in pairs],
         index=previous.index,
     )
-    keep &= previous["starts_at"] >= now.strftime(ISO_UTC)
+    # As is_upcoming: a show with no time yet counts all its (local) day.
+    tbd = previous["time_tbd"].astype(bool)
+    keep &= (previous["starts_at"] >= now.strftime(ISO_UTC)) | (
+        tbd & (previous["starts_at"] > (now - timedelta(days=1)).strftime(ISO_UTC))
+    )
     kept = previous[keep]
     if kept.empty:
         return fresh, 0

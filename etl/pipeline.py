@@ -38,6 +38,7 @@ class ConcertsSummary:
     events: int = 0
     duplicates: int = 0
     skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
     rows: int = 0
     performers: int = 0
     carried_over_rows: int = 0
@@ -60,6 +61,7 @@ def build_concerts_dataset(
         states=list(states),
         failed={f"{state} {source}": why for (state, source), why in fetched.failed.items()},
         skipped=fetched.skipped,
+        skipped_by_reason=dict(fetched.skipped_reasons()),
         requests_by_source=fetched.requests_by_source(),
     )
     if len(fetched.failed) == len(states) * len(sources):

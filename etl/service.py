@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask, request
 
-from etl.concerts import NoEventSourceError, make_sources
 from etl.lease import LeaseHeld
 from etl.pipeline import make_spotify, run_etl
+from etl.sources.registry import NoEventSourceError, make_sources
 from shared.config import Settings, load_settings
 from shared.storage import Store, open_store
 

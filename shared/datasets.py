@@ -57,7 +57,7 @@ CONCERTS = Dataset(
         "event_id, source, event_title, event_url, starts_at, starts_at_local, time_tbd:bool, "
         "venue_name, venue_city, venue_state, venue_postal_code, venue_lat:float, "
         "venue_lon:float, performer_id, performer_name, is_headliner:bool, billing_order:int, "
-        "genres, source_spotify_artist_id, fetched_at"
+        "genres, source_spotify_artist_id, fetched_at, performer_kind, performer_from_title:bool"
     ),
 )
 
@@ -65,7 +65,7 @@ ARTISTS = Dataset(
     "datasets/artists.csv",
     _columns(
         "performer_key, performer_name, spotify_artist_id, spotify_artist_name, match_method, "
-        "match_score:float, checked_at"
+        "match_score:float, checked_at, match_confidence, match_evidence, tracks_checked_at"
     ),
 )
 

@@ -32,7 +32,14 @@ def test_absent_dataset_loads_empty_with_its_columns(folder_store: FolderStore, 
 def test_columns_match_the_architecture() -> None:
     assert CONCERTS.column_names[:3] == ["event_id", "source", "event_title"]
     assert "source_spotify_artist_id" in CONCERTS.column_names
-    assert ARTISTS.column_names[-2:] == ["match_score", "checked_at"]
+    assert ARTISTS.column_names[5:] == [
+        "match_score",
+        "checked_at",
+        "match_confidence",
+        "match_evidence",
+        "tracks_checked_at",
+    ]
+    assert CONCERTS.column_names[-3:] == ["fetched_at", "performer_kind", "performer_from_title"]
     assert TOP_TRACKS.column_names[-2:] == ["tracks_source", "fetched_at"]
     assert backups_of("bob").name == "backups/bob.csv"
     assert backups_of("bob").column_names[0] == "user_id"

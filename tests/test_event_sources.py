@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from etl.sources import MalformedEvent, SourceError
+from etl.sources import DateUnknownError, MalformedEvent, OutsideUSError, SourceError
 from etl.sources import seatgeek as sg
 from etl.sources import ticketmaster as tm
 from etl.sources.http import JsonClient
@@ -145,6 +146,7 @@ def test_ticketmaster_time_to_be_announced_uses_the_local_date() -> None:
     event = tm.parse_event(raw)
 
     assert event.time_tbd is True
+    assert event.starts_at_local == "2026-12-05"
     assert event.starts_at == datetime(2026, 12, 5, 5, 0, tzinfo=UTC)  # local midnight in New York
 
 
@@ -168,14 +170,22 @@ def set_to(path: str, value: Any) -> Any:
     return change
 
 
+def both(*changes: Any) -> Any:
+    def change(raw: dict[str, Any]) -> None:
+        for one in changes:
+            one(raw)
+
+    return change
+
+
+# A listing without performers is no longer refused: its title names the act (see below).
 @pytest.mark.parametrize(
     "change",
     [
         drop("id"),
         drop("venue"),
-        drop("performers"),
-        set_to("performers", []),
-        set_to("performers", [{"id": 1}]),
+        both(set_to("performers", []), drop("title")),
+        both(set_to("performers", [{"id": 1}]), set_to("title", "(TBA)")),
         set_to("datetime_utc", "soon"),
         set_to("venue", "Madison Square Garden"),
         drop("venue.state"),
@@ -185,8 +195,10 @@ def test_malformed_seatgeek_events_are_refused(change: Any) -> None:
     raw = copy.deepcopy(SEATGEEK_EVENT)
     change(raw)
 
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEvent) as refused:
         sg.parse_event(raw)
+
+    assert refused.value.reason == "malformed"
 
 
 @pytest.mark.parametrize(
@@ -195,18 +207,174 @@ def test_malformed_seatgeek_events_are_refused(change: Any) -> None:
         drop("id"),
         drop("_embedded"),
         drop("_embedded.venues"),
-        drop("_embedded.attractions"),
-        set_to("_embedded.attractions", []),
+        both(drop("_embedded.attractions"), drop("name")),
         drop("dates"),
-        set_to("dates", {"start": {"dateTBA": True}}),
+        set_to("dates", {"start": {"localTime": "20:00:00"}}),
+        set_to("dates.start.localDate", "soon"),
     ],
 )
 def test_malformed_ticketmaster_events_are_refused(change: Any) -> None:
     raw = copy.deepcopy(TICKETMASTER_EVENT)
     change(raw)
 
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEvent) as refused:
         tm.parse_event(raw)
+
+    assert refused.value.reason == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("flags", "time_tbd"),
+    [
+        ({"time_tbd": True}, True),
+        ({"time_tbd": True, "datetime_tbd": False, "date_tbd": False}, True),
+        ({"time_tbd": False, "datetime_tbd": False, "date_tbd": False}, False),
+    ],
+)
+def test_seatgeek_show_without_a_time_is_listed_on_its_date_not_at_3_30(
+    flags: dict[str, bool], time_tbd: bool
+) -> None:
+    raw = {**copy.deepcopy(SEATGEEK_EVENT), **flags}
+    raw["datetime_local"], raw["datetime_utc"] = (
+        ("2026-12-05T03:30:00", "2026-12-05T08:30:00")
+        if time_tbd
+        else ("2026-12-05T20:30:00", "2026-12-06T01:30:00")
+    )
+
+    event = sg.parse_event(raw)
+
+    assert event.time_tbd is time_tbd
+    if time_tbd:
+        assert event.starts_at_local == "2026-12-05"
+        assert event.starts_at == datetime(2026, 12, 5, 5, 0, tzinfo=UTC)  # midnight in New York
+    else:
+        assert event.starts_at_local == "2026-12-05T20:30:00"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"date_tbd": True, "time_tbd": False},
+        # As recorded for a real event: all three true and a placeholder date (Dec 31, 03:30).
+        {"datetime_tbd": True, "date_tbd": True, "time_tbd": True},
+        {"datetime_tbd": True},
+    ],
+)
+def test_seatgeek_show_without_a_date_is_skipped_as_such(flags: dict[str, bool]) -> None:
+    raw = {**copy.deepcopy(SEATGEEK_EVENT), **flags}
+
+    with pytest.raises(DateUnknownError) as refused:
+        sg.parse_event(raw)
+
+    assert refused.value.reason == "date to be determined"
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        {"localDate": "2026-12-05", "timeTBA": True},
+        {"localDate": "2026-12-05", "noSpecificTime": True, "localTime": "20:00:00"},
+        {"localDate": "2026-12-05", "timeTBA": False, "noSpecificTime": False},
+    ],
+)
+def test_ticketmaster_show_without_a_time_in_each_shape(start: dict[str, Any]) -> None:
+    raw = copy.deepcopy(TICKETMASTER_EVENT)
+    raw["dates"]["start"] = start
+
+    event = tm.parse_event(raw)
+
+    assert event.time_tbd is True
+    assert event.starts_at_local == "2026-12-05"
+    assert event.starts_at == datetime(2026, 12, 5, 5, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("flag", ["dateTBD", "dateTBA"])
+def test_ticketmaster_show_without_a_date_is_skipped_as_such(flag: str) -> None:
+    raw = copy.deepcopy(TICKETMASTER_EVENT)
+    raw["dates"]["start"] = {"localDate": "2026-12-05", flag: True, "timeTBA": True}
+
+    with pytest.raises(DateUnknownError):
+        tm.parse_event(raw)
+
+
+def test_ticketmaster_time_zone_is_the_venues_else_the_events_else_the_states() -> None:
+    raw = copy.deepcopy(TICKETMASTER_EVENT)
+    raw["dates"]["start"] = {"localDate": "2026-12-05", "localTime": "20:00:00"}
+    raw["_embedded"]["venues"][0]["timezone"] = "America/Chicago"
+    venue_zone = tm.parse_event(raw)
+    del raw["_embedded"]["venues"][0]["timezone"]
+    event_zone = tm.parse_event(raw)
+    del raw["dates"]["timezone"]
+    raw["_embedded"]["venues"][0]["state"]["stateCode"] = "CA"
+    state_zone = tm.parse_event(raw)
+
+    assert venue_zone.starts_at == datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+    assert event_zone.starts_at == datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
+    assert (state_zone.venue.timezone, state_zone.starts_at) == (
+        "America/Los_Angeles",
+        datetime(2026, 12, 6, 4, 0, tzinfo=UTC),
+    )
+
+
+def test_seatgeek_venue_without_a_state_takes_the_queried_one_unless_outside_the_us() -> None:
+    raw = copy.deepcopy(SEATGEEK_EVENT)
+    raw["venue"]["state"] = None
+    raw["venue"]["country"] = "US"
+    abroad = copy.deepcopy(raw)
+    abroad["venue"]["country"] = "Brazil"
+
+    assert sg.parse_event(raw, state="ny").venue.state == "NY"
+    with pytest.raises(MalformedEvent):
+        sg.parse_event(raw)  # nothing queried, nothing known
+    with pytest.raises(OutsideUSError) as refused:
+        sg.parse_event(abroad, state="NY")
+    assert refused.value.reason == "outside the US"
+
+
+def test_listings_without_performers_take_them_from_the_title() -> None:
+    seatgeek_raw = copy.deepcopy(SEATGEEK_EVENT)
+    seatgeek_raw["performers"] = []
+    ticketmaster_raw = copy.deepcopy(TICKETMASTER_EVENT)
+    del ticketmaster_raw["_embedded"]["attractions"]
+    ticketmaster_raw["name"] = "Sigur Ros w/ Low - Heima World Tour"
+
+    from_seatgeek = sg.parse_event(seatgeek_raw)
+    from_ticketmaster = tm.parse_event(ticketmaster_raw)
+
+    assert [
+        (p.name, p.is_headliner, p.billing_order, p.from_title) for p in from_seatgeek.performers
+    ] == [
+        ("Bruce Springsteen & The E Street Band", True, 1, True),
+        ("Yes Tribute", False, 2, True),
+    ]
+    assert [p.name for p in from_ticketmaster.performers] == ["Sigur Ros", "Low"]
+    assert all(p.from_title and not p.spotify_artist_id for p in from_ticketmaster.performers)
+    assert from_ticketmaster.genres == ("rock",)  # the event's genre stands for theirs
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://seatgeek.com/e/1", True),
+        ("HTTP://www.ticketmaster.com/event/1?x=1", True),
+        ("javascript:alert(1)", False),
+        ("JavaScript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("/event/1", False),
+        ("//evil.example/x", False),
+        ("https://", False),
+        ("http://[::1", False),
+        ("", False),
+    ],
+)
+def test_only_absolute_http_urls_are_kept(url: str, kept: bool) -> None:
+    notes: Counter[str] = Counter()
+    raw = {**copy.deepcopy(SEATGEEK_EVENT), "url": url}
+
+    event = sg.parse_event(raw, notes=notes)
+
+    assert event.url == (url if kept else "")
+    assert sum(notes.values()) == (0 if kept or not url else 1)
 
 
 def test_json_client_retries_5xx_and_429_then_succeeds(sandbox: SandboxServer) -> None:
@@ -259,7 +427,6 @@ def test_json_client_gives_up_on_a_connection_refused() -> None:
 
 
 def test_split_window_halves_down_to_an_hour_and_splits_the_open_tail_once_a_decade() -> None:
-    from datetime import timedelta
 
     from etl.sources import NEAR_YEARS, split_window
 

@@ -179,6 +179,25 @@ def test_preview_shows_counts_chart_tracks_and_reasons(
     )  # longer windows hold more
 
 
+def test_a_show_without_a_time_says_time_tba_and_only_http_links_are_links(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    state = busiest_state(data_copy)
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    soonest = concerts[concerts["venue_state"] == state].sort_values("starts_at").iloc[0]
+    first = concerts["event_id"] == soonest["event_id"]
+    concerts.loc[first, "time_tbd"] = True
+    concerts.loc[first, "starts_at_local"] = str(soonest["starts_at_local"])[:10]
+    concerts.loc[first, "event_url"] = "javascript:alert(document.cookie)"
+    save_dataset(data_copy, CONCERTS, concerts)
+
+    page = client.get(f"/shows?state={state}&days=90").get_data(as_text=True)
+
+    row = page[page.index("<tbody>") :].split("</tr>")[0]
+    assert f"{str(soonest['starts_at_local'])[:10]} time TBA" in row
+    assert "javascript:" not in page and str(soonest["venue_name"]) in row
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

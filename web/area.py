@@ -275,6 +275,7 @@ class PlannedShow:
     title: str
     url: str
     artists: list[PlannedArtist]
+    time_tbd: bool = False  # the start time is not announced yet: show the date alone
 
 
 def plan_playlist(
@@ -300,6 +301,8 @@ def plan_playlist(
         "event_url",
     ]
     values = {column: rows[column].astype(str).tolist() for column in columns}
+    # Datasets written before the column existed read it as empty (False).
+    time_tbd = rows["time_tbd"].tolist() if "time_tbd" in rows else [False] * len(rows)
     current = ""
     for index, show_key in enumerate(values["show_key"]):
         key = values["performer_key"][index]
@@ -323,6 +326,7 @@ def plan_playlist(
                     values["event_title"][index],
                     values["event_url"][index],
                     [],
+                    bool(time_tbd[index]),
                 )
             )
         artist = PlannedArtist(values["performer_name"][index], artist_id, tracks)

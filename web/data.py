@@ -54,6 +54,7 @@ WEB_COLUMNS = [
     "event_url",
     "starts_at",
     "starts_at_local",
+    "time_tbd",
     "venue_name",
     "venue_city",
     "venue_state",

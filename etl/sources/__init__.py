@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from etl.sources.timezones import STATE_TIMEZONES
+from etl.sources.titles import names_in_title
+
+logger = logging.getLogger(__name__)
 
 SPOTIFY_ARTIST = re.compile(r"(?:spotify:artist:|open\.spotify\.com/artist/)([A-Za-z0-9]{22})")
 
@@ -36,7 +45,25 @@ class SourceError(Exception):
 
 
 class MalformedEvent(ValueError):
-    """An event lacks what a concert needs (id, venue, start, performers) or has it garbled."""
+    """An event lacks what a concert needs (id, venue, start, performers) or has it garbled.
+
+    Its `reason` is how the skip is counted; the subclasses are events that are well formed but
+    cannot be listed, counted apart from the garbled ones.
+    """
+
+    reason = "malformed"
+
+
+class DateUnknownError(MalformedEvent):
+    """The source says the show's date is still to be determined: no date window can hold it."""
+
+    reason = "date to be determined"
+
+
+class OutsideUSError(MalformedEvent):
+    """The venue is outside the United States, which Local Shows does not cover."""
+
+    reason = "outside the US"
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,9 @@ class Performer:
     genres: tuple[str, ...] = ()
     kind: str = ""  # the performer's own type ("band", "comedy"), not the event's
     spotify_artist_id: str = ""
+    # Read out of the event's title because the listing named no performers: a guess at a
+    # name, so the matcher takes exact matches only.
+    from_title: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,8 +103,10 @@ class Event:
     event_id: str
     title: str
     url: str
-    starts_at: datetime  # UTC, timezone-aware; midnight local when the time is not known yet
-    starts_at_local: str  # ISO 8601 without offset, as the venue's clock shows it
+    starts_at: datetime  # UTC, timezone-aware; local midnight when the time is not known yet
+    # ISO 8601 without offset, as the venue's clock shows it; the date alone ("2026-12-05")
+    # when the time is not known yet.
+    starts_at_local: str
     time_tbd: bool
     venue: Venue
     performers: tuple[Performer, ...]
@@ -83,13 +115,20 @@ class Event:
 
 @dataclass
 class StateFetch:
-    """What one source gave for one state: its events, the malformed ones it skipped."""
+    """What one source gave for one state: its events, and what it skipped or dropped, and why."""
 
     source: str
     state: str
     events: list[Event] = field(default_factory=list)
-    skipped: int = 0
+    skipped_reasons: Counter[str] = field(default_factory=Counter)  # reason -> events skipped
+    notes: Counter[str] = field(default_factory=Counter)  # kept events' oddities, e.g. a bad URL
+    truncated: int = 0  # events past what the source lets us page through
     requests: int = 0
+
+    @property
+    def skipped(self) -> int:
+        """Return how many events were skipped, whatever the reason."""
+        return sum(self.skipped_reasons.values())
 
 
 class EventSource(Protocol):
@@ -126,3 +165,80 @@ def to_float(value: Any) -> float | None:
 def as_dict(value: Any) -> dict[str, Any]:
     """Return value when it is a JSON object, else an empty one (odd shapes are not a crash)."""
     return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """Return value when it is a JSON array, else an empty one (odd shapes are not a crash)."""
+    return value if isinstance(value, list) else []
+
+
+def safe_url(value: Any, what: str, notes: Counter[str] | None = None) -> str:
+    """Return an absolute http(s) URL as given, else '' (logged and noted): only those are links.
+
+    A source sends whatever its data holds; a `javascript:` or `data:` URL must never become a
+    link on our pages.
+    """
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        if parts.scheme.lower() in {"http", "https"} and parts.hostname:
+            return text
+    except ValueError:
+        pass
+    logger.warning("dropped an event URL that is not http(s)", extra={"event": what})
+    if notes is not None:
+        notes["url not http(s), dropped"] += 1
+    return ""
+
+
+US_COUNTRIES = {"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}
+
+
+def venue_state(state: Any, country: Any, queried_state: str, what: str) -> str:
+    """Return a venue's state code: its own, else the state queried for a US venue.
+
+    OutsideUSError for a venue in another country; MalformedEvent when no state is known.
+    """
+    country_text = str(country or "").strip().upper()
+    if country_text and country_text not in US_COUNTRIES:
+        raise OutsideUSError(f"{what}: venue in {country!r}")
+    if isinstance(state, str) and state.strip():
+        return state.strip().upper()
+    if queried_state:
+        return queried_state.upper()
+    raise MalformedEvent(f"{what}: venue without a state")
+
+
+def venue_zone(names: list[Any], state: str, what: str) -> tuple[str, ZoneInfo]:
+    """Return the first usable time zone of names (venue's, event's), else the state's main one.
+
+    Never UTC by default: a US show placed in UTC is listed on the wrong day.
+    """
+    for name in [*names, STATE_TIMEZONES.get(state)]:
+        if isinstance(name, str) and name:
+            try:
+                return name, ZoneInfo(name)
+            except (ValueError, ZoneInfoNotFoundError):
+                continue
+    raise MalformedEvent(f"{what}: no time zone for a venue in {state!r}")
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Return the start of a day on a venue's clock, in UTC (where a show with no time sorts)."""
+    return datetime.combine(day, time.min, zone).astimezone(UTC)
+
+
+def performers_from_title(title: str) -> tuple[Performer, ...]:
+    """Return the performers an event's title names, marked as read from it, headliner first."""
+    return tuple(
+        Performer(
+            performer_id="",
+            name=name,
+            is_headliner=order == 0,
+            billing_order=order + 1,
+            from_title=True,
+        )
+        for order, name in enumerate(names_in_title(title))
+    )

@@ -2,29 +2,57 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime
 from typing import Any
 
 from etl.sources import (
+    DateUnknownError,
     Event,
+    EventSource,
     MalformedEvent,
     Performer,
     StateFetch,
     Venue,
     as_dict,
+    as_list,
+    local_midnight,
+    performers_from_title,
     require,
-    split_window,
+    safe_url,
     spotify_artist_id_in,
     to_float,
+    venue_state,
+    venue_zone,
 )
 from etl.sources.http import JsonClient
-
-logger = logging.getLogger(__name__)
+from etl.sources.paging import Paging, fetch_windows
+from etl.sources.timezones import STATE_TIMEZONES
+from shared.config import Settings
 
 PER_PAGE = 50  # SeatGeek's cap since 2023
 DEEP_PAGING_LIMIT = 10_000  # past this, paging is unreliable: split the dates instead
 SEATGEEK_TIME = "%Y-%m-%dT%H:%M:%S"
+
+
+def _total(answer: dict[str, Any]) -> int:
+    total = as_dict(answer.get("meta")).get("total")
+    return total if isinstance(total, int) else len(answer.get("events") or [])
+
+
+def _events(answer: dict[str, Any]) -> list[Any]:
+    events = answer.get("events")
+    return events if isinstance(events, list) else []
+
+
+PAGING = Paging(
+    first_page=1,
+    page_size=PER_PAGE,
+    max_results=DEEP_PAGING_LIMIT,
+    refuses_deeper=False,
+    total=_total,
+    events=_events,
+)
 
 
 class SeatGeekSource:
@@ -50,7 +78,15 @@ class SeatGeekSource:
         """Return every upcoming concert in a state, splitting the dates if there are too many."""
         fetched = StateFetch(self.name, state)
         requests_before = self.client.thread_requests()
-        self._fetch_window(fetched, state, since, None, since=since)
+        fetch_windows(
+            fetched,
+            PAGING,
+            lambda start, end, page: self.client.get(
+                self.url, self._params(state, start, end, page)
+            ),
+            lambda raw, notes: parse_event(raw, state=state, notes=notes),
+            since=since,
+        )
         fetched.requests = self.client.thread_requests() - requests_before
         return fetched
 
@@ -70,48 +106,14 @@ class SeatGeekSource:
             params["datetime_utc.lte"] = end.astimezone(UTC).strftime(SEATGEEK_TIME)
         return params
 
-    def _fetch_window(
-        self,
-        fetched: StateFetch,
-        state: str,
-        start: datetime,
-        end: datetime | None,
-        *,
-        since: datetime,
-    ) -> None:
-        first = self.client.get(self.url, self._params(state, start, end, 1))
-        total = _total(first)
-        parts = split_window(start, end, since=since) if total > DEEP_PAGING_LIMIT else []
-        for part_start, part_end in parts:
-            self._fetch_window(fetched, state, part_start, part_end, since=since)
-        if parts:
-            return
-        if total > DEEP_PAGING_LIMIT:
-            logger.warning(
-                "more events in one window than SeatGeek pages reliably; some may be missed",
-                extra={"state": state, "window_start": start.isoformat(), "events": total},
-            )
-        page, answer = 1, first
-        while True:
-            for raw in answer.get("events") or []:
-                try:
-                    fetched.events.append(parse_event(raw))
-                except MalformedEvent as error:
-                    fetched.skipped += 1
-                    logger.warning(
-                        "skipped a malformed event",
-                        extra={"source": self.name, "state": state, "reason": str(error)},
-                    )
-            if page * PER_PAGE >= total or not answer.get("events"):
-                break
-            page += 1
-            answer = self.client.get(self.url, self._params(state, start, end, page))
 
-
-def _total(answer: dict[str, Any]) -> int:
-    meta = answer.get("meta")
-    total = meta.get("total") if isinstance(meta, dict) else None
-    return total if isinstance(total, int) else len(answer.get("events") or [])
+def from_settings(settings: Settings) -> EventSource | None:
+    """Return the SeatGeek source when its client id is set, else None."""
+    if not settings.seatgeek_client_id:
+        return None
+    return SeatGeekSource(
+        settings.seatgeek_api_base, settings.seatgeek_client_id, settings.seatgeek_client_secret
+    )
 
 
 def parse_time(text: str, what: str) -> datetime:
@@ -124,40 +126,30 @@ def parse_time(text: str, what: str) -> datetime:
 
 
 def spotify_id_from_links(links: Any) -> str:
-    """Return the Spotify artist id among a performer's links, or ''."""
+    """Return the Spotify artist id among a performer's links, or ''.
+
+    A link's `id` is a Spotify URI ("spotify:artist:..."), as on /performers/{id}.
+    """
     for link in links if isinstance(links, list) else []:
-        if not isinstance(link, dict):
-            continue
-        found = spotify_artist_id_in(link.get("id")) or spotify_artist_id_in(link.get("url"))
+        found = spotify_artist_id_in(as_dict(link).get("id"))
         if found:
             return found
     return ""
 
 
-def parse_event(raw: dict[str, Any]) -> Event:
-    """Turn a SeatGeek event into an Event; MalformedEvent when it lacks what a concert needs."""
-    event_id = str(require(raw, "id", (int, str), "event"))
-    what = f"seatgeek event {event_id}"
-    venue_raw = require(raw, "venue", dict, what)
-    location = as_dict(venue_raw.get("location"))
-    venue = Venue(
-        name=str(require(venue_raw, "name", str, what)),
-        city=str(venue_raw.get("city") or ""),
-        state=str(require(venue_raw, "state", str, what)).upper(),
-        postal_code=str(venue_raw.get("postal_code") or ""),
-        lat=to_float(location.get("lat")),
-        lon=to_float(location.get("lon")),
-        timezone=str(venue_raw.get("timezone") or ""),
-    )
-    performers_raw = [
-        p for p in require(raw, "performers", list, what) if isinstance(p, dict) and p.get("name")
-    ]
-    if not performers_raw:
-        raise MalformedEvent(f"{what}: no named performers")
+def _performers(raw: dict[str, Any], what: str) -> tuple[Performer, ...]:
+    named = [p for p in as_list(raw.get("performers")) if isinstance(p, dict) and p.get("name")]
+    if not named:
+        # A listing without named performers keeps its show: its title names the act.
+        from_title = performers_from_title(str(raw.get("title") or ""))
+        if not from_title:
+            raise MalformedEvent(f"{what}: no named performers and no title")
+        return from_title
     # The headliner is the performer marked primary (else the first); the rest keep their order.
-    headliner = next((p for p in performers_raw if p.get("primary")), performers_raw[0])
-    ordered = [headliner] + [p for p in performers_raw if p is not headliner]
-    performers = tuple(
+    # Only the primary one carries `primary`: the others have no such key at all.
+    headliner = next((p for p in named if p.get("primary") is True), named[0])
+    ordered = [headliner] + [p for p in named if p is not headliner]
+    return tuple(
         Performer(
             performer_id=str(p.get("id") or ""),
             name=str(p["name"]).strip(),
@@ -165,7 +157,7 @@ def parse_event(raw: dict[str, Any]) -> Event:
             billing_order=order + 1,
             genres=tuple(
                 str(g.get("slug") or g.get("name") or "").lower()
-                for g in p.get("genres") or []
+                for g in as_list(p.get("genres"))
                 if isinstance(g, dict)
             ),
             kind=str(p.get("type") or ""),
@@ -173,16 +165,69 @@ def parse_event(raw: dict[str, Any]) -> Event:
         )
         for order, p in enumerate(ordered)
     )
-    starts_at = parse_time(require(raw, "datetime_utc", str, what), what)
-    local = str(raw.get("datetime_local") or "")
+
+
+def _start(raw: dict[str, Any], venue: Venue, what: str) -> tuple[datetime, str, bool]:
+    """Return the UTC start, the local start text and whether the time is still unknown.
+
+    SeatGeek's flags (its own docs, quoted in gist citrus/291cff9acec2352d4ac4dcf1f6812578):
+    `time_tbd` means "datetime_local will contain the sentinel value of 3:30am as well as the
+    correct date"; `date_tbd` means "datetime_utc and datetime_local should be treated as
+    estimates". `datetime_tbd` is not in those docs; a recorded event that has it (id 6077353,
+    in a public model class's doc comment found by code search) has `date_tbd` and `time_tbd`
+    true with it and a placeholder date (Dec 31, 03:30): so it too means the date is unknown.
+    """
+    if raw.get("date_tbd") is True or raw.get("datetime_tbd") is True:
+        raise DateUnknownError(f"{what}: date to be determined")
+    local_text = str(raw.get("datetime_local") or "")[:19]
+    if raw.get("time_tbd") is not True:
+        starts_at = parse_time(require(raw, "datetime_utc", str, what), what)
+        try:
+            local_text = datetime.fromisoformat(local_text).strftime(SEATGEEK_TIME)
+        except ValueError:
+            zone = venue_zone([venue.timezone], venue.state, what)[1]
+            local_text = starts_at.astimezone(zone).strftime(SEATGEEK_TIME)
+        return starts_at, local_text, False
+    # Time to be announced: the date is right, the 03:30 is a sentinel. Keep the date alone.
+    zone = venue_zone([venue.timezone], venue.state, what)[1]
+    try:
+        day = date.fromisoformat(local_text[:10])
+    except ValueError:
+        day = parse_time(require(raw, "datetime_utc", str, what), what).astimezone(zone).date()
+    return local_midnight(day, zone), day.isoformat(), True
+
+
+def parse_event(
+    raw: dict[str, Any], *, state: str = "", notes: Counter[str] | None = None
+) -> Event:
+    """Turn a SeatGeek event into an Event; MalformedEvent when it cannot be listed.
+
+    `state` is the state queried: a US venue that names no state is taken to be in it.
+    """
+    event_id = str(require(raw, "id", (int, str), "event"))
+    what = f"seatgeek event {event_id}"
+    venue_raw = require(raw, "venue", dict, what)
+    location = as_dict(venue_raw.get("location"))
+    code = venue_state(venue_raw.get("state"), venue_raw.get("country"), state, what)
+    venue = Venue(
+        name=str(require(venue_raw, "name", str, what)),
+        city=str(venue_raw.get("city") or ""),
+        state=code,
+        postal_code=str(venue_raw.get("postal_code") or ""),
+        lat=to_float(location.get("lat")),
+        lon=to_float(location.get("lon")),
+        timezone=str(venue_raw.get("timezone") or STATE_TIMEZONES.get(code, "")),
+    )
+    starts_at, local_text, time_tbd = _start(raw, venue, what)
+    performers = _performers(raw, what)
     return Event(
         source="seatgeek",
         event_id=event_id,
-        title=str(raw.get("title") or headliner["name"]),
-        url=str(raw.get("url") or ""),
+        title=str(raw.get("title") or performers[0].name),
+        url=safe_url(raw.get("url"), what, notes),
         starts_at=starts_at,
-        starts_at_local=local[:19],
-        time_tbd=bool(raw.get("time_tbd") or raw.get("datetime_tbd")),
+        starts_at_local=local_text,
+        time_tbd=time_tbd,
         venue=venue,
         performers=performers,
         genres=tuple(g for p in performers for g in p.genres),

@@ -2,32 +2,59 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.sources import (
+    DateUnknownError,
     Event,
+    EventSource,
     MalformedEvent,
     Performer,
     StateFetch,
     Venue,
     as_dict,
+    as_list,
+    local_midnight,
+    performers_from_title,
     require,
-    split_window,
+    safe_url,
     spotify_artist_id_in,
     to_float,
+    venue_state,
+    venue_zone,
 )
 from etl.sources.http import JsonClient
-
-logger = logging.getLogger(__name__)
+from etl.sources.paging import Paging, fetch_windows
+from shared.config import Settings
 
 PAGE_SIZE = 200
 MAX_DEPTH = 1000  # Ticketmaster refuses size * page >= 1000
 REQUESTS_PER_SECOND = 5
 TM_TIME = "%Y-%m-%dT%H:%M:%SZ"
 NOT_GENRES = {"undefined", "other", ""}
+
+
+def _total(answer: dict[str, Any]) -> int:
+    total = as_dict(answer.get("page")).get("totalElements")
+    return total if isinstance(total, int) else 0
+
+
+def _events(answer: dict[str, Any]) -> list[Any]:
+    # An empty page has no `_embedded` at all.
+    events = as_dict(answer.get("_embedded")).get("events")
+    return events if isinstance(events, list) else []
+
+
+PAGING = Paging(
+    first_page=0,
+    page_size=PAGE_SIZE,
+    max_results=MAX_DEPTH,
+    refuses_deeper=True,
+    total=_total,
+    events=_events,
+)
 
 
 class TicketmasterSource:
@@ -48,8 +75,17 @@ class TicketmasterSource:
         """Return every upcoming concert in a state, halving date windows that hold over 1,000."""
         fetched = StateFetch(self.name, state)
         requests_before = self.client.thread_requests()
-        self._fetch_window(fetched, state, since, None, since=since)
+        fetch_windows(
+            fetched,
+            PAGING,
+            lambda start, end, page: self.client.get(
+                self.url, self._params(state, start, end, page)
+            ),
+            lambda raw, notes: parse_event(raw, state=state, notes=notes),
+            since=since,
+        )
         fetched.requests = self.client.thread_requests() - requests_before
+        self.truncated += fetched.truncated
         return fetched
 
     def _params(
@@ -69,49 +105,17 @@ class TicketmasterSource:
             params["endDateTime"] = end.astimezone(UTC).strftime(TM_TIME)
         return params
 
-    def _fetch_window(
-        self,
-        fetched: StateFetch,
-        state: str,
-        start: datetime,
-        end: datetime | None,
-        *,
-        since: datetime,
-    ) -> None:
-        answer = self.client.get(self.url, self._params(state, start, end, 0))
-        page_info = as_dict(answer.get("page"))
-        total = int(page_info.get("totalElements") or 0)
-        if total > MAX_DEPTH:
-            parts = split_window(start, end, since=since)
-            for part_start, part_end in parts:
-                self._fetch_window(fetched, state, part_start, part_end, since=since)
-            if parts:
-                return
-            self.truncated += total - MAX_DEPTH
-            logger.warning(
-                "more events in one window than Ticketmaster lets us page through; some are missed",
-                extra={"state": state, "window_start": start.isoformat(), "events": total},
-            )
-        page = 0
-        while True:
-            for raw in as_dict(answer.get("_embedded")).get("events") or []:
-                try:
-                    fetched.events.append(parse_event(raw))
-                except MalformedEvent as error:
-                    fetched.skipped += 1
-                    logger.warning(
-                        "skipped a malformed event",
-                        extra={"source": self.name, "state": state, "reason": str(error)},
-                    )
-            page += 1
-            if page * PAGE_SIZE >= min(total, MAX_DEPTH):
-                break
-            answer = self.client.get(self.url, self._params(state, start, end, page))
+
+def from_settings(settings: Settings) -> EventSource | None:
+    """Return the Ticketmaster source when its API key is set, else None."""
+    if not settings.ticketmaster_api_key:
+        return None
+    return TicketmasterSource(settings.ticketmaster_api_base, settings.ticketmaster_api_key)
 
 
 def _classification_names(item: dict[str, Any], level: str) -> list[str]:
     names = []
-    for classification in item.get("classifications") or []:
+    for classification in as_list(item.get("classifications")):
         if isinstance(classification, dict) and isinstance(classification.get(level), dict):
             name = str(classification[level].get("name") or "").lower()
             if name not in NOT_GENRES:
@@ -119,57 +123,52 @@ def _classification_names(item: dict[str, Any], level: str) -> list[str]:
     return names
 
 
-def _start(raw: dict[str, Any], timezone: str, what: str) -> tuple[datetime, str, bool]:
-    """Return the UTC start, the local start text and whether the time is still to be announced."""
+def _start(raw: dict[str, Any], venue: Venue, what: str) -> tuple[datetime, str, bool]:
+    """Return the UTC start, the local start text and whether the time is still unknown.
+
+    `dateTBD`/`dateTBA`: no date yet, nothing to list. `timeTBA`, `noSpecificTime` or no
+    `localTime`: the date alone, placed at the venue's local midnight.
+    """
     dates = require(raw, "dates", dict, what)
     start = require(dates, "start", dict, what)
-    local_date = start.get("localDate")
-    if not isinstance(local_date, str):
-        raise MalformedEvent(f"{what}: no start date")
-    local_time = start.get("localTime") if isinstance(start.get("localTime"), str) else None
-    time_tbd = bool(start.get("timeTBA") or start.get("noSpecificTime") or local_time is None)
-    local_text = f"{local_date}T{local_time or '00:00:00'}"
+    if start.get("dateTBD") is True or start.get("dateTBA") is True:
+        raise DateUnknownError(f"{what}: date to be determined")
     try:
-        local = datetime.fromisoformat(local_text)
+        day = date.fromisoformat(require(start, "localDate", str, what))
+    except ValueError:
+        raise MalformedEvent(f"{what}: unreadable date {start.get('localDate')!r}") from None
+    local_time = start.get("localTime")
+    if (
+        start.get("timeTBA") is True
+        or start.get("noSpecificTime") is True
+        or not isinstance(local_time, str)
+    ):
+        zone = venue_zone([venue.timezone], venue.state, what)[1]
+        return local_midnight(day, zone), day.isoformat(), True
+    try:
+        local = datetime.fromisoformat(f"{day.isoformat()}T{local_time}")
         if isinstance(start.get("dateTime"), str):
-            return (
-                datetime.fromisoformat(start["dateTime"].replace("Z", "+00:00")).astimezone(UTC),
-                local_text,
-                time_tbd,
-            )
-        zone = ZoneInfo(timezone) if timezone else UTC
-    except (ValueError, ZoneInfoNotFoundError):
-        raise MalformedEvent(f"{what}: unreadable start {local_text!r}") from None
-    return local.replace(tzinfo=zone).astimezone(UTC), local_text, time_tbd
+            starts_at = datetime.fromisoformat(start["dateTime"].replace("Z", "+00:00"))
+            starts_at = starts_at.astimezone(UTC)
+        else:
+            zone = venue_zone([venue.timezone], venue.state, what)[1]
+            starts_at = local.replace(tzinfo=zone).astimezone(UTC)
+    except ValueError:
+        raise MalformedEvent(f"{what}: unreadable start {local_time!r}") from None
+    return starts_at, local.isoformat(), False
 
 
-def parse_event(raw: dict[str, Any]) -> Event:
-    """Turn a Ticketmaster event into an Event; MalformedEvent if it lacks what a concert needs."""
-    event_id = str(require(raw, "id", str, "event"))
-    what = f"ticketmaster event {event_id}"
-    embedded = require(raw, "_embedded", dict, what)
-    venues = require(embedded, "venues", list, what)
-    if not venues or not isinstance(venues[0], dict):
-        raise MalformedEvent(f"{what}: no venue")
-    venue_raw = venues[0]
-    state = as_dict(venue_raw.get("state"))
-    location = as_dict(venue_raw.get("location"))
-    timezone = str(venue_raw.get("timezone") or as_dict(raw.get("dates")).get("timezone") or "")
-    venue = Venue(
-        name=str(require(venue_raw, "name", str, what)),
-        city=str(as_dict(venue_raw.get("city")).get("name") or ""),
-        state=str(require(state, "stateCode", str, what)).upper(),
-        postal_code=str(venue_raw.get("postalCode") or ""),
-        lat=to_float(location.get("latitude")),
-        lon=to_float(location.get("longitude")),
-        timezone=timezone,
-    )
+def _performers(raw: dict[str, Any], embedded: dict[str, Any], what: str) -> tuple[Performer, ...]:
     attractions = [
-        a for a in embedded.get("attractions") or [] if isinstance(a, dict) and a.get("name")
+        a for a in as_list(embedded.get("attractions")) if isinstance(a, dict) and a.get("name")
     ]
     if not attractions:
-        raise MalformedEvent(f"{what}: no performers")
-    performers = tuple(
+        # About one music event in ten names no attractions: the act is only in its name.
+        from_title = performers_from_title(str(raw.get("name") or ""))
+        if not from_title:
+            raise MalformedEvent(f"{what}: no performers and no name")
+        return from_title
+    return tuple(
         Performer(
             performer_id=str(a.get("id") or ""),
             name=str(a["name"]).strip(),
@@ -181,12 +180,53 @@ def parse_event(raw: dict[str, Any]) -> Event:
         )
         for order, a in enumerate(attractions)
     )
-    starts_at, local_text, time_tbd = _start(raw, timezone, what)
+
+
+def parse_event(
+    raw: dict[str, Any], *, state: str = "", notes: Counter[str] | None = None
+) -> Event:
+    """Turn a Ticketmaster event into an Event; MalformedEvent when it cannot be listed.
+
+    `state` is the state queried: a US venue that names no state is taken to be in it.
+    """
+    event_id = str(require(raw, "id", str, "event"))
+    what = f"ticketmaster event {event_id}"
+    embedded = require(raw, "_embedded", dict, what)
+    venues = require(embedded, "venues", list, what)
+    if not venues or not isinstance(venues[0], dict):
+        raise MalformedEvent(f"{what}: no venue")
+    venue_raw = venues[0]
+    location = as_dict(venue_raw.get("location"))
+    code = venue_state(
+        as_dict(venue_raw.get("state")).get("stateCode"),
+        as_dict(venue_raw.get("country")).get("countryCode"),
+        state,
+        what,
+    )
+    # The venue's zone, else the event's, else the state's main one; never UTC for a US venue.
+    # A timed event with its UTC start needs none, so a missing zone only fails one without.
+    try:
+        zone_name = venue_zone(
+            [venue_raw.get("timezone"), as_dict(raw.get("dates")).get("timezone")], code, what
+        )[0]
+    except MalformedEvent:
+        zone_name = ""
+    venue = Venue(
+        name=str(require(venue_raw, "name", str, what)),
+        city=str(as_dict(venue_raw.get("city")).get("name") or ""),
+        state=code,
+        postal_code=str(venue_raw.get("postalCode") or ""),
+        lat=to_float(location.get("latitude")),
+        lon=to_float(location.get("longitude")),
+        timezone=zone_name,
+    )
+    starts_at, local_text, time_tbd = _start(raw, venue, what)
+    performers = _performers(raw, embedded, what)
     return Event(
         source="ticketmaster",
         event_id=event_id,
         title=str(raw.get("name") or performers[0].name),
-        url=str(raw.get("url") or ""),
+        url=safe_url(raw.get("url"), what, notes),
         starts_at=starts_at,
         starts_at_local=local_text,
         time_tbd=time_tbd,
@@ -198,7 +238,7 @@ def parse_event(raw: dict[str, Any]) -> Event:
 
 def _spotify_id(attraction: dict[str, Any]) -> str:
     links = as_dict(attraction.get("externalLinks"))
-    for link in links.get("spotify") or []:
+    for link in as_list(links.get("spotify")):
         found = spotify_artist_id_in(link.get("url")) if isinstance(link, dict) else ""
         if found:
             return found
