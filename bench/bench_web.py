@@ -29,7 +29,7 @@ from bench.harness import (
     write_world,
 )
 from etl.concerts import build_concerts, dedupe_events
-from etl.sources import seatgeek, ticketmaster
+from etl.sources import MalformedEvent, seatgeek, ticketmaster
 from sandbox.world import generate_world
 from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, save_dataset
@@ -46,8 +46,16 @@ SEED = 7
 def build_datasets(store: FolderStore, world: dict[str, Any]) -> int:
     """Write concerts (through our own parsers), matches (the truth) and top tracks."""
     now = datetime.now(UTC)
-    events = [seatgeek.parse_event(e) for e in world["seatgeek"]["events"]]
-    events += [ticketmaster.parse_event(e) for e in world["ticketmaster"]["events"]]
+    events = []
+    for parse, raw_events in (
+        (seatgeek.parse_event, world["seatgeek"]["events"]),
+        (ticketmaster.parse_event, world["ticketmaster"]["events"]),
+    ):
+        for raw in raw_events:
+            try:
+                events.append(parse(raw))
+            except MalformedEvent:  # abroad or date unknown: the ETL skips them too
+                continue
     kept, _ = dedupe_events(events)
     concerts = build_concerts(kept, now=now, fetched_at=now)
     # Venues fill up: a busy world adds late shows of the same bills until 200,000 rows.

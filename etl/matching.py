@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
@@ -25,6 +25,20 @@ FUZZY_MIN_RATIO = 92
 LEAD_MIN_WORDS = 2
 
 
+# What told namesakes apart (or that nothing did); kept in artists.csv as `match_evidence`.
+ONLY_CANDIDATE = "only candidate"
+BY_GENRES = "genres"
+BY_TITLE = "album or track in the show's title"
+BY_BILL = "records with another act on the bill"
+BY_RECENT = "recent releases"
+SEARCH_ORDER = "search order only"
+HIGH, LOW = "high", "low"
+# A namesake chosen on search order alone (Spotify ranks by popularity) is right about as often
+# as the popular act is the one on tour: kept, but marked low so it is never taken as certain.
+LOW_CONFIDENCE_SCORE = 50.0
+RECENT_SCORE = 90.0
+
+
 @dataclass(frozen=True)
 class Match:
     """The outcome of matching one performer: the artist (or none), how, and how sure."""
@@ -33,13 +47,27 @@ class Match:
     spotify_artist_name: str
     method: str  # source_link | exact | fuzzy | override | none
     score: float
+    confidence: str = HIGH  # high | low (namesakes that nothing told apart)
+    evidence: str = ""
+    tied: tuple[str, ...] = ()  # namesakes (ids) still tied: a recency check may part them
 
     @property
     def found(self) -> bool:
         return bool(self.spotify_artist_id)
 
 
-NO_MATCH = Match("", "", "none", 0.0)
+NO_MATCH = Match("", "", "none", 0.0, evidence="")
+
+
+@dataclass(frozen=True)
+class ShowFacts:
+    """What the shows say of a performer, beyond its name: evidence for telling namesakes apart."""
+
+    genres: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()  # the events' titles ("Shinedown: Planet Zero World Tour")
+    co_performers: tuple[str, ...] = ()  # the other acts on its bills
+    from_title: bool = False  # the name was read from an event's title: exact matches only
+    recent_since: str = ""  # a release on or after this date (YYYY-MM-DD) counts as recent
 
 
 def name_variants(name: str) -> set[str]:
@@ -73,11 +101,102 @@ def _genre_overlap(candidate: ArtistRecord, genres: Sequence[str]) -> int:
     )
 
 
-def _choose(candidates: list[ArtistRecord], genres: Sequence[str]) -> ArtistRecord:
-    """Among candidates of the same name, prefer the one whose genres match the show's."""
-    if len(candidates) == 1 or not genres:
-        return candidates[0]
-    return max(candidates, key=lambda candidate: _genre_overlap(candidate, genres))
+def _title_mentions(
+    candidate: ArtistRecord, name: str, facts: ShowFacts, tracks: Sequence[TrackRecord]
+) -> int:
+    """Count the candidate's album and track names that a show's title names (a tour name)."""
+    performer = normalize_name(name)
+    titles = [f" {normalize_name(title).replace(performer, ' ')} " for title in facts.titles]
+    names = {
+        normalize_name(text)
+        for track in tracks
+        if candidate.id in track.artist_ids
+        for text in (track.album_name, track.name)
+    }
+    # A self-titled album or a one-word title says nothing: the performer's name is in the title.
+    names = {text for text in names if len(text) >= 4 and text != performer and " " in text}
+    return sum(1 for text in names if any(f" {text} " in title for title in titles))
+
+
+def _shares_records_with_bill(
+    candidate: ArtistRecord, facts: ShowFacts, tracks: Sequence[TrackRecord]
+) -> int:
+    """Count the candidate's tracks made with another act of the same bills."""
+    others = {normalize_name(other) for other in facts.co_performers} - {""}
+    return sum(
+        1
+        for track in tracks
+        if candidate.id in track.artist_ids
+        and others & {normalize_name(credited) for credited in track.artist_names}
+    )
+
+
+def _recent_releases(
+    candidate: ArtistRecord, facts: ShowFacts, tracks: Sequence[TrackRecord]
+) -> int:
+    """Count the candidate's tracks released since `recent_since` (an act on tour has them)."""
+    if not facts.recent_since:
+        return 0
+    return sum(
+        1
+        for track in tracks
+        if candidate.id in track.artist_ids and track.release_date >= facts.recent_since
+    )
+
+
+def choose_namesake(
+    name: str, candidates: Sequence[ArtistRecord], facts: ShowFacts, tracks: Sequence[TrackRecord]
+) -> tuple[ArtistRecord, str, tuple[str, ...]]:
+    """Choose among artists of the same name: (artist, evidence, ids still tied).
+
+    In 2026 most Spotify artists have no genres, so genres alone rarely tell; each signal
+    narrows the field in turn, and when none tells, search order (popularity) decides and the
+    tie is returned so that the match is kept with low confidence, never as a silent guess.
+    """
+    if len(candidates) == 1:
+        return candidates[0], ONLY_CANDIDATE, ()
+    field = list(candidates)
+    signals: list[tuple[str, Callable[[ArtistRecord], int]]] = [
+        (BY_GENRES, lambda c: _genre_overlap(c, facts.genres)),
+        (BY_TITLE, lambda c: _title_mentions(c, name, facts, tracks)),
+        (BY_BILL, lambda c: _shares_records_with_bill(c, facts, tracks)),
+        (BY_RECENT, lambda c: _recent_releases(c, facts, tracks)),
+    ]
+    for evidence, score in signals:
+        scores = [score(candidate) for candidate in field]
+        best = max(scores)
+        if best <= 0:
+            continue
+        field = [candidate for candidate, s in zip(field, scores, strict=True) if s == best]
+        if len(field) == 1:
+            return field[0], evidence, ()
+    return field[0], SEARCH_ORDER, tuple(candidate.id for candidate in field)
+
+
+def break_tie(
+    match: Match,
+    candidates: Sequence[ArtistRecord],
+    recent_tracks: Sequence[TrackRecord],
+    facts: ShowFacts,
+) -> Match:
+    """Part namesakes by which of them released tracks lately; otherwise keep the low match."""
+    tied = [candidate for candidate in candidates if candidate.id in match.tied]
+    recent = [c for c in tied if _recent_releases(c, facts, recent_tracks) > 0]
+    if len(recent) != 1:
+        return match
+    chosen = recent[0]
+    return Match(chosen.id, chosen.name, match.method, RECENT_SCORE, HIGH, BY_RECENT)
+
+
+def _exact(
+    name: str,
+    chosen: tuple[ArtistRecord, str, tuple[str, ...]],
+) -> Match:
+    artist, evidence, tied = chosen
+    if tied:
+        return Match(artist.id, artist.name, "exact", LOW_CONFIDENCE_SCORE, LOW, evidence, tied)
+    score = RECENT_SCORE if evidence == BY_RECENT else 100.0
+    return Match(artist.id, artist.name, "exact", score, HIGH, evidence)
 
 
 def _fuzzy_acceptable(performer: str, candidate: str) -> bool:
@@ -106,7 +225,8 @@ def match_performer(
     *,
     source_artist_id: str = "",
     override_artist_id: str = "",
-    genres: Sequence[str] = (),
+    facts: ShowFacts | None = None,
+    tracks: Sequence[TrackRecord] = (),
 ) -> Match:
     """Match a performer to one of the search's candidates, or to none.
 
@@ -120,6 +240,7 @@ def match_performer(
             by_id.get(override_artist_id, ArtistRecord("", "")).name,
             "override",
             100.0,
+            evidence="override",
         )
     if source_artist_id:
         return Match(
@@ -127,31 +248,42 @@ def match_performer(
             by_id.get(source_artist_id, ArtistRecord("", "")).name,
             "source_link",
             100.0,
+            evidence="the event source's link",
         )
-    return match_by_name(name, candidates, genres)
+    return match_by_name(name, candidates, facts or ShowFacts(), tracks)
 
 
 def match_by_name(
-    name: str, candidates: Sequence[ArtistRecord], genres: Sequence[str] = ()
+    name: str,
+    candidates: Sequence[ArtistRecord],
+    facts: ShowFacts | None = None,
+    tracks: Sequence[TrackRecord] = (),
 ) -> Match:
-    """Match on names alone: exact (normalised), the lead of "X & The Y", then guarded fuzzy."""
+    """Match on names: exact (normalised), the lead of "X & The Y", then guarded fuzzy.
+
+    A name read from an event's title ("NB RIDAZ LIVE IN CONCERT ...", cleaned) may be no
+    act's name at all: it gets exact matches only.
+    """
+    facts = facts or ShowFacts()
     variants = name_variants(name)
     exact = [c for c in candidates if name_variants(c.name) & variants]
     if exact:
-        chosen = _choose(exact, genres)
-        return Match(chosen.id, chosen.name, "exact", 100.0)
-    if is_tribute(name):
+        return _exact(name, choose_namesake(name, exact, facts, tracks))
+    if is_tribute(name) or facts.from_title:
         return NO_MATCH
     lead = lead_name(name)
     if lead:
         leads = [c for c in candidates if lead in name_variants(c.name)]
         if leads:
-            chosen = _choose(leads, genres)
+            chosen, evidence, tied = choose_namesake(lead, leads, facts, tracks)
             return Match(
                 chosen.id,
                 chosen.name,
                 "fuzzy",
                 float(fuzz.token_set_ratio(lead, normalize_name(name))),
+                LOW if tied else HIGH,
+                f"lead name; {evidence}",
+                tied,
             )
     performer = normalize_name(name)
     best: tuple[int, ArtistRecord] | None = None
@@ -162,7 +294,7 @@ def match_by_name(
         if acceptable and _fuzzy_acceptable(performer, other) and (best is None or score > best[0]):
             best = (score, candidate)
     if best is not None:
-        return Match(best[1].id, best[1].name, "fuzzy", float(best[0]))
+        return Match(best[1].id, best[1].name, "fuzzy", float(best[0]), evidence="one typo")
     return NO_MATCH
 
 

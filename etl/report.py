@@ -68,7 +68,8 @@ def make_report(
                 "rows": concerts.rows,
                 "performers": concerts.performers,
                 "duplicates_merged": concerts.duplicates,
-                "malformed_skipped": concerts.skipped,
+                "skipped": concerts.skipped,
+                "skipped_by_reason": concerts.skipped_by_reason,
                 "rows_kept_from_failed_states": concerts.carried_over_rows,
             },
             "artists": {
@@ -78,6 +79,7 @@ def make_report(
                 "failed": tracks.performers_failed,
                 "new_matches_by_method": dict(tracks.new_matches),
                 "match_rate": tracks.match_rate,
+                "new_matches_low_confidence": tracks.low_confidence,
                 "answered_by_earlier_searches": tracks.reused_results,
             },
             "tracks": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from etl.matching import Match, match_performer, tracks_of
+from etl.matching import LOW, Match, ShowFacts, break_tie, match_performer, tracks_of
 from shared.datasets import ARTISTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
 from shared.names import normalize_name, performer_key
 from shared.spotify import (
@@ -43,6 +44,10 @@ CHECKPOINT_EVERY = 200
 CHECKPOINT_SECONDS = 60.0
 PROGRESS_EVERY = 50
 WORKERS = 6  # Spotify requests in flight at once
+# An act on tour nearly always released something in the last three years; a namesake that did
+# not is rarely the one on the bill. Used only to part namesakes nothing else told apart.
+RECENT_RELEASES = timedelta(days=3 * 365)
+FACTS_KEPT = 20  # titles and co-performers kept per performer as evidence
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class PerformerTodo:
     name: str
     first_show: str
     source_artist_id: str = ""
-    genres: tuple[str, ...] = ()
+    facts: ShowFacts = field(default_factory=ShowFacts)
 
 
 @dataclass
@@ -67,6 +72,7 @@ class TracksSummary:
     performers_failed: int = 0
     new_matches: Counter[str] = field(default_factory=Counter)
     reused_results: int = 0
+    low_confidence: int = 0  # namesakes nothing told apart: chosen on search order, marked low
     artists_with_tracks_refreshed: int = 0
     tracks_written: int = 0
     checkpoints: int = 0
@@ -95,7 +101,18 @@ def plan_performers(
         return []
     cached = {row.performer_key: row for row in artists.itertuples(index=False)}
     retry_misses_before = (now - MISS_RETRY_AFTER).strftime(ISO_UTC)
+    recent_since = (now - RECENT_RELEASES).strftime("%Y-%m-%d")
     frame = concerts.assign(_key=concerts["performer_name"].map(performer_key))
+    from_title = (
+        frame["performer_from_title"]
+        if "performer_from_title" in frame.columns
+        else pd.Series(False, index=frame.index)
+    )
+    bills: dict[tuple[str, str], list[str]] = {}
+    for source, event_id, name in zip(
+        frame["source"], frame["event_id"], frame["performer_name"], strict=True
+    ):
+        bills.setdefault((str(source), str(event_id)), []).append(str(name))
     todo = []
     for key, group in frame.groupby("_key", sort=False):
         if not key:
@@ -108,16 +125,27 @@ def plan_performers(
             if not (overridden or stale_miss):
                 continue
         links = [link for link in group["source_spotify_artist_id"] if link]
-        genres = tuple(
-            dict.fromkeys(g for cell in group["genres"] for g in str(cell).split("|") if g)
+        name = str(group["performer_name"].mode().iloc[0])
+        events = set(zip(group["source"].astype(str), group["event_id"].astype(str), strict=True))
+        others = dict.fromkeys(
+            other for event in events for other in bills[event] if performer_key(other) != key
+        )
+        facts = ShowFacts(
+            genres=tuple(
+                dict.fromkeys(g for cell in group["genres"] for g in str(cell).split("|") if g)
+            ),
+            titles=tuple(dict.fromkeys(str(t) for t in group["event_title"]))[:FACTS_KEPT],
+            co_performers=tuple(others)[:FACTS_KEPT],
+            from_title=bool(from_title[group.index].all()),
+            recent_since=recent_since,
         )
         todo.append(
             PerformerTodo(
                 key=str(key),
-                name=str(group["performer_name"].mode().iloc[0]),
+                name=name,
                 first_show=str(group["starts_at"].min()),
                 source_artist_id=links[0] if links else "",
-                genres=genres,
+                facts=facts,
             )
         )
     todo.sort(key=lambda performer: (performer.first_show, performer.key))
@@ -145,8 +173,6 @@ class TrackBook:
         self.store = store
         artists, self.artists_generation = load_dataset(store, ARTISTS)
         tracks, self.tracks_generation = load_dataset(store, TOP_TRACKS)
-        if "tracks_checked_at" not in artists.columns:
-            artists["tracks_checked_at"] = ""
         self.artists: dict[str, dict[str, Any]] = {
             str(row["performer_key"]): row for row in _records(artists)
         }
@@ -160,9 +186,7 @@ class TrackBook:
         self.dirty = False
 
     def artists_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            list(self.artists.values()), columns=[*ARTISTS.column_names, "tracks_checked_at"]
-        )
+        return pd.DataFrame(list(self.artists.values()), columns=ARTISTS.column_names)
 
     def record_match(self, performer: PerformerTodo, match: Match, now: datetime) -> None:
         previous = self.artists.get(performer.key, {})
@@ -177,6 +201,8 @@ class TrackBook:
             "spotify_artist_name": match.spotify_artist_name,
             "match_method": match.method,
             "match_score": match.score,
+            "match_confidence": match.confidence if match.found else "",
+            "match_evidence": match.evidence,
             "checked_at": now.strftime(ISO_UTC),
             "tracks_checked_at": previous.get("tracks_checked_at", "")
             if previous.get("spotify_artist_id") == match.spotify_artist_id
@@ -499,19 +525,24 @@ def _look_up(run: _Run, performer: PerformerTodo) -> Lookup:
         candidates,
         source_artist_id=performer.source_artist_id,
         override_artist_id=override,
-        genres=performer.genres,
+        facts=performer.facts,
+        tracks=tracks,
     )
+    if match.tied and run.probe.mode != "unknown":
+        # Namesakes nothing told apart: one more request asks which of them released lately.
+        recent = run.api.search_recent_tracks(
+            performer.name, int(performer.facts.recent_since[:4]), run.now.year
+        )
+        match = break_tie(match, candidates, recent, performer.facts)
+        tracks = [*tracks, *recent]
     if match.found and not match.spotify_artist_name:
         credited = dict(
             pair
             for track in tracks
             for pair in zip(track.artist_ids, track.artist_names, strict=False)
         )
-        match = Match(
-            match.spotify_artist_id,
-            credited.get(match.spotify_artist_id, ""),
-            match.method,
-            match.score,
+        match = dataclasses.replace(
+            match, spotify_artist_name=credited.get(match.spotify_artist_id, "")
         )
     source = "top_tracks" if run.probe.mode == "extended" else "search"
     if match.found and run.probe.mode != "development" and not known_id:
@@ -530,6 +561,8 @@ def _record(run: _Run, lookup: Lookup) -> None:
     """Keep what a look-up found (in the calling thread: the book is not shared)."""
     run.book.record_match(lookup.performer, lookup.match, run.now)
     run.summary.new_matches[lookup.match.method] += 1
+    if lookup.match.found and lookup.match.confidence == LOW:
+        run.summary.low_confidence += 1
     if lookup.tracks:
         run.summary.tracks_written += run.book.record_tracks(
             lookup.match.spotify_artist_id, lookup.tracks, lookup.source, run.now

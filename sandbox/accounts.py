@@ -228,8 +228,10 @@ def _token_answer(
         "access_token": tokens.issue_access(grant),
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_SECONDS,
-        "scope": " ".join(sorted(grant.scopes)),
     }
+    if grant.user_id is not None:
+        # Only a user's token says its scopes; a client-credentials answer has none.
+        answer["scope"] = " ".join(sorted(grant.scopes))
     if refresh_token:
         answer["refresh_token"] = refresh_token
     return answer

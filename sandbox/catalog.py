@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,12 +76,35 @@ def parse_query(q: str) -> SearchQuery:
     return SearchQuery(fields, " ".join(words))
 
 
-class Catalog:
-    """Artists and tracks of a world, indexed for lookup and search."""
+def year_range(value: str) -> tuple[int, int] | None:
+    """Read a `year:` filter: "2024" or "2020-2026" (Spotify's search reference)."""
+    low, _, high = value.partition("-")
+    try:
+        return (int(low), int(high or low)) if low else None
+    except ValueError:
+        return None
 
-    def __init__(self, artists: list[dict[str, Any]], tracks: list[dict[str, Any]]) -> None:
+
+def _release_year(track: dict[str, Any]) -> int:
+    try:
+        return int(str(track.get("album", {}).get("release_date", ""))[:4])
+    except ValueError:
+        return 0
+
+
+class Catalog:
+    """Artists, tracks and podcast episodes of a world, indexed for lookup and search."""
+
+    def __init__(
+        self,
+        artists: list[dict[str, Any]],
+        tracks: list[dict[str, Any]],
+        episodes: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.artists = {artist["id"]: artist for artist in artists}
         self.tracks = {track["id"]: track for track in tracks}
+        self.episodes = {episode["id"]: episode for episode in episodes or []}
+        self.album_sizes = Counter(track["album"]["id"] for track in tracks)
         self.artist_names = {artist["id"]: normalize(artist["name"]) for artist in artists}
         self.track_names = {track["id"]: normalize(track["name"]) for track in tracks}
         self.tracks_by_artist: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -112,6 +135,7 @@ class Catalog:
         track_filter = normalize(query.fields.get("track", ""))
         genre = query.fields.get("genre", "").lower()
         isrc = query.fields.get("isrc", "").upper()
+        years = year_range(query.fields.get("year", ""))
         text = normalize(query.text)
         if artist_filter is not None or genre:
             artists = self.search_artists(
@@ -128,6 +152,8 @@ class Catalog:
         for artist_rank, track in candidates:
             score = 0.0
             if isrc and track.get("external_ids", {}).get("isrc", "").upper() != isrc:
+                continue
+            if years and not years[0] <= _release_year(track) <= years[1]:
                 continue
             if track_filter:
                 score = name_score(track_filter, self.track_names[track["id"]])

@@ -16,7 +16,8 @@ DISCOVER_WEEKLY_SIZE = 30
 
 @dataclass
 class Playlist:
-    """A playlist, its owner and its items (None stands for a local or unavailable item)."""
+    """A playlist, its owner and its items: a track id, an episode's or a local file's URI, or
+    None for a track removed from Spotify (the world file's format)."""
 
     meta: dict[str, Any]
     owner_id: str

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict
-from typing import Any
+from typing import Any, get_args
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -17,7 +18,7 @@ from sandbox.accounts import TokenStore
 from sandbox.catalog import Catalog
 from sandbox.playlists import PlaylistStore
 from sandbox.secretmanager import DEFAULT_SECRETS, SecretStore
-from sandbox.state import Limits, Options, Refusal, Stats
+from sandbox.state import Limits, Options, QuotaBody, Refusal, Stats
 
 controls = Blueprint("controls", __name__, url_prefix="/_sandbox")
 
@@ -33,7 +34,9 @@ class Sandbox:
     ) -> None:
         spotify = world.get("spotify", {})
         self.options = options
-        self.catalog = Catalog(spotify.get("artists", []), spotify.get("tracks", []))
+        self.catalog = Catalog(
+            spotify.get("artists", []), spotify.get("tracks", []), spotify.get("episodes", [])
+        )
         self.users: dict[str, dict[str, Any]] = {
             user["id"]: user for user in spotify.get("users", [])
         }
@@ -86,7 +89,31 @@ def create_app(
     return app
 
 
-def _refusal_response(service: str, refusal: Refusal) -> Response:
+# Spotify's daily-quota answers, all with a Retry-After of hours: the documented body with a
+# reason (Spotify blog 2026-07-23; GuessSong#27), status and message only (spotify/web-api#1402),
+# and `{}` with `retry-after: 13749` (spotify-web-api-node#426).
+QUOTA_BODIES: dict[str, dict[str, Any]] = {
+    "reason": {
+        "error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}
+    },
+    "no_reason": {"error": {"status": 429, "message": "API rate limit exceeded"}},
+    "empty": {},
+}
+
+
+def _quota_body(sandbox: Sandbox) -> dict[str, Any]:
+    """Return the body of a daily-quota 429: the configured shape, or under "mixed" one of
+    them for the nth quota answer since the last reset, fixed by the seed."""
+    shape: str = sandbox.options.quota_body
+    if shape == "mixed":
+        with sandbox.stats.lock:
+            nth = sandbox.stats.status_429["quota_exceeded"]
+        digest = hashlib.sha256(f"{sandbox.options.seed}:quota:{nth}".encode()).digest()
+        shape = sorted(QUOTA_BODIES)[int.from_bytes(digest[:8], "big") % len(QUOTA_BODIES)]
+    return QUOTA_BODIES[shape]
+
+
+def _refusal_response(sandbox: Sandbox, service: str, refusal: Refusal) -> Response:
     if service == "ticketmaster" and refusal.status == 429:
         body: dict[str, Any] = {
             "fault": {
@@ -95,9 +122,7 @@ def _refusal_response(service: str, refusal: Refusal) -> Response:
             }
         }
     elif refusal.reason == "quota_exceeded":
-        body = {
-            "error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}
-        }
+        body = _quota_body(sandbox)
     elif refusal.status == 429:
         body = {"error": {"status": 429, "message": "API rate limit exceeded"}}
     else:
@@ -138,7 +163,7 @@ def _apply_limits() -> Response | None:
     if refusal is None:
         return None
     sandbox.stats.refused(endpoint, refusal)
-    return _refusal_response(service, refusal)
+    return _refusal_response(sandbox, service, refusal)
 
 
 def _item_write_outage(sandbox: Sandbox, rule: str) -> bool:
@@ -192,8 +217,8 @@ def advance_week() -> dict[str, int]:
 
 @controls.post("/config")
 def configure() -> Any:
-    """Change options at run time: mode, latency_ms, rate_limit, daily_quota, error_rate,
-    fail_states (event queries for these states answer 503, as in an outage)."""
+    """Change options at run time: mode, latency_ms, rate_limit, daily_quota, quota_body,
+    error_rate, fail_states (event queries for these states answer 503, as in an outage)."""
     sandbox: Sandbox = current_app.extensions["sandbox"]
     body = request.get_json(silent=True) or {}
     allowed = {
@@ -201,6 +226,7 @@ def configure() -> Any:
         "latency_ms",
         "rate_limit",
         "daily_quota",
+        "quota_body",
         "error_rate",
         "fail_states",
         "item_writes_before_outage",
@@ -208,6 +234,8 @@ def configure() -> Any:
     unknown = set(body) - allowed
     if unknown or body.get("mode", "development") not in ("development", "extended"):
         return {"error": f"unknown or bad options: {sorted(unknown) or body.get('mode')}"}, 400
+    if body.get("quota_body", "mixed") not in get_args(QuotaBody):
+        return {"error": f"bad quota_body: {body['quota_body']!r}"}, 400
     with sandbox.limits.lock:
         for key, value in body.items():
             setattr(sandbox.options, key, value)

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from sandbox.accounts import Grant
 from sandbox.catalog import parse_query
 from sandbox.playlists import Playlist, now_iso
+from sandbox.spotify_objects import (
+    EPISODE_PREFIX,
+    MAX_ITEMS_PER_WRITE,
+    TRACK_PREFIX,
+    artist_out,
+    development,
+    listed_playlist_out,
+    page,
+    paged_items,
+    playlist_out,
+    sandbox,
+    track_out,
+    user_out,
+)
 
 bp = Blueprint("spotify_api", __name__, url_prefix="/spotify/v1")
-
-DEV_REMOVED_ARTIST_FIELDS = {"popularity", "followers"}
-DEV_REMOVED_TRACK_FIELDS = {"popularity", "available_markets", "linked_from"}
-WORLD_ONLY_FIELDS = {"top_track_ids", "_week"}
-MAX_ITEMS_PER_WRITE = 100
 
 
 class ApiError(Exception):
@@ -31,18 +39,6 @@ class ApiError(Exception):
 @bp.errorhandler(ApiError)
 def api_error(error: ApiError) -> tuple[dict[str, Any], int]:
     return {"error": {"status": error.status, "message": error.message}}, error.status
-
-
-def sandbox() -> Any:
-    return current_app.extensions["sandbox"]
-
-
-def development() -> bool:
-    return bool(sandbox().options.mode == "development")
-
-
-def base_url() -> str:
-    return request.host_url + "spotify/v1/"
 
 
 @bp.before_request
@@ -81,127 +77,6 @@ def require_scope(*any_of: str) -> None:
 def removed_in_development() -> None:
     if development():
         raise ApiError(403, "This endpoint is not available for apps in Development Mode")
-
-
-# Objects as the API serves them.
-
-
-def artist_out(artist: dict[str, Any]) -> dict[str, Any]:
-    hidden = WORLD_ONLY_FIELDS | (DEV_REMOVED_ARTIST_FIELDS if development() else set())
-    out = {k: v for k, v in artist.items() if k not in hidden}
-    out["href"] = f"{base_url()}artists/{artist['id']}"
-    out["external_urls"] = {"spotify": f"https://open.spotify.com/artist/{artist['id']}"}
-    return out
-
-
-def track_out(track: dict[str, Any]) -> dict[str, Any]:
-    hidden = DEV_REMOVED_TRACK_FIELDS if development() else set()
-    out = {k: v for k, v in track.items() if k not in hidden}
-    out["href"] = f"{base_url()}tracks/{track['id']}"
-    out["external_urls"] = {"spotify": f"https://open.spotify.com/track/{track['id']}"}
-    return out
-
-
-def user_out(user: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "id": user["id"],
-        "display_name": user["display_name"],
-        "type": "user",
-        "uri": f"spotify:user:{user['id']}",
-        "href": f"{base_url()}users/{user['id']}",
-        "external_urls": {"spotify": f"https://open.spotify.com/user/{user['id']}"},
-        "account_id": user["account_id"],
-        "images": [],
-    }
-    if not development():
-        out.update(
-            {"email": f"{user['id']}@sandbox.invalid", "country": "US", "product": "premium"}
-        )
-    return out
-
-
-def owner_out(owner_id: str) -> dict[str, Any]:
-    if owner_id == "spotify":
-        return {
-            "id": "spotify",
-            "display_name": "Spotify",
-            "type": "user",
-            "uri": "spotify:user:spotify",
-        }
-    user = sandbox().users.get(owner_id, {"id": owner_id, "display_name": owner_id})
-    return {
-        "id": owner_id,
-        "display_name": user["display_name"],
-        "type": "user",
-        "uri": f"spotify:user:{owner_id}",
-    }
-
-
-def playlist_out(playlist: Playlist, with_items: bool) -> dict[str, Any]:
-    out = {k: v for k, v in playlist.meta.items() if k not in WORLD_ONLY_FIELDS}
-    out.update(
-        {
-            "href": f"{base_url()}playlists/{playlist.id}",
-            "external_urls": {"spotify": f"https://open.spotify.com/playlist/{playlist.id}"},
-            "owner": owner_out(playlist.owner_id),
-            "snapshot_id": f"snapshot-{playlist.snapshot}",
-            "images": [],
-        }
-    )
-    items: dict[str, Any] = {
-        "href": f"{base_url()}playlists/{playlist.id}/items",
-        "total": len(playlist.track_ids),
-    }
-    if with_items:
-        items = paged_items(playlist, 0, 100)
-    out["items"] = items
-    return out
-
-
-def page(
-    items: list[Any],
-    offset: int,
-    limit: int,
-    path: str,
-    *,
-    params: dict[str, Any] | None = None,
-    serialize: Any = None,
-) -> dict[str, Any]:
-    """Return one page in Spotify's paging shape, with absolute next/previous URLs."""
-    chosen = items[offset : offset + limit]
-    if serialize is not None:
-        chosen = [serialize(item) for item in chosen]
-
-    def link(at: int) -> str:
-        return f"{base_url()}{path}?{urlencode({**(params or {}), 'offset': at, 'limit': limit})}"
-
-    return {
-        "href": link(offset),
-        "items": chosen,
-        "limit": limit,
-        "offset": offset,
-        "total": len(items),
-        "next": link(offset + limit) if offset + limit < len(items) else None,
-        "previous": link(max(0, offset - limit)) if offset > 0 else None,
-    }
-
-
-def paged_items(playlist: Playlist, offset: int, limit: int) -> dict[str, Any]:
-    catalog = sandbox().catalog
-    entries = []
-    for position, track_id in enumerate(playlist.track_ids):
-        track = catalog.tracks.get(track_id) if track_id else None
-        entries.append(
-            {
-                "added_at": playlist.added_at[position]
-                if position < len(playlist.added_at)
-                else None,
-                "added_by": {"id": playlist.owner_id, "type": "user"},
-                "is_local": track_id is None and position % 2 == 0,
-                "item": track_out(track) if track else None,
-            }
-        )
-    return page(entries, offset, limit, f"playlists/{playlist.id}/items")
 
 
 def int_arg(name: str, default: int, low: int, high: int, message: str) -> int:
@@ -337,10 +212,8 @@ def my_playlists() -> dict[str, Any]:
     user_id = current_user_id()
     limit = int_arg("limit", 20, 1, 50, "Invalid limit")
     offset = int_arg("offset", 0, 0, 100_000, "Invalid offset")
-    playlists = [
-        playlist_out(p, with_items=False) for p in sandbox().playlists.owned_or_followed(user_id)
-    ]
-    return page(playlists, offset, limit, "me/playlists")
+    playlists = sandbox().playlists.owned_or_followed(user_id)
+    return page(playlists, offset, limit, "me/playlists", serialize=listed_playlist_out)
 
 
 @bp.post("/me/playlists")
@@ -436,24 +309,30 @@ def uris_from_request(body: Any) -> list[str]:
     return uris
 
 
-def track_ids_from(uris: list[str]) -> list[str]:
+def refs_from(uris: list[str]) -> list[str]:
+    """Return what playlists store for written URIs: a track's id, or a known episode's URI."""
     catalog = sandbox().catalog
-    ids = []
+    refs = []
     for uri in uris:
-        if not uri.startswith("spotify:track:"):
+        if uri.startswith(TRACK_PREFIX):
+            ref = uri.removeprefix(TRACK_PREFIX)
+            known = ref in catalog.tracks
+        elif uri.startswith(EPISODE_PREFIX):
+            ref = uri
+            known = uri.removeprefix(EPISODE_PREFIX) in catalog.episodes
+        else:
             raise ApiError(400, f"Unsupported URL / URI: {uri}")
-        track_id = uri.removeprefix("spotify:track:")
-        if track_id not in catalog.tracks:
+        if not known:
             raise ApiError(400, "Payload contains a non-existing ID")
-        ids.append(track_id)
-    return ids
+        refs.append(ref)
+    return refs
 
 
 @bp.post("/playlists/<playlist_id>/items")
 def add_items(playlist_id: str) -> tuple[dict[str, str], int]:
     playlist = writable_playlist(playlist_id)
     body = request.get_json(silent=True)
-    ids = track_ids_from(uris_from_request(body))
+    refs = refs_from(uris_from_request(body))
     position = (
         body.get("position") if isinstance(body, dict) else request.args.get("position", type=int)
     )
@@ -463,8 +342,8 @@ def add_items(playlist_id: str) -> tuple[dict[str, str], int]:
             if position is None
             else max(0, min(int(position), len(playlist.track_ids)))
         )
-        playlist.track_ids[at:at] = ids
-        playlist.added_at[at:at] = [now_iso()] * len(ids)
+        playlist.track_ids[at:at] = refs
+        playlist.added_at[at:at] = [now_iso()] * len(refs)
         playlist.snapshot += 1
     return {"snapshot_id": f"snapshot-{playlist.snapshot}"}, 201
 
@@ -472,10 +351,10 @@ def add_items(playlist_id: str) -> tuple[dict[str, str], int]:
 @bp.put("/playlists/<playlist_id>/items")
 def replace_items(playlist_id: str) -> dict[str, str]:
     playlist = writable_playlist(playlist_id)
-    ids = track_ids_from(uris_from_request(request.get_json(silent=True)))
+    refs = refs_from(uris_from_request(request.get_json(silent=True)))
     with sandbox().playlists.lock:
-        playlist.track_ids = list(ids)
-        playlist.added_at = [now_iso()] * len(ids)
+        playlist.track_ids = list(refs)
+        playlist.added_at = [now_iso()] * len(refs)
         playlist.snapshot += 1
     return {"snapshot_id": f"snapshot-{playlist.snapshot}"}
 
@@ -485,7 +364,7 @@ def remove_items(playlist_id: str) -> dict[str, str]:
     playlist = writable_playlist(playlist_id)
     body = request.get_json(silent=True) or {}
     entries = body.get("items") or body.get("tracks") or []
-    remove = set(track_ids_from([e.get("uri", "") for e in entries if isinstance(e, dict)]))
+    remove = set(refs_from([e.get("uri", "") for e in entries if isinstance(e, dict)]))
     with sandbox().playlists.lock:
         kept = [
             (t, a)

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["development", "extended"]
+# The body of a daily-quota 429: Spotify's documented one with `reason`, one with only `status`
+# and `message`, `{}`, or (by default) each of them in turn, seeded, as real answers vary.
+QuotaBody = Literal["mixed", "reason", "no_reason", "empty"]
 
 # The quota answer of Spotify's Development Mode (Spotify blog 2026-07-23).
 QUOTA_RETRY_AFTER_SECONDS = 50_400
@@ -23,7 +26,8 @@ class Options:
     mode: Mode = "development"
     latency_ms: int = 0
     rate_limit: float | None = None  # Spotify requests a second, averaged over a rolling 30 s
-    daily_quota: int | None = None  # Spotify requests a sandbox day, then QUOTA_EXCEEDED
+    daily_quota: int | None = None  # Spotify requests a sandbox day, then a quota 429
+    quota_body: QuotaBody = "mixed"  # what that 429 says (see QuotaBody)
     error_rate: float = 0.0  # share of API answers replaced by a 5xx or a short 429
     seed: int = 1
     ticketmaster_per_second: int = 5

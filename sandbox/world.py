@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from sandbox.geo import CITIES, STATE_NAMES, City
@@ -243,6 +244,11 @@ _COMEDIANS = [
     "Ines Batista",
     "Walt Kerrigan",
 ]
+# Share of Spotify artists whose `genres` is not empty: in real 2026 search answers most are
+# empty (../shared/real-api/spotify: 8 of 10 in a search, the artist object too).
+ARTISTS_WITH_GENRES = 0.25
+# Share of touring acts whose newest release is under three years old (an assumption).
+TOURING_WITH_RECENT_RELEASE = 0.85
 # How much busier a state's concert market is than a small state's.
 MARKET_WEIGHT = {"CA": 20.0, "NY": 20.0, "TX": 10.0, "FL": 8.0, "IL": 8.0, "TN": 8.0, "GA": 4.0,
                  "WA": 4.0, "MA": 4.0, "PA": 4.0, "CO": 4.0}  # fmt: skip
@@ -292,51 +298,56 @@ class _Builder:
     tracks: list[dict[str, Any]] = field(default_factory=list)
     performers: list[_Performer] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)
+    albums_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add_artist(
         self, name: str, popularity: int, genres: list[str], n_tracks: int | None = None
     ) -> str:
         artist_id = spotify_id(self.rng)
         count = n_tracks if n_tracks is not None else self.rng.randint(3, 12)
+        rng = self.rng
         artist = {
             "id": artist_id,
             "name": name,
             "type": "artist",
             "uri": f"spotify:artist:{artist_id}",
-            "genres": genres,
+            # In 2026 search answers most artists have `genres: []` (real-api/spotify).
+            "genres": genres if rng.random() < ARTISTS_WITH_GENRES else [],
             "popularity": popularity,
-            "followers": {"href": None, "total": popularity * self.rng.randint(100, 5000)},
+            "followers": {"href": None, "total": popularity * rng.randint(100, 5000)},
             "images": [],
             "top_track_ids": [],
         }
-        album_id = spotify_id(self.rng)
-        album_name = f"{self.rng.choice(_ADJECTIVES)} {self.rng.choice(_NOUNS)}s"
-        rng = self.rng
-        release = f"{rng.randint(1970, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        # One to three albums; release dates are set once it is known who tours (date_releases).
+        albums = [
+            {
+                "id": spotify_id(rng),
+                "name": f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}s",
+                "album_type": "album",
+                "release_date": "",
+                "release_date_precision": "day",
+            }
+            for _ in range(min(max(count, 1), rng.randint(1, 3)))
+        ]
+        self.albums_of[artist_id] = albums
         track_ids = []
         for number in range(count):
-            track_id = spotify_id(self.rng)
+            track_id = spotify_id(rng)
             track_ids.append(track_id)
             self.tracks.append(
                 {
                     "id": track_id,
-                    "name": f"{self.rng.choice(_ADJECTIVES)} {self.rng.choice(_NOUNS)}",
+                    "name": f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}",
                     "type": "track",
                     "uri": f"spotify:track:{track_id}",
                     "artists": [
                         {"id": artist_id, "name": name, "type": "artist", "uri": artist["uri"]}
                     ],
-                    "album": {
-                        "id": album_id,
-                        "name": album_name,
-                        "album_type": "album",
-                        "release_date": release,
-                        "release_date_precision": "day",
-                    },
-                    "duration_ms": self.rng.randint(120_000, 420_000),
-                    "explicit": self.rng.random() < 0.15,
-                    "popularity": max(0, popularity - self.rng.randint(0, 30)),
-                    "track_number": number + 1,
+                    "album": albums[number % len(albums)],
+                    "duration_ms": rng.randint(120_000, 420_000),
+                    "explicit": rng.random() < 0.15,
+                    "popularity": max(0, popularity - rng.randint(0, 30)),
+                    "track_number": number // len(albums) + 1,
                     "is_local": False,
                     "external_ids": {"isrc": f"USX{rng.randint(10**9, 10**10 - 1)}"},
                     "available_markets": ["US", "CA", "MX"],
@@ -348,6 +359,25 @@ class _Builder:
         artist["top_track_ids"] = [track["id"] for track in by_popularity[:10]]
         self.artists.append(artist)
         return artist_id
+
+    def date_releases(self, start: date) -> None:
+        """Date every album: acts on tour mostly have a recent one; the rest are older.
+
+        An act that tours in 2026 has usually released something in the last three years
+        (TOURING_WITH_RECENT_RELEASE is our assumption, not a measured share); a namesake that
+        does not tour released at any time since 1965, so rarely lately.
+        """
+        rng = self.rng
+        touring = {performer.truth for performer in self.performers if performer.truth}
+        for artist_id, albums in self.albums_of.items():
+            newest_recent = artist_id in touring and rng.random() < TOURING_WITH_RECENT_RELEASE
+            for number, album in enumerate(albums):
+                if number == 0 and newest_recent:
+                    day = start - timedelta(days=rng.randint(30, 900))
+                else:
+                    day = date(rng.randint(1965, start.year - 4), rng.randint(1, 12), 1)
+                    day += timedelta(days=rng.randint(0, 27))
+                album["release_date"] = day.isoformat()
 
     def use(self, name: str) -> bool:
         """Reserve a name; False when it (or the same name with/without "The") is taken."""
@@ -395,6 +425,25 @@ def _band_name(rng: random.Random) -> str:
 
 def _genres(rng: random.Random) -> list[str]:
     return rng.sample(GENRES, rng.randint(1, 2))
+
+
+def _add_namesakes(builder: _Builder, scale: int) -> None:
+    """Add performers whose name two or three Spotify artists share."""
+    rng, add = builder.rng, builder.add_artist
+    for index in range(max(4, scale // 80)):
+        # Namesakes: two (sometimes three, as Spotify has "Muse", "MUSE" and "M.U.S.E.") artists
+        # of one name. The act on the bill is the popular one or the obscure one, as in life;
+        # most have no genres, so genres rarely tell them apart.
+        name = builder.unique_name(lambda: _band_name(rng))
+        genres_true = rng.sample(GENRES, 2)
+        genres_other = [genre for genre in GENRES if genre not in genres_true][:1]
+        popular, obscure = rng.randint(45, 90), rng.randint(5, 40)
+        true_is_popular = rng.random() < 0.5
+        true_id = add(name, popular if true_is_popular else obscure, genres_true)
+        add(name, obscure if true_is_popular else popular, genres_other)
+        if index % 3 == 0:
+            add(name.upper(), rng.randint(0, 20), [])
+        builder.add_performer(_Performer(name, true_id, genres_true, link=rng.random() < 0.5))
 
 
 def _add_traps(builder: _Builder, scale: int) -> None:
@@ -452,13 +501,7 @@ def _add_traps(builder: _Builder, scale: int) -> None:
         listed = name.removeprefix("The ") if rng.random() < 0.5 else name
         spotify_name = name if listed != name else name.removeprefix("The ")
         perf(_Performer(listed, add(spotify_name, rng.randint(10, 70), genres), genres))
-    for _ in range(max(4, scale // 80)):
-        name = builder.unique_name(lambda: _band_name(rng))
-        genres_true, genres_other = rng.sample(GENRES, 2), None
-        genres_other = [genre for genre in GENRES if genre not in genres_true][:1]
-        true_id = add(name, rng.randint(5, 40), genres_true)
-        add(name, rng.randint(45, 90), genres_other)
-        perf(_Performer(name, true_id, genres_true, link=rng.random() < 0.5))
+    _add_namesakes(builder, scale)
     for _ in range(max(10, scale // 12)):
         name = builder.unique_name(lambda: _band_name(rng))
         perf(_Performer(name, None, _genres(rng), kind="local"))
@@ -498,6 +541,7 @@ def generate_world(
     for _ in range(max(20, artists // 4)):
         name = builder.unique_name(lambda: _band_name(rng))
         builder.add_artist(name, int(rng.triangular(0, 100, 40)), _genres(rng))
+    builder.date_releases(start)
     for index, performer in enumerate(builder.performers):
         performer.seatgeek_id = 100_000 + index
         performer.ticketmaster_id = (
@@ -524,6 +568,7 @@ def generate_world(
                 for uid, name, allowlisted in DEFAULT_USERS
             ],
             "playlists": _user_playlists(builder),
+            "episodes": _podcast_episodes(),
         },
         "seatgeek": {"events": seatgeek_events},
         "ticketmaster": {"events": ticketmaster_events},
@@ -532,14 +577,95 @@ def generate_world(
     return world
 
 
+_SHOWS = [
+    ("Opening Act Radio", "Sandbox Audio", "Interviews with the bands opening tonight."),
+    ("Setlist Stories", "Tour Bus Media", "One concert, one setlist, every song's story."),
+    ("The Green Room", "Backstage Pods", "What happens before the lights go down."),
+]
+EPISODES_PER_SHOW = 4
+LOCAL_ALBUMS = ["Home Recordings", "Live at the Tavern", "Demos", "Voice Memos"]
+
+
+def _podcast_episodes() -> list[dict[str, Any]]:
+    """Return the sandbox's podcast episodes in the API's shape, each with its show.
+
+    The same in every world (their own seed), so that `_user_playlists` can pick from them.
+    """
+    rng = random.Random("sandbox-podcasts")
+    episodes = []
+    for show_name, publisher, about in _SHOWS:
+        show_id = spotify_id(rng)
+        show = {
+            "id": show_id,
+            "name": show_name,
+            "publisher": publisher,
+            "description": about,
+            "type": "show",
+            "uri": f"spotify:show:{show_id}",
+            "media_type": "audio",
+            "explicit": False,
+            "is_externally_hosted": False,
+            "languages": ["en-US"],
+            "copyrights": [],
+        }
+        for number in range(1, EPISODES_PER_SHOW + 1):
+            episode_id = spotify_id(rng)
+            episodes.append(
+                {
+                    "id": episode_id,
+                    "name": f"{show_name} {number}: {rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}",
+                    "type": "episode",
+                    "uri": f"spotify:episode:{episode_id}",
+                    "description": f"{about} Part {number}.",
+                    "duration_ms": rng.randint(20, 90) * 60_000,
+                    "explicit": False,
+                    "release_date": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
+                    "release_date_precision": "day",
+                    "language": "en-US",
+                    "languages": ["en-US"],
+                    "is_externally_hosted": False,
+                    "is_playable": True,
+                    "audio_preview_url": f"https://p.scdn.co/mp3-preview/{episode_id.lower()}",
+                    "show": show,
+                }
+            )
+    return episodes
+
+
+def _local_file_uri(rng: random.Random) -> str:
+    """Return the URI Spotify gives a local file: spotify:local:artist:album:title:seconds."""
+    parts = [
+        f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+        rng.choice(LOCAL_ALBUMS),
+        f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} (demo)",
+    ]
+    seconds = rng.randint(120, 360)
+    return ":".join(["spotify:local", *(quote_plus(part) for part in parts), str(seconds)])
+
+
 def _user_playlists(builder: _Builder) -> list[dict[str, Any]]:
-    """Give each user a playlist of their own, with one local file and one unavailable track."""
+    """Give each user a playlist of their own, with what real playlists hold besides tracks.
+
+    A playlist's `track_ids` entries are a track id, a `spotify:episode:<id>` URI (a podcast
+    episode of `spotify.episodes`), a `spotify:local:...` URI (a local file), or null (a track
+    removed from Spotify). Each user's holds 25 tracks, 1-2 episodes, 1 local file and 1-2
+    removed tracks, the others spread through the list, one in each stretch of it.
+    """
     rng = builder.rng
+    episode_uris = [episode["uri"] for episode in _podcast_episodes()]
     playlists = []
     for user_id, display_name, _ in DEFAULT_USERS:
-        track_ids: list[str | None] = [track["id"] for track in rng.sample(builder.tracks, 25)]
-        track_ids[5] = None
-        track_ids[11] = None
+        tracks = iter(track["id"] for track in rng.sample(builder.tracks, 25))
+        others: list[str | None] = [
+            *rng.sample(episode_uris, rng.randint(1, 2)),
+            _local_file_uri(rng),
+            *[None] * rng.randint(1, 2),
+        ]
+        rng.shuffle(others)
+        total = 25 + len(others)
+        stretch = total // len(others)
+        at = {index * stretch + rng.randrange(stretch): other for index, other in enumerate(others)}
+        track_ids = [at[position] if position in at else next(tracks) for position in range(total)]
         playlist_id = spotify_id(rng)
         playlists.append(
             {
@@ -557,30 +683,56 @@ def _user_playlists(builder: _Builder) -> list[dict[str, Any]]:
     return playlists
 
 
+# How often real answers hold what a naive stand-in would leave out (see ../shared/real-api/):
+# The recordings' SeatGeek pages list 7 of 20 shows with no time (T03:30 placeholders), but they
+# are first pages sorted by time, where those 03:30 placeholders sort first: a whole listing
+# holds far fewer. 9% keeps TBD shows common enough to matter, as real users meet them.
+TIME_TBD_SHARE = 0.09
+# About one Ticketmaster music event in ten names no attractions (PLATFORM.md; 7 of 30 on the
+# recorded pages); the act is then only in the event's name.
+NO_ATTRACTIONS_SHARE = 0.10
+# Ticketmaster events without `dates.timezone` (2 of 20 on one recorded page; the venue has it).
+NO_EVENT_TIMEZONE_SHARE = 0.10
+# SeatGeek performer `links` are rare: none in the recordings (PLATFORM.md: "for some performers
+# only"). About 2% of the performers on Spotify carry one.
+SEATGEEK_LINKED_SHARE = 0.02
+# Ticketmaster attractions with `externalLinks.spotify`, of the performers on Spotify: 9 of 13
+# on one recorded page, 1 of 13 on another.
+TICKETMASTER_LINKED_SHARE = 0.40
+# Venues outside the US that SeatGeek lists too (its venues there have `state: null`); they are
+# served only to queries without a state, as SeatGeek's own would be.
+_FOREIGN_CITIES = [
+    ("Toronto", "Canada", "America/Toronto", 43.65, -79.38, "M5V 2T6"),
+    ("Mexico City", "Mexico", "America/Mexico_City", 19.43, -99.13, "06000"),
+    ("Brasilia", "Brazil", "America/Sao_Paulo", -15.79, -47.88, "70070701"),
+]
+
+
 def _events(
     builder: _Builder, count: int, start: date
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rng = builder.rng
+    # Events draw from a stream of their own, so that changing them leaves the rest of the world
+    # (catalogue, playlists) as it was for a seed.
+    rng = random.Random(builder.rng.getrandbits(64))
     venues = _venues(rng)
     seatgeek: list[dict[str, Any]] = []
     ticketmaster: list[dict[str, Any]] = []
     performers = builder.performers
+    on_spotify = [p.name for p in performers if p.truth]
+    seatgeek_linked = set(
+        rng.sample(on_spotify, max(1, round(len(on_spotify) * SEATGEEK_LINKED_SHARE)))
+    )
+    ticketmaster_linked = set(
+        rng.sample(on_spotify, max(1, round(len(on_spotify) * TICKETMASTER_LINKED_SHARE)))
+    )
     popular = [1.0 / (1 + index % 50) for index in range(len(performers))]
     booked: set[tuple[int, date, time]] = set()
+    headlining: set[tuple[int, date, str]] = set()
     weights = [MARKET_WEIGHT.get(venue["city"].state, 1.0) for venue in venues]
     for index in range(count):
         # Every venue gets a show first; then big markets get many more, as they do.
         venue = venues[index] if index < len(venues) else rng.choices(venues, weights)[0]
         city: City = venue["city"]
-        # A venue holds one show at a time: draw day and hour again until the slot is free.
-        for _ in range(200):
-            day = start + timedelta(days=rng.randint(-3, 120))
-            slot = time(rng.choice([13, 16, 18, 19, 20, 21, 22]), rng.choice([0, 30]))
-            if (venue["id"], day, slot) not in booked:
-                break
-        booked.add((venue["id"], day, slot))
-        local = datetime.combine(day, slot, ZoneInfo(city.timezone))
-        starts_utc = local.astimezone(UTC)
         lineup_size = rng.choices([1, 2, 3, 4], weights=[4, 4, 2, 1])[0]
         lineup: list[_Performer] = []
         while len(lineup) < lineup_size:
@@ -591,22 +743,73 @@ def _events(
             )
             if candidate not in lineup:
                 lineup.append(candidate)
-        time_tbd = rng.random() < 0.03
+        # A venue holds one show at a time, and an act headlines a venue once a day (so that a
+        # show whose time one source does not know yet is still one show): draw again until free.
+        for _ in range(200):
+            day = start + timedelta(days=rng.randint(-3, 120))
+            slot = time(rng.choice([13, 16, 18, 19, 20, 21, 22]), rng.choice([0, 30]))
+            if (venue["id"], day, slot) not in booked and (
+                venue["id"],
+                day,
+                lineup[0].name,
+            ) not in headlining:
+                break
+        booked.add((venue["id"], day, slot))
+        headlining.add((venue["id"], day, lineup[0].name))
+        local = datetime.combine(day, slot, ZoneInfo(city.timezone))
         where = rng.random()
-        event_id = 7_000_000 + index
         title = lineup[0].name + (
             f" with {', '.join(p.name for p in lineup[1:])}" if len(lineup) > 1 else ""
         )
-        when: dict[str, Any] = {
-            "local": local,
-            "starts_utc": starts_utc,
-            "lineup": lineup,
-            "time_tbd": time_tbd,
-        }
+        # Each source learns the time on its own: one may list a show as TBD, the other not.
         if where < 0.65:
-            seatgeek.append(_seatgeek_event(event_id, title, venue, **when))
+            seatgeek.append(
+                _seatgeek_event(
+                    7_000_000 + index,
+                    title,
+                    venue,
+                    local=local,
+                    lineup=lineup,
+                    time_tbd=rng.random() < TIME_TBD_SHARE,
+                    linked=seatgeek_linked,
+                )
+            )
         if where >= 0.45:
-            ticketmaster.append(_ticketmaster_event(rng, title, venue, **when))
+            ticketmaster.append(
+                _ticketmaster_event(
+                    rng,
+                    title,
+                    venue,
+                    local=local,
+                    lineup=lineup,
+                    time_tbd=rng.random() < TIME_TBD_SHARE,
+                    linked=ticketmaster_linked,
+                )
+            )
+    for number in range(max(2, count // 300)):
+        name, country, timezone, lat, lon, postal = _FOREIGN_CITIES[number % len(_FOREIGN_CITIES)]
+        venue = {
+            "id": 90_000 + number,
+            "name": f"Estadio {rng.choice(_NOUNS)}",
+            "city": City(name, "", lat, lon, timezone, postal),
+            "country": country,
+            "lat": lat,
+            "lon": lon,
+            "address": f"{rng.randint(1, 999)} Avenida {rng.choice(_NOUNS)}",
+        }
+        day = start + timedelta(days=rng.randint(1, 120))
+        headliner = rng.choice(performers)
+        seatgeek.append(
+            _seatgeek_event(
+                7_900_000 + number,
+                headliner.name,
+                venue,
+                local=datetime.combine(day, time(20, 0), ZoneInfo(timezone)),
+                lineup=[headliner],
+                time_tbd=rng.random() < TIME_TBD_SHARE,
+                linked=seatgeek_linked,
+            )
+        )
     return seatgeek, ticketmaster
 
 
@@ -620,6 +823,7 @@ def _venues(rng: random.Random) -> list[dict[str, Any]]:
                     "id": 50_000 + index * 10 + number,
                     "name": f"The {rng.choice(_NOUNS)} {rng.choice(kinds)}",
                     "city": city,
+                    "country": "US",
                     "lat": round(city.lat + rng.uniform(-0.05, 0.05), 5),
                     "lon": round(city.lon + rng.uniform(-0.05, 0.05), 5),
                     "address": f"{rng.randint(1, 999)} {rng.choice(_NOUNS)} St",
@@ -638,46 +842,48 @@ def _seatgeek_event(
     venue: dict[str, Any],
     *,
     local: datetime,
-    starts_utc: datetime,
     lineup: list[_Performer],
     time_tbd: bool,
+    linked: set[str],
 ) -> dict[str, Any]:
+    """Return an event as SeatGeek's /events lists it, in the shape of its recorded answers.
+
+    Only the headliner has `primary`; a performer with no genres has no `genres` key and one
+    without a Spotify link no `links` key. A show with no time yet is at the 03:30 placeholder,
+    its UTC time derived from that.
+    """
     city: City = venue["city"]
+    if time_tbd:
+        local = datetime.combine(local.date(), time(3, 30), local.tzinfo)
     performers = []
     for order, performer in enumerate(lineup):
-        links = []
-        if performer.link and performer.truth:
-            links.append(
-                {
-                    "id": f"spotify:artist:{performer.truth}",
-                    "provider": "spotify",
-                    "url": f"https://open.spotify.com/artist/{performer.truth}",
-                }
-            )
-        performers.append(
-            {
-                "id": performer.seatgeek_id,
-                "name": performer.name,
-                "short_name": performer.name,
-                "slug": _slug(performer.name),
-                "type": "comedy" if performer.kind == "comedian" else "band",
-                "primary": order == 0,
-                "score": 0.5,
-                "genres": [
-                    {"name": genre.title(), "slug": genre, "primary": i == 0}
-                    for i, genre in enumerate(performer.genres)
-                ],
-                "links": links,
-            }
-        )
+        entry: dict[str, Any] = {
+            "id": performer.seatgeek_id,
+            "name": performer.name,
+            "short_name": performer.name,
+            "slug": _slug(performer.name),
+            "type": "comedy" if performer.kind == "comedian" else "band",
+            "score": 0.5,
+        }
+        if order == 0:
+            entry["primary"] = True
+        if performer.genres:
+            entry["genres"] = [
+                {"name": genre.title(), "slug": genre, "primary": i == 0}
+                for i, genre in enumerate(performer.genres)
+            ]
+        if performer.truth and performer.name in linked:
+            entry["links"] = [{"id": f"spotify:artist:{performer.truth}", "provider": "spotify"}]
+        performers.append(entry)
     return {
         "id": event_id,
         "title": title,
         "short_title": title[:40],
         "url": f"https://seatgeek.com/{_slug(title)}-tickets/{event_id}",
-        "datetime_utc": starts_utc.strftime("%Y-%m-%dT%H:%M:%S"),
+        "datetime_utc": local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         "datetime_local": local.strftime("%Y-%m-%dT%H:%M:%S"),
         "datetime_tbd": False,
+        "date_tbd": False,
         "time_tbd": time_tbd,
         "type": "concert",
         "score": 0.5,
@@ -686,9 +892,9 @@ def _seatgeek_event(
             "id": venue["id"],
             "name": venue["name"],
             "city": city.name,
-            "state": city.state,
+            "state": city.state or None,
             "postal_code": city.postal_code,
-            "country": "US",
+            "country": venue["country"],
             "address": venue["address"],
             "timezone": city.timezone,
             "location": {"lat": venue["lat"], "lon": venue["lon"]},
@@ -704,10 +910,15 @@ def _ticketmaster_event(
     venue: dict[str, Any],
     *,
     local: datetime,
-    starts_utc: datetime,
     lineup: list[_Performer],
     time_tbd: bool,
+    linked: set[str],
 ) -> dict[str, Any]:
+    """Return an event as Ticketmaster's Discovery API lists it, in its recorded answers' shape.
+
+    Some name no attractions (the event's name is then the headliner's, or "X with Y"), some
+    have no `dates.timezone`, and a show with no time yet has neither `localTime` nor `dateTime`.
+    """
     city: City = venue["city"]
     event_id = "vvG1" + "".join(rng.choice(BASE62) for _ in range(10))
     attractions = []
@@ -728,28 +939,52 @@ def _ticketmaster_event(
                 }
             ],
         }
-        if performer.link and performer.truth:
+        if performer.truth and performer.name in linked:
             attraction["externalLinks"] = {
                 "spotify": [{"url": f"https://open.spotify.com/artist/{performer.truth}"}]
             }
         attractions.append(attraction)
-    start = {
+    named_only = rng.random() < NO_ATTRACTIONS_SHARE
+    if named_only:
+        title = lineup[0].name + (f" with {lineup[1].name}" if len(lineup) > 1 else "")
+    start: dict[str, Any] = {
         "localDate": local.strftime("%Y-%m-%d"),
         "dateTBD": False,
         "dateTBA": False,
         "timeTBA": time_tbd,
-        "noSpecificTime": time_tbd,
+        "noSpecificTime": time_tbd and rng.random() < 0.5,
     }
     if not time_tbd:
         start["localTime"] = local.strftime("%H:%M:%S")
-        start["dateTime"] = starts_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+        start["dateTime"] = local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dates: dict[str, Any] = {"start": start, "status": {"code": "onsale"}}
+    if rng.random() >= NO_EVENT_TIMEZONE_SHARE:
+        dates["timezone"] = city.timezone
+    embedded: dict[str, Any] = {
+        "venues": [
+            {
+                "name": venue["name"],
+                "type": "venue",
+                "id": f"KovZpZA{venue['id']}",
+                "postalCode": city.postal_code,
+                "timezone": city.timezone,
+                "city": {"name": city.name},
+                "state": {"name": STATE_NAMES[city.state], "stateCode": city.state},
+                "country": {"name": "United States Of America", "countryCode": "US"},
+                "address": {"line1": venue["address"]},
+                "location": {"longitude": str(venue["lon"]), "latitude": str(venue["lat"])},
+            }
+        ],
+    }
+    if not named_only:
+        embedded["attractions"] = attractions
     return {
         "name": title,
         "type": "event",
         "id": event_id,
         "url": f"https://www.ticketmaster.com/event/{event_id}",
         "locale": "en-us",
-        "dates": {"start": start, "timezone": city.timezone, "status": {"code": "onsale"}},
+        "dates": dates,
         "classifications": [
             {
                 "primary": True,
@@ -757,23 +992,7 @@ def _ticketmaster_event(
                 "genre": {"name": lineup[0].genres[0].title() if lineup[0].genres else "Other"},
             }
         ],
-        "_embedded": {
-            "venues": [
-                {
-                    "name": venue["name"],
-                    "type": "venue",
-                    "id": f"KovZpZA{venue['id']}",
-                    "postalCode": city.postal_code,
-                    "timezone": city.timezone,
-                    "city": {"name": city.name},
-                    "state": {"name": STATE_NAMES[city.state], "stateCode": city.state},
-                    "country": {"name": "United States Of America", "countryCode": "US"},
-                    "address": {"line1": venue["address"]},
-                    "location": {"longitude": str(venue["lon"]), "latitude": str(venue["lat"])},
-                }
-            ],
-            "attractions": attractions,
-        },
+        "_embedded": embedded,
     }
 
 

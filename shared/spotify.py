@@ -248,6 +248,19 @@ class SpotifyApi:
         )
         return [t for t in (parse_track(raw) for raw in items_of(answer, "tracks")) if t]
 
+    def search_recent_tracks(
+        self, artist_name: str, since_year: int, until_year: int
+    ) -> list[TrackRecord]:
+        """Search the tracks credited to a name released in those years (the `year:` filter)."""
+        answer = self.call(
+            "recent_search",
+            self.client.search,
+            q=f"artist:{quoted(artist_name)} year:{since_year}-{until_year}",
+            type="track",
+            limit=10,
+        )
+        return [t for t in (parse_track(raw) for raw in items_of(answer, "tracks")) if t]
+
     def me(self) -> UserRecord:
         """Return the signed-in user."""
         return parse_user(self.call("me", self.client.me))

@@ -193,20 +193,36 @@ def test_the_user_sees_that_backups_are_paused(
     assert "Spotify no longer accepts the sign-in" in text and "Sign in again" in text
 
 
-def test_local_and_unavailable_items_are_skipped_and_counted(
+def test_episodes_local_files_and_removed_tracks_are_skipped_and_counted_by_kind(
     app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
 ) -> None:
-    opt_in(app, "bob", "playlist:")
+    opt_in(app, "bob", "playlist:", archive=True)
     playlist = own_playlist(sandbox, "bob")
+
+    def kind(entry: str | None) -> str:
+        if entry is None:
+            return "removed"
+        return entry.split(":")[1] if entry.startswith("spotify:") else "track"
+
+    kinds = [kind(entry) for entry in playlist.track_ids]
 
     summary = run_week(store, settings, 0)
 
     frame, _ = load_dataset(store, backups_of("bob"))
-    assert summary.items_skipped == playlist.track_ids.count(None) == 2
-    assert len(frame) == len(playlist.track_ids) - 2
-    assert frame["position"].tolist() == [
-        n for n, t in enumerate(playlist.track_ids) if t is not None
+    expected = {k: kinds.count(k) for k in ("episode", "local", "removed") if k in kinds}
+    assert summary.items_skipped_by_kind == expected and len(expected) == 3
+    assert summary.items_skipped == sum(expected.values())
+    assert frame["position"].tolist() == [n for n, k in enumerate(kinds) if k == "track"]
+    assert frame["track_id"].tolist() == [
+        e for e, k in zip(playlist.track_ids, kinds, strict=True) if k == "track"
     ]
+    archive = next(
+        p
+        for p in requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
+        if p["owner_id"] == "bob" and "archive" in p["name"]
+    )
+    # Only tracks reach the archive: an episode's id never becomes a spotify:track URI.
+    assert archive["track_ids"] == list(dict.fromkeys(frame["track_id"]))
 
 
 def test_a_killed_run_loses_no_earlier_week(
@@ -322,8 +338,8 @@ def test_opting_out_and_deleting_my_data_remove_settings_token_and_backups(
 def test_the_run_report_counts_backups(
     app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
 ) -> None:
-    from etl.concerts import make_sources
     from etl.pipeline import make_spotify, run_etl
+    from etl.sources.registry import make_sources
 
     opt_in(app, "alice", "playlist:")
     local = load_settings(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from etl.matching import NO_MATCH, is_tribute, lead_name, match_performer
+from etl.matching import NO_MATCH, ShowFacts, break_tie, is_tribute, lead_name, match_performer
 from shared.names import performer_key
-from shared.spotify_records import ArtistRecord
+from shared.spotify_records import ArtistRecord, TrackRecord
 
 
 def artists(*names: str) -> list[ArtistRecord]:
@@ -81,11 +81,103 @@ def test_same_name_twice_is_decided_by_the_shows_genres() -> None:
         ArtistRecord("sixties", "Nirvana", ("psychedelic", "folk")),
     ]
 
-    assert match_performer("Nirvana", candidates, genres=["folk"]).spotify_artist_id == "sixties"
-    assert match_performer("Nirvana", candidates, genres=["rock"]).spotify_artist_id == "popular"
-    assert (
-        match_performer("Nirvana", candidates).spotify_artist_id == "popular"
-    )  # search order otherwise
+    folk = match_performer("Nirvana", candidates, facts=ShowFacts(genres=("folk",)))
+    rock = match_performer("Nirvana", candidates, facts=ShowFacts(genres=("rock",)))
+
+    assert (folk.spotify_artist_id, folk.confidence, folk.evidence) == ("sixties", "high", "genres")
+    assert rock.spotify_artist_id == "popular"
+
+
+# The Muse case of a real 2026 search (real-api/spotify/java__SearchItemRequest.json): three
+# artists of one normalised name, none with genres. Tracks as a search gives them.
+MUSES = [
+    ArtistRecord("popular", "Muse"),
+    ArtistRecord("dotted", "M.U.S.E."),
+    ArtistRecord("capitals", "MUSE"),
+]
+
+
+def _track(
+    artist_id: str, released: str, album: str = "Some Album", *, with_: str = ""
+) -> TrackRecord:
+    names = ("Muse", with_) if with_ else ("Muse",)
+    ids = (artist_id, "guest") if with_ else (artist_id,)
+    return TrackRecord(f"t-{artist_id}-{released}", "A Song", ids, names, album, released)
+
+
+@pytest.mark.parametrize(
+    ("facts", "tracks", "chosen", "evidence"),
+    [
+        # The show's title names an album of one of them (a tour name).
+        (
+            ShowFacts(titles=("MUSE: Will of the People Tour",)),
+            [
+                _track("popular", "2022-08-26", "Will of the People"),
+                _track("capitals", "2024-01-01"),
+            ],
+            "popular",
+            "album or track in the show's title",
+        ),
+        # One of them made a record with another act of the same bill.
+        (
+            ShowFacts(co_performers=("Dana Whitlock",)),
+            [
+                _track("popular", "2022-08-26"),
+                _track("dotted", "2019-05-01", with_="Dana Whitlock"),
+            ],
+            "dotted",
+            "records with another act on the bill",
+        ),
+        # Only one released anything in the last three years.
+        (
+            ShowFacts(recent_since="2023-11-23"),
+            [_track("popular", "2009-09-14"), _track("capitals", "2025-02-01")],
+            "capitals",
+            "recent releases",
+        ),
+    ],
+)
+def test_namesakes_without_genres_are_told_apart_by_what_the_shows_say(
+    facts: ShowFacts, tracks: list[TrackRecord], chosen: str, evidence: str
+) -> None:
+    match = match_performer("Muse", MUSES, facts=facts, tracks=tracks)
+
+    assert (match.spotify_artist_id, match.evidence, match.confidence) == (chosen, evidence, "high")
+    assert match.tied == ()
+
+
+def test_namesakes_nothing_tells_apart_are_kept_with_low_confidence_and_their_tie() -> None:
+    match = match_performer("Muse", MUSES, facts=ShowFacts(recent_since="2023-11-23"))
+
+    assert match.spotify_artist_id == "popular"  # search order: Spotify ranks by popularity
+    assert (match.confidence, match.evidence, match.score) == ("low", "search order only", 50.0)
+    assert match.tied == ("popular", "dotted", "capitals")
+
+
+def test_a_recency_search_breaks_a_tie_only_when_exactly_one_released_lately() -> None:
+    facts = ShowFacts(recent_since="2023-11-23")
+    tied = match_performer("Muse", MUSES, facts=facts)
+
+    parted = break_tie(tied, MUSES, [_track("dotted", "2025-06-01")], facts)
+    still = break_tie(
+        tied, MUSES, [_track("dotted", "2025-06-01"), _track("popular", "2024-01-01")], facts
+    )
+
+    assert (parted.spotify_artist_id, parted.confidence, parted.evidence) == (
+        "dotted",
+        "high",
+        "recent releases",
+    )
+    assert still == tied
+
+
+def test_a_name_read_from_an_event_title_gets_exact_matches_only() -> None:
+    candidates = artists("Radiohead", "Max Styler Band")
+    from_title = ShowFacts(from_title=True)
+
+    assert match_performer("Radiohed", candidates, facts=from_title) == NO_MATCH
+    assert match_performer("Max Styler", candidates, facts=from_title) == NO_MATCH
+    assert match_performer("RADIOHEAD", candidates, facts=from_title).method == "exact"
 
 
 def test_source_link_then_override_win() -> None:

@@ -9,6 +9,7 @@ import requests
 import spotipy
 from spotipy.exceptions import SpotifyException
 
+from sandbox import spotify_objects
 from sandbox.server import SandboxServer
 from sandbox.world import discover_weekly_id
 from tests.sandbox_clients import app_client, user_client
@@ -18,6 +19,11 @@ def status_of(call: Any) -> int:
     with pytest.raises(SpotifyException) as raised:
         call()
     return int(raised.value.http_status)
+
+
+def content(entry: dict[str, Any]) -> Any:
+    """Return what a playlist entry holds, under `item` (2026) or `track` (before)."""
+    return entry["item"] if "item" in entry else entry["track"]
 
 
 def extended(sandbox: SandboxServer) -> None:
@@ -77,7 +83,13 @@ def test_quoted_phrase_filter_and_free_text(
     sandbox: SandboxServer, small_world: dict[str, Any]
 ) -> None:
     client = app_client(sandbox)
-    track = small_world["spotify"]["tracks"][0]
+    names = [artist["name"].lower() for artist in small_world["spotify"]["artists"]]
+    # An artist whose name starts no other's: "Yes" also finds "Yesterday's Kids", by design.
+    track = next(
+        t
+        for t in small_world["spotify"]["tracks"]
+        if sum(n.startswith(t["artists"][0]["name"].lower()) for n in names) == 1
+    )
 
     by_phrase = client.search(
         f'artist:"{track["artists"][0]["name"]}" track:"{track["name"]}"', type="track", limit=10
@@ -205,9 +217,9 @@ def test_create_fill_replace_and_page_through_a_playlist(
         pages.append(client.next(pages[-1]))
 
     assert pages[0]["next"].startswith(f"{sandbox.url}/spotify/v1/playlists/")
-    assert [entry["item"]["uri"] for page in pages for entry in page["items"]] == uris
+    assert [content(entry)["uri"] for page in pages for entry in page["items"]] == uris
     client.playlist_replace_items(playlist["id"], uris[:3])
-    assert [e["item"]["uri"] for e in client.playlist_items(playlist["id"])["items"]] == uris[:3]
+    assert [content(e)["uri"] for e in client.playlist_items(playlist["id"])["items"]] == uris[:3]
     created = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
     mine = next(p for p in created if p["id"] == playlist["id"])
     assert mine["owner_id"] == "alice" and mine["name"] == "Local Shows: NY"
@@ -261,17 +273,78 @@ def test_items_of_someone_elses_playlist_answer_403_but_metadata_reads(
     )
 
 
-def test_own_playlist_items_include_local_and_unavailable_as_null(
+def test_own_playlist_items_hold_episodes_a_local_file_and_removed_tracks(
     sandbox: SandboxServer, small_world: dict[str, Any]
 ) -> None:
     alices = next(p for p in small_world["spotify"]["playlists"] if p["owner_id"] == "alice")
+    episodes = {e["uri"]: e for e in small_world["spotify"]["episodes"]}
 
     items = user_client(sandbox, "alice").playlist_items(alices["id"])["items"]
 
     assert len(items) == len(alices["track_ids"])
-    assert (
-        sum(1 for entry in items if entry["item"] is None) == alices["track_ids"].count(None) == 2
-    )
+    for entry, ref in zip(items, alices["track_ids"], strict=True):
+        held = content(entry)
+        if ref is None:
+            assert held is None and entry["is_local"] is False
+        elif ref.startswith("spotify:episode:"):
+            assert (held["type"], held["episode"], held["track"]) == ("episode", True, False)
+            assert held["uri"] == ref and held["show"]["name"] == episodes[ref]["show"]["name"]
+            assert "artists" not in held
+        elif ref.startswith("spotify:local:"):
+            assert entry["is_local"] is True and held["is_local"] is True
+            assert held["id"] is None and held["uri"] == ref
+            assert held["artists"][0]["id"] is None and held["artists"][0]["name"]
+        else:
+            assert (held["id"], held["type"], held["episode"]) == (ref, "track", False)
+
+
+def test_entries_carry_item_and_track_mostly_both_at_seeded_shares(
+    sandbox: SandboxServer,
+) -> None:
+    with sandbox.app.test_request_context():
+        keys = [spotify_objects.entry_keys("some-playlist", position) for position in range(2000)]
+        again = [spotify_objects.entry_keys("some-playlist", position) for position in range(2000)]
+
+    shares = {shape: keys.count(shape) / len(keys) for shape in set(keys)}
+    assert keys == again
+    assert set(shares) == {("track", "item"), ("track",), ("item",)}
+    assert 0.75 < shares[("track", "item")] < 0.85
+    assert 0.07 < shares[("track",)] < 0.13 and 0.07 < shares[("item",)] < 0.13
+
+
+def test_my_playlists_give_the_size_under_tracks_and_for_some_under_items_too(
+    sandbox: SandboxServer,
+) -> None:
+    listed = user_client(sandbox, "alice").current_user_playlists(limit=50)["items"]
+
+    assert all(p["tracks"]["href"].endswith(f"/playlists/{p['id']}/tracks") for p in listed)
+    assert all(p["items"]["total"] == p["tracks"]["total"] for p in listed if "items" in p)
+    with sandbox.app.test_request_context():
+        tracks_only = [
+            spotify_objects.seeded_share("listing", number)
+            < spotify_objects.TRACKS_ONLY_LISTING_SHARE
+            for number in range(1000)
+        ]
+    assert 0.45 < sum(tracks_only) / len(tracks_only) < 0.55
+
+
+def test_known_episodes_can_be_added_but_not_local_files_or_unknown_ids(
+    sandbox: SandboxServer, small_world: dict[str, Any]
+) -> None:
+    client = user_client(sandbox, "alice")
+    episode = small_world["spotify"]["episodes"][0]
+    track = small_world["spotify"]["tracks"][0]
+    playlist = client.current_user_playlist_create("with a podcast", public=False)
+
+    client.playlist_add_items(playlist["id"], [track["uri"], episode["uri"]])
+    held = [content(e) for e in client.playlist_items(playlist["id"])["items"]]
+
+    assert [(h["type"], h["id"]) for h in held] == [
+        ("track", track["id"]),
+        ("episode", episode["id"]),
+    ]
+    for uri in ("spotify:local:A:B:C:120", "spotify:episode:" + "x" * 22):
+        assert status_of(lambda uri=uri: client.playlist_add_items(playlist["id"], [uri])) == 400
 
 
 def test_discover_weekly_is_listed_but_answers_404_in_development_mode(
@@ -295,13 +368,13 @@ def test_discover_weekly_answers_in_extended_mode_and_rotates_weekly(
     client = user_client(sandbox, "alice")
     weekly_id = discover_weekly_id("alice")
 
-    this_week = [e["item"]["id"] for e in client.playlist_items(weekly_id)["items"]]
+    this_week = [content(e)["id"] for e in client.playlist_items(weekly_id)["items"]]
     requests.post(f"{sandbox.url}/_sandbox/advance-week", timeout=5)
-    next_week = [e["item"]["id"] for e in client.playlist_items(weekly_id)["items"]]
+    next_week = [content(e)["id"] for e in client.playlist_items(weekly_id)["items"]]
 
     assert len(this_week) == len(next_week) == 30
     assert this_week != next_week
-    assert [e["item"]["id"] for e in client.playlist_items(weekly_id)["items"]] == next_week
+    assert [content(e)["id"] for e in client.playlist_items(weekly_id)["items"]] == next_week
 
 
 def test_user_not_on_the_allowlist_gets_403(sandbox: SandboxServer) -> None:
@@ -348,6 +421,7 @@ def test_daily_quota_answers_quota_exceeded_with_a_long_retry_after(sandbox: San
     client = app_client(sandbox)
     headers = client._auth_headers()
     sandbox.sandbox.options.daily_quota = 2
+    sandbox.sandbox.options.quota_body = "reason"
 
     codes = [
         requests.get(
@@ -366,6 +440,51 @@ def test_daily_quota_answers_quota_exceeded_with_a_long_retry_after(sandbox: San
     assert int(codes[2].headers["Retry-After"]) >= 50_000
     requests.post(f"{sandbox.url}/_sandbox/reset", timeout=5)
     assert client.search("x", type="artist")["artists"] is not None
+
+
+def quota_answers(sandbox: SandboxServer, headers: dict[str, str], count: int) -> list[Any]:
+    return [
+        requests.get(
+            f"{sandbox.url}/spotify/v1/search",
+            params={"q": "x", "type": "artist"},
+            headers=headers,
+            timeout=5,
+        )
+        for _ in range(count)
+    ]
+
+
+def test_daily_quota_answers_vary_between_the_real_bodies_by_default(
+    sandbox: SandboxServer,
+) -> None:
+    headers = app_client(sandbox)._auth_headers()
+    sandbox.sandbox.options.daily_quota = 0
+
+    first = quota_answers(sandbox, headers, 12)
+    requests.post(f"{sandbox.url}/_sandbox/reset", timeout=5)
+    again = quota_answers(sandbox, headers, 12)
+
+    bodies = [answer.json() for answer in first]
+    assert {answer.status_code for answer in first} == {429}
+    assert all(int(answer.headers["Retry-After"]) >= 3600 for answer in first)
+    real_bodies = [
+        {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}},
+        {"error": {"status": 429, "message": "API rate limit exceeded"}},
+        {},
+    ]
+    assert all(body in real_bodies for body in bodies)
+    assert all(body in bodies for body in real_bodies)
+    assert [answer.json() for answer in again] == bodies
+
+
+def test_config_pins_the_quota_body_and_refuses_an_unknown_one(sandbox: SandboxServer) -> None:
+    pinned = requests.post(
+        f"{sandbox.url}/_sandbox/config", json={"quota_body": "empty"}, timeout=5
+    )
+    refused = requests.post(f"{sandbox.url}/_sandbox/config", json={"quota_body": "odd"}, timeout=5)
+
+    assert pinned.json()["quota_body"] == "empty"
+    assert refused.status_code == 400
 
 
 def test_spotipy_without_retries_raises_429_at_once_but_loses_the_reason(
