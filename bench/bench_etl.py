@@ -36,34 +36,36 @@ BASELINE_QUALITY_SAMPLE = 600  # performers its match rule is scored on
 def quality(
     store: FolderStore, truth: dict[str, str | None], spotify_artists: list[dict[str, Any]]
 ) -> dict[str, float]:
-    """Return match quality in artists.csv against the world's truth.
+    """Return match quality in artists.csv against the world's truth, by performer key.
 
-    precision and recall over all claims; the share of claims made with low confidence and
-    how many of those were right; and, for performers whose name several Spotify artists share
-    (namesakes, genres mostly absent), how many were matched to the right one.
+    precision and recall over all claims; claims and precision at each confidence (high,
+    medium, low); and, for performers whose name several Spotify artists share (namesakes,
+    genres mostly absent), how many were matched to the right one.
     """
     artists, _ = load_dataset(store, ARTISTS)
     concerts, _ = load_dataset(store, CONCERTS)
     found = dict(zip(artists["performer_key"], artists["spotify_artist_id"], strict=True))
-    low = set(artists.loc[artists["match_confidence"] == "low", "performer_key"])
-    names = [name for name in concerts["performer_name"].unique() if name in truth]
-    claimed = [n for n in names if found.get(performer_key(n))]
-    correct = [n for n in claimed if found[performer_key(n)] == truth[n]]
-    on_spotify = [n for n in names if truth[n]]
-    recalled = sum(1 for n in on_spotify if found.get(performer_key(n)) == truth[n])
+    confidence = dict(zip(artists["performer_key"], artists["match_confidence"], strict=True))
+    true_id = {performer_key(name): artist for name, artist in truth.items()}
+    keys = {performer_key(name) for name in concerts["performer_name"].unique()} & set(true_id)
+    claimed = [key for key in keys if found.get(key)]
+    right = {key for key in claimed if found[key] == true_id[key]}
+    on_spotify = [key for key in keys if true_id[key]]
     shared = Counter(normalize_name(artist["name"]) for artist in spotify_artists)
-    namesakes = [n for n in on_spotify if shared[normalize_name(n)] > 1]
-    claimed_low = [n for n in claimed if performer_key(n) in low]
-    high = [n for n in claimed if performer_key(n) not in low]
-    return {
-        "precision": len(correct) / max(1, len(claimed)),
-        "recall": recalled / max(1, len(on_spotify)),
-        "precision_high_confidence": sum(1 for n in high if n in set(correct)) / max(1, len(high)),
-        "low_confidence_matches": len(claimed_low),
-        "low_confidence_right": sum(1 for n in claimed_low if n in set(correct)),
+    namesakes = [key for key in on_spotify if shared[key] > 1]
+    figures: dict[str, float] = {
+        "precision": len(right) / max(1, len(claimed)),
+        "recall": sum(1 for key in on_spotify if key in right) / max(1, len(on_spotify)),
         "namesake_performers": len(namesakes),
-        "namesakes_right": sum(1 for n in namesakes if found.get(performer_key(n)) == truth[n]),
+        "namesakes_right": sum(1 for key in namesakes if key in right),
     }
+    for level in ("high", "medium", "low"):
+        at_level = [key for key in claimed if confidence.get(key) == level]
+        figures[f"matches_{level}_confidence"] = len(at_level)
+        figures[f"precision_{level}_confidence"] = sum(1 for key in at_level if key in right) / max(
+            1, len(at_level)
+        )
+    return figures
 
 
 def changed_world(world: dict[str, Any], share: float, seed: int) -> dict[str, Any]:

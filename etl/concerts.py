@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from etl.sources import Event, EventSource, SourceError, StateFetch
-
-# Kept importable from here, where they lived before the registry (tests and bench use them).
 from shared.datasets import CONCERTS
 from shared.names import normalize_name
 
@@ -39,6 +37,14 @@ class ConcertsFetch:
     @property
     def skipped(self) -> int:
         return sum(fetch.skipped for fetch in self.fetches)
+
+    def notes(self) -> Counter[str]:
+        """Return the oddities of kept events (a URL dropped), and events past paging depth."""
+        notes: Counter[str] = sum((fetch.notes for fetch in self.fetches), Counter())
+        truncated = sum(fetch.truncated for fetch in self.fetches)
+        if truncated:
+            notes["events past the paging depth, missed"] += truncated
+        return notes
 
     def skipped_reasons(self) -> Counter[str]:
         """Return how many events were skipped for each reason, every state and source."""

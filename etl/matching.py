@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,11 +33,21 @@ BY_TITLE = "album or track in the show's title"
 BY_BILL = "records with another act on the bill"
 BY_RECENT = "recent releases"
 SEARCH_ORDER = "search order only"
-HIGH, LOW = "high", "low"
+FROM_TITLE = "name read from the event's title"
+HIGH, MEDIUM, LOW = "high", "medium", "low"
 # A namesake chosen on search order alone (Spotify ranks by popularity) is right about as often
 # as the popular act is the one on tour: kept, but marked low so it is never taken as certain.
 LOW_CONFIDENCE_SCORE = 50.0
-RECENT_SCORE = 90.0
+# "Only one of them released anything lately" is good evidence, not proof (the other may be
+# between records): medium.
+RECENT_SCORE = 80.0
+# Words of titles and records that name no one: a tour or a city in both says nothing.
+GENERIC_WORDS = {"live", "in", "concert", "tour", "world", "the", "a", "an", "and", "of", "at",
+                 "show", "night", "evening", "with", "special", "guests", "guest", "presents",
+                 "edition", "anniversary", "greatest", "hits", "deluxe", "remastered", "version",
+                 "acoustic", "christmas", "holiday", "los", "angeles", "new", "york", "city",
+                 "san", "francisco", "las", "vegas", "chicago", "nashville"}  # fmt: skip
+_SUBTITLE = re.compile(r"[:|]|\s[-\u2013\u2014]\s")
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Match:
     spotify_artist_name: str
     method: str  # source_link | exact | fuzzy | override | none
     score: float
-    confidence: str = HIGH  # high | low (namesakes that nothing told apart)
+    confidence: str = HIGH  # high | medium (recent releases) | low (nothing told them apart)
     evidence: str = ""
     tied: tuple[str, ...] = ()  # namesakes (ids) still tied: a recency check may part them
 
@@ -93,29 +104,50 @@ def is_tribute(name: str) -> bool:
 
 
 def _genre_overlap(candidate: ArtistRecord, genres: Sequence[str]) -> int:
+    """Count the candidate's genres that name one of the show's as a whole word.
+
+    "indie" is in "indie rock"; "pop" is not in "k-pop", nor "rap" in "trap".
+    """
     wanted = {genre.lower() for genre in genres if genre}
     return sum(
         1
         for genre in candidate.genres
-        if genre.lower() in wanted or any(w in genre.lower() for w in wanted)
+        if genre.lower() in wanted or wanted & set(genre.lower().split())
     )
+
+
+def _subtitles(name: str, titles: Sequence[str]) -> list[str]:
+    """Return what the titles say beside the name: "Shinedown: Planet Zero World Tour" gives
+    " planet zero world tour "."""
+    performer = normalize_name(name)
+    found = []
+    for title in titles:
+        parts = _SUBTITLE.split(title, maxsplit=1)
+        if len(parts) == 2:
+            found.append(f" {normalize_name(parts[1]).replace(performer, ' ')} ")
+    return found
 
 
 def _title_mentions(
     candidate: ArtistRecord, name: str, facts: ShowFacts, tracks: Sequence[TrackRecord]
 ) -> int:
-    """Count the candidate's album and track names that a show's title names (a tour name)."""
+    """Count the candidate's album and track names a show's subtitle names (a tour name)."""
+    subtitles = _subtitles(name, facts.titles)
     performer = normalize_name(name)
-    titles = [f" {normalize_name(title).replace(performer, ' ')} " for title in facts.titles]
     names = {
         normalize_name(text)
         for track in tracks
         if candidate.id in track.artist_ids
         for text in (track.album_name, track.name)
     }
-    # A self-titled album or a one-word title says nothing: the performer's name is in the title.
-    names = {text for text in names if len(text) >= 4 and text != performer and " " in text}
-    return sum(1 for text in names if any(f" {text} " in title for title in titles))
+    # A self-titled album says nothing, nor a name made of generic words ("Live in Concert",
+    # "Los Angeles"): only names of two words or more with a word of their own count.
+    names = {
+        text
+        for text in names
+        if text != performer and " " in text and set(text.split()) - GENERIC_WORDS
+    }
+    return sum(1 for text in names if any(f" {text} " in sub for sub in subtitles))
 
 
 def _shares_records_with_bill(
@@ -131,6 +163,15 @@ def _shares_records_with_bill(
     )
 
 
+def _released_since(release_date: str, since: str) -> bool:
+    """Compare a release date of any precision ("2023", "2023-11", "2023-11-23") with a day:
+    a year or month counts as its last day, so a release in the window's first month counts."""
+    if not release_date:
+        return False
+    padded = release_date + "-12-31"[len(release_date) - 4 :] if len(release_date) < 10 else ""
+    return (padded or release_date) >= since
+
+
 def _recent_releases(
     candidate: ArtistRecord, facts: ShowFacts, tracks: Sequence[TrackRecord]
 ) -> int:
@@ -140,7 +181,8 @@ def _recent_releases(
     return sum(
         1
         for track in tracks
-        if candidate.id in track.artist_ids and track.release_date >= facts.recent_since
+        if candidate.id in track.artist_ids
+        and _released_since(track.release_date, facts.recent_since)
     )
 
 
@@ -162,14 +204,14 @@ def choose_namesake(
         (BY_BILL, lambda c: _shares_records_with_bill(c, facts, tracks)),
         (BY_RECENT, lambda c: _recent_releases(c, facts, tracks)),
     ]
+    # Each signal is present or absent, never counted: a search lists the popular namesake's
+    # tracks first and most, so a count would mostly measure popularity.
     for evidence, score in signals:
-        scores = [score(candidate) for candidate in field]
-        best = max(scores)
-        if best <= 0:
-            continue
-        field = [candidate for candidate, s in zip(field, scores, strict=True) if s == best]
-        if len(field) == 1:
-            return field[0], evidence, ()
+        with_signal = [candidate for candidate in field if score(candidate) > 0]
+        if len(with_signal) == 1:
+            return with_signal[0], evidence, ()
+        if with_signal:
+            field = with_signal
     return field[0], SEARCH_ORDER, tuple(candidate.id for candidate in field)
 
 
@@ -185,7 +227,7 @@ def break_tie(
     if len(recent) != 1:
         return match
     chosen = recent[0]
-    return Match(chosen.id, chosen.name, match.method, RECENT_SCORE, HIGH, BY_RECENT)
+    return Match(chosen.id, chosen.name, match.method, RECENT_SCORE, MEDIUM, BY_RECENT)
 
 
 def _exact(
@@ -195,8 +237,9 @@ def _exact(
     artist, evidence, tied = chosen
     if tied:
         return Match(artist.id, artist.name, "exact", LOW_CONFIDENCE_SCORE, LOW, evidence, tied)
-    score = RECENT_SCORE if evidence == BY_RECENT else 100.0
-    return Match(artist.id, artist.name, "exact", score, HIGH, evidence)
+    if evidence == BY_RECENT:
+        return Match(artist.id, artist.name, "exact", RECENT_SCORE, MEDIUM, evidence)
+    return Match(artist.id, artist.name, "exact", 100.0, HIGH, evidence)
 
 
 def _fuzzy_acceptable(performer: str, candidate: str) -> bool:
@@ -268,7 +311,17 @@ def match_by_name(
     variants = name_variants(name)
     exact = [c for c in candidates if name_variants(c.name) & variants]
     if exact:
-        return _exact(name, choose_namesake(name, exact, facts, tracks))
+        match = _exact(name, choose_namesake(name, exact, facts, tracks))
+        if facts.from_title:
+            # "Sleeping With Sirens" read as "Sleeping" and "Sirens" would match real artists:
+            # a name read from a title is never better than a guess.
+            return dataclasses.replace(
+                match,
+                score=min(match.score, LOW_CONFIDENCE_SCORE),
+                confidence=LOW,
+                evidence=f"{FROM_TITLE}; {match.evidence}",
+            )
+        return match
     if is_tribute(name) or facts.from_title:
         return NO_MATCH
     lead = lead_name(name)

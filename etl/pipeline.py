@@ -39,6 +39,7 @@ class ConcertsSummary:
     duplicates: int = 0
     skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)  # URLs dropped, events missed
     rows: int = 0
     performers: int = 0
     carried_over_rows: int = 0
@@ -62,6 +63,7 @@ def build_concerts_dataset(
         failed={f"{state} {source}": why for (state, source), why in fetched.failed.items()},
         skipped=fetched.skipped,
         skipped_by_reason=dict(fetched.skipped_reasons()),
+        notes=dict(fetched.notes()),
         requests_by_source=fetched.requests_by_source(),
     )
     if len(fetched.failed) == len(states) * len(sources):

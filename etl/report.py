@@ -70,6 +70,7 @@ def make_report(
                 "duplicates_merged": concerts.duplicates,
                 "skipped": concerts.skipped,
                 "skipped_by_reason": concerts.skipped_by_reason,
+                "notes": concerts.notes,
                 "rows_kept_from_failed_states": concerts.carried_over_rows,
             },
             "artists": {
@@ -79,7 +80,7 @@ def make_report(
                 "failed": tracks.performers_failed,
                 "new_matches_by_method": dict(tracks.new_matches),
                 "match_rate": tracks.match_rate,
-                "new_matches_low_confidence": tracks.low_confidence,
+                "new_matches_by_confidence": dict(tracks.matches_by_confidence),
                 "answered_by_earlier_searches": tracks.reused_results,
             },
             "tracks": {

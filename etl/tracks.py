@@ -15,7 +15,16 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from etl.matching import LOW, Match, ShowFacts, break_tie, match_performer, tracks_of
+from etl.matching import (
+    MEDIUM,
+    ONLY_CANDIDATE,
+    Match,
+    ShowFacts,
+    break_tie,
+    lead_name,
+    match_performer,
+    tracks_of,
+)
 from shared.datasets import ARTISTS, OVERRIDES, TOP_TRACKS, load_dataset, save_dataset
 from shared.names import normalize_name, performer_key
 from shared.spotify import (
@@ -48,6 +57,7 @@ WORKERS = 6  # Spotify requests in flight at once
 # not is rarely the one on the bill. Used only to part namesakes nothing else told apart.
 RECENT_RELEASES = timedelta(days=3 * 365)
 FACTS_KEPT = 20  # titles and co-performers kept per performer as evidence
+REUSED_ONLY_CANDIDATE = "only artist of the name in another search's answer"
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,9 @@ class TracksSummary:
     performers_failed: int = 0
     new_matches: Counter[str] = field(default_factory=Counter)
     reused_results: int = 0
-    low_confidence: int = 0  # namesakes nothing told apart: chosen on search order, marked low
+    # high | medium (recent releases; an answer reused from another name's search) | low
+    # (namesakes nothing told apart; names read from event titles)
+    matches_by_confidence: Counter[str] = field(default_factory=Counter)
     artists_with_tracks_refreshed: int = 0
     tracks_written: int = 0
     checkpoints: int = 0
@@ -490,36 +502,39 @@ class Lookup:
 
 def _candidates_and_tracks(
     run: _Run, performer: PerformerTodo, known_id: str
-) -> tuple[list[ArtistRecord], list[TrackRecord]]:
-    """Spend at most one request (Development Mode) on what a performer needs; none if seen."""
+) -> tuple[list[ArtistRecord], list[TrackRecord], bool]:
+    """Spend at most one request (Development Mode) on what a performer needs; none if seen.
+
+    Also say whether the candidates come from a search for another name (reused).
+    """
     if known_id:
         seen = run.seen.tracks_for(known_id)
         if seen is not None:
-            return [], seen
+            return [], seen, False
         top = run.probe.try_top_tracks(known_id)
         if top is None:
             run.seen.searched(performer.name)
             top = run.api.search_tracks(performer.name)
         run.seen.remember([], top)
-        return [], top
+        return [], top, False
     reused = run.seen.answer_for(performer)
     if reused is not None:
         with run.lock:
             run.summary.reused_results += 1
-        return reused
+        return reused[0], reused[1], True
     if run.probe.mode == "extended":
-        return run.api.search_artists(performer.name), []
+        return run.api.search_artists(performer.name), [], False
     candidates, tracks = run.api.search_artist_with_tracks(performer.name)
     run.seen.remember(candidates, tracks)
     run.seen.searched(performer.name)
-    return candidates, tracks
+    return candidates, tracks, False
 
 
 def _look_up(run: _Run, performer: PerformerTodo) -> Lookup:
     """Match one performer with at most one request in Development Mode (safe in a thread)."""
     override = run.overrides.get(performer.key, "")
     known_id = override or performer.source_artist_id
-    candidates, tracks = _candidates_and_tracks(run, performer, known_id)
+    candidates, tracks, reused = _candidates_and_tracks(run, performer, known_id)
     match = match_performer(
         performer.name,
         candidates,
@@ -528,13 +543,19 @@ def _look_up(run: _Run, performer: PerformerTodo) -> Lookup:
         facts=performer.facts,
         tracks=tracks,
     )
-    if match.tied and run.probe.mode != "unknown":
-        # Namesakes nothing told apart: one more request asks which of them released lately.
+    if match.tied and performer.facts.recent_since:
+        # Namesakes nothing told apart: one more request asks which of them released lately
+        # (for "X & The Y Band" matched on its lead, which of the X's).
+        searched = (lead_name(performer.name) if match.method == "fuzzy" else "") or performer.name
         recent = run.api.search_recent_tracks(
-            performer.name, int(performer.facts.recent_since[:4]), run.now.year
+            searched, int(performer.facts.recent_since[:4]), run.now.year
         )
         match = break_tie(match, candidates, recent, performer.facts)
         tracks = [*tracks, *recent]
+    if reused and match.evidence == ONLY_CANDIDATE:
+        # Another name's search saw one artist of this name; a search of its own might see a
+        # namesake too, so this is not "the only candidate" for certain.
+        match = dataclasses.replace(match, confidence=MEDIUM, evidence=REUSED_ONLY_CANDIDATE)
     if match.found and not match.spotify_artist_name:
         credited = dict(
             pair
@@ -561,8 +582,8 @@ def _record(run: _Run, lookup: Lookup) -> None:
     """Keep what a look-up found (in the calling thread: the book is not shared)."""
     run.book.record_match(lookup.performer, lookup.match, run.now)
     run.summary.new_matches[lookup.match.method] += 1
-    if lookup.match.found and lookup.match.confidence == LOW:
-        run.summary.low_confidence += 1
+    if lookup.match.found:
+        run.summary.matches_by_confidence[lookup.match.confidence] += 1
     if lookup.tracks:
         run.summary.tracks_written += run.book.record_tracks(
             lookup.match.spotify_artist_id, lookup.tracks, lookup.source, run.now

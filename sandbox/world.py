@@ -249,6 +249,7 @@ _COMEDIANS = [
 ARTISTS_WITH_GENRES = 0.25
 # Share of touring acts whose newest release is under three years old (an assumption).
 TOURING_WITH_RECENT_RELEASE = 0.85
+OTHERS_WITH_RECENT = 0.3  # of artists not on any bill
 # How much busier a state's concert market is than a small state's.
 MARKET_WEIGHT = {"CA": 20.0, "NY": 20.0, "TX": 10.0, "FL": 8.0, "IL": 8.0, "TN": 8.0, "GA": 4.0,
                  "WA": 4.0, "MA": 4.0, "PA": 4.0, "CO": 4.0}  # fmt: skip
@@ -299,6 +300,7 @@ class _Builder:
     performers: list[_Performer] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)
     albums_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    not_acts: set[str] = field(default_factory=set)  # event names that name no act
 
     def add_artist(
         self, name: str, popularity: int, genres: list[str], n_tracks: int | None = None
@@ -363,14 +365,15 @@ class _Builder:
     def date_releases(self, start: date) -> None:
         """Date every album: acts on tour mostly have a recent one; the rest are older.
 
-        An act that tours in 2026 has usually released something in the last three years
-        (TOURING_WITH_RECENT_RELEASE is our assumption, not a measured share); a namesake that
-        does not tour released at any time since 1965, so rarely lately.
+        An act that tours in 2026 has usually released something in the last three years, and
+        many that do not tour have too (both shares are our assumptions, not measured): so
+        "only one of two namesakes released lately" is evidence, not proof.
         """
         rng = self.rng
         touring = {performer.truth for performer in self.performers if performer.truth}
         for artist_id, albums in self.albums_of.items():
-            newest_recent = artist_id in touring and rng.random() < TOURING_WITH_RECENT_RELEASE
+            share = TOURING_WITH_RECENT_RELEASE if artist_id in touring else OTHERS_WITH_RECENT
+            newest_recent = rng.random() < share
             for number, album in enumerate(albums):
                 if number == 0 and newest_recent:
                     day = start - timedelta(days=rng.randint(30, 900))
@@ -436,7 +439,9 @@ def _add_namesakes(builder: _Builder, scale: int) -> None:
         # most have no genres, so genres rarely tell them apart.
         name = builder.unique_name(lambda: _band_name(rng))
         genres_true = rng.sample(GENRES, 2)
-        genres_other = [genre for genre in GENRES if genre not in genres_true][:1]
+        # Namesakes may share a genre (two rock bands of one name): then genres cannot tell.
+        other_genre = genres_true[0] if rng.random() < 0.3 else rng.choice(GENRES)
+        genres_other = [other_genre]
         popular, obscure = rng.randint(45, 90), rng.randint(5, 40)
         true_is_popular = rng.random() < 0.5
         true_id = add(name, popular if true_is_popular else obscure, genres_true)
@@ -572,7 +577,12 @@ def generate_world(
         },
         "seatgeek": {"events": seatgeek_events},
         "ticketmaster": {"events": ticketmaster_events},
-        "truth": {"performers": {p.name: p.truth for p in builder.performers}},
+        "truth": {
+            "performers": {
+                **{name: None for name in sorted(builder.not_acts)},
+                **{p.name: p.truth for p in builder.performers},
+            }
+        },
     }
     return world
 
@@ -784,6 +794,7 @@ def _events(
                     lineup=lineup,
                     time_tbd=rng.random() < TIME_TBD_SHARE,
                     linked=ticketmaster_linked,
+                    not_acts=builder.not_acts,
                 )
             )
     for number in range(max(2, count // 300)):
@@ -904,6 +915,29 @@ def _seatgeek_event(
     }
 
 
+def _title_without_attractions(
+    rng: random.Random, lineup: list[_Performer], venue: dict[str, Any], not_acts: set[str]
+) -> str:
+    """Return the name of an event that lists no attractions, in the shapes real ones take
+    (real-api/ticketmaster: "NB RIDAZ LIVE IN CONCERT AR DON QUIXOTE IN LOS ANGELES",
+    "JONATHAN KARRANT & FRIENDS! : A HOLIDAY CONCERT (...)", "Max Styler", and "Cheap Peach",
+    a night whose act, The Kicks, the name does not give)."""
+    headliner = lineup[0].name
+    city = venue["city"].name
+    shapes = [
+        headliner,
+        f"{headliner} with {lineup[1].name}" if len(lineup) > 1 else headliner,
+        f"{headliner.upper()} LIVE IN CONCERT AT {venue['name'].upper()} IN {city.upper()}",
+        f"{headliner} & Friends! : A Holiday Concert (Acclaimed Recording Artist)",
+        f"{headliner} (Winner of a Songwriting Award): Album Release Concert Event",
+        f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} Night",  # names no act
+    ]
+    title = rng.choices(shapes, weights=[4, 2, 1, 1, 1, 1])[0]
+    if title == shapes[-1]:
+        not_acts.add(title)  # the truth: no act of this name
+    return title
+
+
 def _ticketmaster_event(
     rng: random.Random,
     title: str,
@@ -913,10 +947,11 @@ def _ticketmaster_event(
     lineup: list[_Performer],
     time_tbd: bool,
     linked: set[str],
+    not_acts: set[str],
 ) -> dict[str, Any]:
     """Return an event as Ticketmaster's Discovery API lists it, in its recorded answers' shape.
 
-    Some name no attractions (the event's name is then the headliner's, or "X with Y"), some
+    Some name no attractions (the event name then says the act in the shapes real ones use), some
     have no `dates.timezone`, and a show with no time yet has neither `localTime` nor `dateTime`.
     """
     city: City = venue["city"]
@@ -946,7 +981,7 @@ def _ticketmaster_event(
         attractions.append(attraction)
     named_only = rng.random() < NO_ATTRACTIONS_SHARE
     if named_only:
-        title = lineup[0].name + (f" with {lineup[1].name}" if len(lineup) > 1 else "")
+        title = _title_without_attractions(rng, lineup, venue, not_acts)
     start: dict[str, Any] = {
         "localDate": local.strftime("%Y-%m-%d"),
         "dateTBD": False,

@@ -22,6 +22,7 @@ from sandbox.server import SandboxServer
 from sandbox.world import generate_world
 from shared.config import load_settings
 from shared.datasets import CONCERTS, load_dataset
+from shared.names import normalize_name
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV, REPO_ROOT
 
@@ -74,7 +75,7 @@ def test_every_event_of_a_busy_state_comes_back(
     assert {e.event_id for e in from_ticketmaster.events} == expected_ticketmaster
     assert len(from_ticketmaster.events) == len(expected_ticketmaster)
     assert from_seatgeek.requests >= len(expected_seatgeek) // 50
-    assert ticketmaster.truncated == 0
+    assert from_ticketmaster.truncated == 0 and from_seatgeek.truncated == 0
 
 
 def test_both_sources_give_each_event_once(
@@ -100,13 +101,16 @@ def test_both_sources_give_each_event_once(
         zip(
             headliners["venue_name"],
             headliners["starts_at_local"].str.slice(0, 10),
-            headliners["performer_name"],
+            headliners["performer_name"].map(normalize_name),
             strict=True,
         )
     )
-    expected = {(e.venue.name, e.starts_at_local[:10], e.performers[0].name) for e in listed}
+    # Names compare as the dedupe compares them: a title may give "LOW" for SeatGeek's "Low".
+    expected = {
+        (e.venue.name, e.starts_at_local[:10], normalize_name(e.performers[0].name)) for e in listed
+    }
     timed_somewhere = {
-        (e.venue.name, e.starts_at_local[:10], e.performers[0].name)
+        (e.venue.name, e.starts_at_local[:10], normalize_name(e.performers[0].name))
         for e in listed
         if not e.time_tbd
     }
@@ -124,7 +128,7 @@ def test_both_sources_give_each_event_once(
     assert not (frame["starts_at_local"].str.contains("T03:30")).any()
     assert (
         not {
-            (v, d[:10], n)
+            (v, d[:10], normalize_name(n))
             for v, d, n in zip(
                 tbd_rows["venue_name"],
                 tbd_rows["starts_at_local"],

@@ -17,11 +17,11 @@ SOURCE_FACTORIES: tuple[Callable[[Settings], EventSource | None], ...] = (
 
 
 class NoEventSourceError(Exception):
-    """Neither SeatGeek nor Ticketmaster is configured."""
+    """No event source has its keys set."""
 
 
 def make_sources(settings: Settings) -> list[EventSource]:
-    """Return the event sources whose keys are set: SeatGeek first, then Ticketmaster."""
+    """Return the event sources whose keys are set, in SOURCE_FACTORIES order."""
     sources = [source for make in SOURCE_FACTORIES if (source := make(settings)) is not None]
     if not sources:
         raise NoEventSourceError(

@@ -69,7 +69,6 @@ class TicketmasterSource:
         self.client = client or JsonClient(
             self.name, min_interval_seconds=1.05 / REQUESTS_PER_SECOND
         )
-        self.truncated = 0
 
     def fetch_state_events(self, state: str, *, since: datetime) -> StateFetch:
         """Return every upcoming concert in a state, halving date windows that hold over 1,000."""
@@ -85,7 +84,6 @@ class TicketmasterSource:
             since=since,
         )
         fetched.requests = self.client.thread_requests() - requests_before
-        self.truncated += fetched.truncated
         return fetched
 
     def _params(

@@ -21,6 +21,11 @@ _NOT_NAME = (
     re.compile(r"^special\s+guests?\s*:?\s+", re.IGNORECASE),  # "with special guests Y"
 )
 _EDGES = " \t-\u2013\u2014,;:|/"
+_NO_ONE = re.compile(r"^(?:(?:very\s+)?special\s+guests?|guests?|friends|tba|tbd)$", re.IGNORECASE)
+# A tribute named in the subtitle ("The Concert: A Tribute To ABBA") would leave "The Concert":
+# the title is kept whole, so that it is never taken for an act. ("X Tribute with Y" splits.)
+_SUBTITLE_MARK = re.compile(r"\s*[:|]\s|\s[-\u2013\u2014]\s")
+_TRIBUTE = re.compile(r"\b(?:tribute|salute|experience|music of)\b", re.IGNORECASE)
 
 
 def names_in_title(title: str) -> tuple[str, ...]:
@@ -36,10 +41,18 @@ def names_in_title(title: str) -> tuple[str, ...]:
             break
         text = shorter
     text = _EVENING_WITH.sub("", " ".join(text.split()))
+    subtitle = _SUBTITLE_MARK.split(text, maxsplit=1)
+    if len(subtitle) == 2 and _TRIBUTE.search(subtitle[1]):
+        whole = text.strip(_EDGES)
+        return (whole,) if whole else ()
     names: list[str] = []
     for part in _SUPPORT.split(text):
         name = _clean(part)
-        if name and name.casefold() not in {n.casefold() for n in names}:
+        if (
+            name
+            and not _NO_ONE.match(name)
+            and name.casefold() not in {n.casefold() for n in names}
+        ):
             names.append(name)
     return tuple(names)
 
