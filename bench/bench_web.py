@@ -76,6 +76,9 @@ def build_datasets(store: FolderStore, world: dict[str, Any]) -> int:
             "match_method": ["exact" if truth.get(n) else "none" for n in names],
             "match_score": [100.0] * len(names),
             "checked_at": [now.strftime("%Y-%m-%dT%H:%M:%SZ")] * len(names),
+            "match_confidence": ["high" if truth.get(n) else "" for n in names],
+            "match_evidence": ["only candidate" if truth.get(n) else "" for n in names],
+            "tracks_checked_at": [now.strftime("%Y-%m-%dT%H:%M:%SZ")] * len(names),
         }
     )
     save_dataset(store, ARTISTS, artists)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox.catalog import (
     CONTAINS,
@@ -86,3 +90,41 @@ def test_a_popular_prefix_match_can_outrank_an_obscure_exact_one() -> None:
     ranked = [a["name"] for a in catalog.search_artists(parse_query('artist:"Sting"'))]
 
     assert ranked == ["Stingray", "Sting"]
+
+
+def _every_name_scored(catalog: Catalog, wanted: str) -> tuple[str, ...]:
+    """Rank as the search did before it pre-selected names: name_score on every artist."""
+    scored = []
+    for artist_id, name in catalog.artist_names.items():
+        score = name_score(wanted, name)
+        if score > 0:
+            scored.append(
+                (score + catalog.artists[artist_id].get("popularity", 0) * 0.5, artist_id)
+            )
+    scored.sort(key=lambda pair: -pair[0])
+    return tuple(artist_id for _, artist_id in scored)
+
+
+@pytest.fixture(scope="module")
+def world_catalog(small_world: dict[str, Any]) -> Catalog:
+    return Catalog(small_world["spotify"]["artists"], small_world["spotify"]["tracks"])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_preselecting_names_ranks_exactly_as_scoring_every_name(
+    world_catalog: Catalog, data: st.DataObject
+) -> None:
+    names = sorted(world_catalog.name_list)
+    wanted = data.draw(
+        st.one_of(
+            st.sampled_from(names),
+            st.sampled_from(names).map(lambda name: name[:-1]),
+            st.sampled_from(names).map(lambda name: name.split()[0]),
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", max_size=20).map(normalize),
+        )
+    )
+
+    assert world_catalog._ranked_artists(wanted, "") == _every_name_scored(world_catalog, wanted)
