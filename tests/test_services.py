@@ -43,9 +43,10 @@ def wait_until_up(process: subprocess.Popen[bytes], url: str, seconds: float = 3
             output = process.stdout.read().decode() if process.stdout else ""
             pytest.fail(f"gunicorn exited with {process.returncode}:\n{output}")
         try:
-            requests.get(url + "/healthz", timeout=1)
+            requests.get(url + "/healthz", timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or a worker still importing on a busy machine.
             time.sleep(0.2)
     pytest.fail(f"{url} did not answer within {seconds} s")
 
