@@ -13,6 +13,7 @@ from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
 from etl.sources import StateFetch
 from etl.sources.registry import NoEventSourceError, make_sources
 from shared.config import ConfigError, load_settings
+from shared.datasets import DatasetSchemaError
 from shared.logging import setup_logging
 from shared.spotify import SpotifyRefusedError
 from shared.storage import open_store
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except LeaseHeld as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    except AllStatesFailedError as error:
+    except (AllStatesFailedError, DatasetSchemaError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except SpotifyRefusedError as error:

@@ -189,10 +189,22 @@ def back_up_everyone(
             logger.warning(
                 "a user's grant is gone; they must sign in again", extra={"user_id": user_id}
             )
+        except TokenDecryptError:
+            # TOKEN_ENCRYPTION_KEY was rotated: the sealed grant can never be opened again.
+            mark_needs_sign_in(
+                store,
+                user_id,
+                "Local Shows changed its encryption key, so the sign-in you gave us can no "
+                "longer be read.",
+            )
+            summary.newly_needing_sign_in += 1
+            logger.warning(
+                "a user's stored grant cannot be opened (key rotated); they must sign in again",
+                extra={"user_id": user_id},
+            )
         except (
             SpotifyError,
             UserSettingsError,
-            TokenDecryptError,
             ConflictError,
             ValueError,
         ) as error:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from etl.sources import Event, EventSource, SourceError, StateFetch
 from shared.datasets import CONCERTS
-from shared.names import normalize_name
+from shared.names import normalize_name, performer_key
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def build_concerts(events: Iterable[Event], *, now: datetime, fetched_at: dateti
             continue
         seen: set[str] = set()
         for performer in event.performers:
-            key = normalize_name(performer.name)
+            key = performer_key(performer.name)
             if key in seen:
                 continue
             seen.add(key)
@@ -231,6 +231,7 @@ def build_concerts(events: Iterable[Event], *, now: datetime, fetched_at: dateti
                     "venue_lon": event.venue.lon,
                     "performer_id": performer.performer_id,
                     "performer_name": performer.name,
+                    "performer_key": key,
                     "is_headliner": performer.is_headliner,
                     "billing_order": performer.billing_order,
                     "genres": "|".join(dict.fromkeys(performer.genres or event.genres)),
@@ -259,6 +260,7 @@ def carry_over(
     failed_pairs, visited = set(failed), set(states_run)
     if previous.empty:
         return fresh, 0
+    previous = with_performer_keys(previous)
     pairs = zip(previous["venue_state"], previous["source"], strict=True)
     keep = pd.Series(
         [state not in visited or (state, source) in failed_pairs for state, source in pairs],
@@ -278,6 +280,22 @@ def carry_over(
         else kept.reset_index(drop=True)
     )
     return sort_concerts(merged), len(kept)
+
+
+def with_performer_keys(concerts: pd.DataFrame) -> pd.DataFrame:
+    """Return concerts with every row's performer key: rows written before the column get one."""
+    if "performer_key" in concerts.columns:
+        keys = concerts["performer_key"].astype(str)
+    else:
+        keys = pd.Series("", index=concerts.index)
+    unkeyed = keys == ""
+    if not unkeyed.any():
+        return concerts
+    keyed = concerts.copy()
+    keyed["performer_key"] = keys.where(
+        ~unkeyed, concerts["performer_name"].astype(str).map(performer_key)
+    )
+    return keyed
 
 
 def sort_concerts(frame: pd.DataFrame) -> pd.DataFrame:

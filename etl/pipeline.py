@@ -17,7 +17,16 @@ from etl.report import make_report, save_report
 from etl.sources import EventSource, StateFetch
 from etl.tracks import TracksSummary, match_and_fetch_tracks
 from shared.config import Settings
-from shared.datasets import CONCERTS, load_dataset, save_dataset
+from shared.datasets import (
+    ARTISTS,
+    CONCERTS,
+    OVERRIDES,
+    TOP_TRACKS,
+    Dataset,
+    DatasetSchemaError,
+    load_dataset,
+    save_dataset,
+)
 from shared.spotify import RequestLedger, SpotifyApi
 from shared.storage import Store
 
@@ -89,6 +98,19 @@ def build_concerts_dataset(
     return summary
 
 
+def check_datasets(store: Store, datasets: Sequence[Dataset]) -> None:
+    """Read each dataset through its schema; DatasetSchemaError names the first that fails."""
+    for dataset in datasets:
+        try:
+            load_dataset(store, dataset)
+        except DatasetSchemaError as error:
+            raise DatasetSchemaError(
+                f"{error}; the run stopped before writing any dataset",
+                dataset=error.dataset,
+                columns=error.columns,
+            ) from error
+
+
 @dataclass
 class BuildSummary:
     """What a whole build did."""
@@ -111,8 +133,10 @@ def run_build(
     """Run the steps: concerts, backups (with settings), then artist matches and their tracks.
 
     Backups come before matching: a week's Discover Weekly not saved this week is lost, while
-    matching left undone for want of quota simply resumes next run.
+    matching left undone for want of quota simply resumes next run. The datasets the steps read
+    are checked first, so that one failing its schema stops the run before any is written.
     """
+    check_datasets(store, (CONCERTS, ARTISTS, TOP_TRACKS, OVERRIDES))
     concerts_summary = build_concerts_dataset(store, sources, states, now=now, on_state=on_state)
     backups_summary = None
     if settings is not None:

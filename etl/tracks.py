@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from etl.concerts import with_performer_keys
 from etl.matching import (
     MEDIUM,
     ONLY_CANDIDATE,
@@ -114,19 +115,23 @@ def plan_performers(
     cached = {row.performer_key: row for row in artists.itertuples(index=False)}
     retry_misses_before = (now - MISS_RETRY_AFTER).strftime(ISO_UTC)
     recent_since = (now - RECENT_RELEASES).strftime("%Y-%m-%d")
-    frame = concerts.assign(_key=concerts["performer_name"].map(performer_key))
+    frame = with_performer_keys(concerts)
     from_title = (
         frame["performer_from_title"]
         if "performer_from_title" in frame.columns
         else pd.Series(False, index=frame.index)
     )
-    bills: dict[tuple[str, str], list[str]] = {}
-    for source, event_id, name in zip(
-        frame["source"], frame["event_id"], frame["performer_name"], strict=True
+    bills: dict[tuple[str, str], list[tuple[str, str]]] = {}  # event -> (name, key) on its bill
+    for source, event_id, name, name_key in zip(
+        frame["source"],
+        frame["event_id"],
+        frame["performer_name"],
+        frame["performer_key"],
+        strict=True,
     ):
-        bills.setdefault((str(source), str(event_id)), []).append(str(name))
+        bills.setdefault((str(source), str(event_id)), []).append((str(name), str(name_key)))
     todo = []
-    for key, group in frame.groupby("_key", sort=False):
+    for key, group in frame.groupby("performer_key", sort=False):
         if not key:
             continue
         row = cached.get(key)
@@ -140,7 +145,7 @@ def plan_performers(
         name = str(group["performer_name"].mode().iloc[0])
         events = set(zip(group["source"].astype(str), group["event_id"].astype(str), strict=True))
         others = dict.fromkeys(
-            other for event in events for other in bills[event] if performer_key(other) != key
+            other for event in events for other, other_key in bills[event] if other_key != key
         )
         facts = ShowFacts(
             genres=tuple(
@@ -593,8 +598,7 @@ def _record(run: _Run, lookup: Lookup) -> None:
 def _tracks_wanted(book: TrackBook, concerts: pd.DataFrame, now: datetime) -> list[tuple[str, str]]:
     """Return (artist id, name) of matched artists lacking fresh tracks, soonest show first."""
     stale_before = (now - TRACKS_STALE_AFTER).strftime(ISO_UTC)
-    keys = concerts["performer_name"].map(performer_key)
-    first_show = concerts.assign(_key=keys).groupby("_key")["starts_at"].min()
+    first_show = with_performer_keys(concerts).groupby("performer_key")["starts_at"].min()
     wanted: dict[str, tuple[str, str]] = {}
     for key, row in book.artists.items():
         artist_id = str(row["spotify_artist_id"] or "")

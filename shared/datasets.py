@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,24 +23,46 @@ _FALSE = {"false", "0", "no", ""}
 
 
 class DatasetSchemaError(ValueError):
-    """A frame does not have the columns its dataset requires."""
+    """A dataset (a stored file or a frame to save) fails its schema: a required column is
+    missing, or its bytes are not UTF-8 CSV. Names the file and the columns, for the message."""
+
+    def __init__(self, message: str, *, dataset: str, columns: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.dataset = dataset
+        self.columns = tuple(columns)
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A CSV dataset: where it lives and the columns it must have, with their types."""
+    """A CSV dataset: where it lives and its columns, with their types.
+
+    Every column is required except the `optional` ones, columns added after files were first
+    written: a file written before them still loads, with them empty.
+    """
 
     name: str
     columns: tuple[tuple[str, ColumnType], ...]
+    optional: frozenset[str] = frozenset()
 
     @property
     def column_names(self) -> list[str]:
-        """Return the required column names, in order."""
+        """Return the column names, in order."""
         return [column for column, _ in self.columns]
+
+    @property
+    def required_column_names(self) -> list[str]:
+        """Return the names of the columns a file must have, in order."""
+        return [column for column, _ in self.columns if column not in self.optional]
 
     def at(self, name: str) -> Dataset:
         """Return the same dataset kept under another object name (one file per user)."""
-        return Dataset(check_name(name), self.columns)
+        return Dataset(check_name(name), self.columns, self.optional)
+
+    def only(self, columns: list[str] | None) -> Dataset:
+        """Return the dataset restricted to some of its columns (all of them for None)."""
+        if columns is None:
+            return self
+        return Dataset(self.name, tuple(c for c in self.columns if c[0] in columns), self.optional)
 
 
 def _columns(spec: str) -> tuple[tuple[str, ColumnType], ...]:
@@ -56,9 +79,11 @@ CONCERTS = Dataset(
     _columns(
         "event_id, source, event_title, event_url, starts_at, starts_at_local, time_tbd:bool, "
         "venue_name, venue_city, venue_state, venue_postal_code, venue_lat:float, "
-        "venue_lon:float, performer_id, performer_name, is_headliner:bool, billing_order:int, "
-        "genres, source_spotify_artist_id, fetched_at, performer_kind, performer_from_title:bool"
+        "venue_lon:float, performer_id, performer_name, performer_key, is_headliner:bool, "
+        "billing_order:int, genres, source_spotify_artist_id, fetched_at, performer_kind, "
+        "performer_from_title:bool"
     ),
+    optional=frozenset({"performer_kind", "performer_from_title", "performer_key"}),
 )
 
 ARTISTS = Dataset(
@@ -67,6 +92,7 @@ ARTISTS = Dataset(
         "performer_key, performer_name, spotify_artist_id, spotify_artist_name, match_method, "
         "match_score:float, checked_at, match_confidence, match_evidence, tracks_checked_at"
     ),
+    optional=frozenset({"match_confidence", "match_evidence", "tracks_checked_at"}),
 )
 
 TOP_TRACKS = Dataset(
@@ -128,56 +154,80 @@ def parse_csv(
     columns: list[str] | None = None,
     text_as_category: bool = False,
 ) -> pd.DataFrame:
-    """Parse a dataset's CSV text, adding absent columns empty and typing the known ones."""
-    wanted = Dataset(
-        dataset.name, tuple(c for c in dataset.columns if columns is None or c[0] in columns)
-    )
+    """Parse a dataset's CSV text and type its columns; absent optional columns read empty.
+
+    DatasetSchemaError when a required column is absent or the bytes are not UTF-8 CSV: filling
+    a required column with "" would pass for data (every match lost, rows carried twice).
+    """
+    wanted = dataset.only(columns)
     if not data.strip():
         return empty_frame(wanted)
-    header = set(pd.read_csv(io.BytesIO(data), nrows=0).columns)
-    usecols = None if columns is None else [c for c in columns if c in header]
-    types = {column: ("category" if text_as_category else str) for column, _ in wanted.columns}
-    frame = pd.read_csv(
-        io.BytesIO(data), dtype=types, usecols=usecols, keep_default_na=False, na_filter=False
-    )
-    missing = [column for column in wanted.column_names if column not in frame.columns]
-    if missing:
-        logger.warning(
-            "dataset lacks columns; they are read as empty",
-            extra={"dataset": dataset.name, "missing_columns": missing},
+    try:
+        header = set(pd.read_csv(io.BytesIO(data), nrows=0).columns)
+        missing = [c for c in wanted.required_column_names if c not in header]
+        if missing:
+            raise DatasetSchemaError(
+                f"{dataset.name} lacks the required column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)}",
+                dataset=dataset.name,
+                columns=missing,
+            )
+        usecols = None if columns is None else [c for c in columns if c in header]
+        frame = _read(data, usecols, as_category=text_as_category)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DatasetSchemaError(
+            f"{dataset.name} is not readable UTF-8 CSV: {error}", dataset=dataset.name
+        ) from error
+    absent = [column for column in wanted.column_names if column not in frame.columns]
+    if absent:
+        logger.info(
+            "dataset written before some optional columns; they are read as empty",
+            extra={"dataset": dataset.name, "missing_columns": absent},
         )
-        for column in missing:
+        for column in absent:
             frame[column] = ""
     return _apply_types(frame, wanted)
 
 
-def _read(
-    data: bytes, types: dict[str, Any], usecols: list[str] | None, *, chunked: bool
-) -> pd.DataFrame:
-    """Read CSV text; chunked, each chunk's text turns into categories before the next is read,
-    so that the whole file never exists as one string object a cell (the peak that counts)."""
+def _read(data: bytes, usecols: list[str] | None, *, as_category: bool) -> pd.DataFrame:
+    """Read every column as text; as categories, chunk by chunk, so that the whole file never
+    exists as one string object a cell (the peak that counts).
+
+    Not pandas' own dtype="category": it infers numeric categories, so "02134" read as 2134.
+    """
     options: dict[str, Any] = {
-        "dtype": types,
+        "dtype": str,
         "usecols": usecols,
         "keep_default_na": False,
         "na_filter": False,
     }
-    if not chunked:
-        whole: pd.DataFrame = pd.read_csv(io.BytesIO(data), **options)
+    if not as_category:
+        whole: pd.DataFrame = _same_fields(pd.read_csv(io.BytesIO(data), **options))
         return whole
-    chunks: list[pd.DataFrame] = list(
-        pd.read_csv(io.BytesIO(data), chunksize=CHUNK_ROWS, **options)
-    )
+    chunks = [
+        _same_fields(chunk).astype("category")
+        for chunk in pd.read_csv(io.BytesIO(data), chunksize=CHUNK_ROWS, **options)
+    ]
     if len(chunks) == 1:
         return chunks[0]
-    combined = {}
-    for column in chunks[0].columns:
-        parts = [chunk[column] for chunk in chunks]
-        if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            combined[column] = pd.Series(union_categoricals(parts, ignore_order=True))
-        else:
-            combined[column] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(combined)
+    return pd.DataFrame(
+        {
+            column: pd.Series(
+                union_categoricals([chunk[column] for chunk in chunks], ignore_order=True)
+            )
+            for column in chunks[0].columns
+        }
+    )
+
+
+def _same_fields(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return frame, or raise ParserError when its rows had one field more than the header.
+
+    pandas takes such rows' first field as an index; any other count it refuses itself.
+    """
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise pd.errors.ParserError("rows have more fields than the header")
+    return frame
 
 
 def save_dataset(
@@ -187,20 +237,27 @@ def save_dataset(
     *,
     if_generation_match: int | None = None,
 ) -> int:
-    """Write a dataset whole and return its generation; refuse a frame that lacks a column."""
-    missing = [column for column in dataset.column_names if column not in frame.columns]
+    """Write a dataset whole and return its generation; refuse a frame that lacks a column.
+
+    An absent optional column is written empty. Lines end in CRLF (RFC 4180), so that the CSV
+    writer quotes every field holding a CR or an LF: with LF endings a bare CR went unquoted and
+    split its row when read back.
+    """
+    missing = [column for column in dataset.required_column_names if column not in frame.columns]
     if missing:
         raise DatasetSchemaError(
-            f"{dataset.name} needs the columns {', '.join(missing)}, which the frame lacks"
+            f"{dataset.name} needs the columns {', '.join(missing)}, which the frame lacks",
+            dataset=dataset.name,
+            columns=missing,
         )
     extra = [column for column in frame.columns if column not in dataset.column_names]
-    ordered = frame[dataset.column_names + extra].copy()
+    ordered = frame.reindex(columns=dataset.column_names + extra, fill_value="")
     for column, kind in dataset.columns:
         if kind == "bool":
             ordered[column] = ordered[column].map(
                 lambda value: "true" if value is True or value == 1 else "false"
             )
-    data = ordered.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    data = ordered.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
     return store.write(
         dataset.name, data, if_generation_match=if_generation_match, content_type="text/csv"
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.names import clean_text
 from shared.spotify_errors import SpotifyShapeError
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ def parse_artist(raw: Any) -> ArtistRecord | None:
         )
         return None
     genres: list[Any] = raw["genres"] if isinstance(raw.get("genres"), list) else []
-    return ArtistRecord(raw["id"], raw["name"], tuple(str(genre) for genre in genres if genre))
+    return ArtistRecord(
+        raw["id"], clean_text(raw["name"]), tuple(str(genre) for genre in genres if genre)
+    )
 
 
 def track_problem(raw: Any) -> str:
@@ -145,10 +148,10 @@ def parse_track(raw: Any) -> TrackRecord | None:
     duration = raw.get("duration_ms")
     return TrackRecord(
         id=raw["id"],
-        name=raw["name"],
+        name=clean_text(raw["name"]),
         artist_ids=tuple(a["id"] for a in artists),
-        artist_names=tuple(str(a.get("name") or "") for a in artists),
-        album_name=str(album.get("name") or ""),
+        artist_names=tuple(clean_text(str(a.get("name") or "")) for a in artists),
+        album_name=clean_text(str(album.get("name") or "")),
         release_date=str(album.get("release_date") or ""),
         duration_ms=duration if isinstance(duration, int) else None,
         explicit=raw.get("explicit") is True,
@@ -186,7 +189,7 @@ def parse_playlist(raw: Any) -> PlaylistRecord | None:
             break
     return PlaylistRecord(
         raw["id"],
-        raw["name"],
+        clean_text(raw["name"]),
         str(owner.get("id") or ""),
         str(urls.get("spotify") or f"https://open.spotify.com/playlist/{raw['id']}"),
         total,

@@ -107,12 +107,19 @@ def test_unreadable_numbers_become_empty_and_are_logged(
     assert {record.column for record in caplog.records} == {"rank", "duration_ms", "explicit"}  # type: ignore[attr-defined]
 
 
-def test_a_stored_file_missing_a_column_loads_it_empty(folder_store: FolderStore) -> None:
-    folder_store.write(OVERRIDES.name, b"performer_key\nthe weeknd\n")
+def test_a_stored_file_missing_an_optional_column_loads_it_empty(
+    folder_store: FolderStore,
+) -> None:
+    header = ",".join(ARTISTS.required_column_names)
+    folder_store.write(
+        ARTISTS.name, f"{header}\nthe weeknd,The Weeknd,a1,The Weeknd,exact,1,x\n".encode()
+    )
 
-    frame, _ = load_dataset(folder_store, OVERRIDES)
+    frame, _ = load_dataset(folder_store, ARTISTS)
 
-    assert frame.to_dict("records") == [{"performer_key": "the weeknd", "spotify_artist_id": ""}]
+    assert frame[["performer_key", "match_confidence", "tracks_checked_at"]].to_dict("records") == [
+        {"performer_key": "the weeknd", "match_confidence": "", "tracks_checked_at": ""}
+    ]
 
 
 def test_save_with_stale_generation_conflicts(folder_store: FolderStore) -> None:

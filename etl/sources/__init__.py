@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.sources.timezones import STATE_TIMEZONES
 from etl.sources.titles import names_in_title
+from shared.names import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,15 @@ def require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], wha
     if value is None or value == "" or not isinstance(value, kind):
         raise MalformedEvent(f"{what}: missing or invalid {key!r}")
     return value
+
+
+def clean(value: Any) -> str:
+    """Return a name or title a source sent as one clean line: no controls, no bidi overrides.
+
+    Sources pass on whatever their data holds; a NUL or an unclosed U+202E in a name would reach
+    the datasets, our pages and the playlist descriptions we write.
+    """
+    return clean_text(str(value or "")).strip()
 
 
 def spotify_artist_id_in(text: Any) -> str:

@@ -16,6 +16,7 @@ from etl.sources import (
     Venue,
     as_dict,
     as_list,
+    clean,
     local_midnight,
     performers_from_title,
     require,
@@ -141,7 +142,7 @@ def _performers(raw: dict[str, Any], what: str) -> tuple[Performer, ...]:
     named = [p for p in as_list(raw.get("performers")) if isinstance(p, dict) and p.get("name")]
     if not named:
         # A listing without named performers keeps its show: its title names the act.
-        from_title = performers_from_title(str(raw.get("title") or ""))
+        from_title = performers_from_title(clean(raw.get("title")))
         if not from_title:
             raise MalformedEvent(f"{what}: no named performers and no title")
         return from_title
@@ -152,7 +153,7 @@ def _performers(raw: dict[str, Any], what: str) -> tuple[Performer, ...]:
     return tuple(
         Performer(
             performer_id=str(p.get("id") or ""),
-            name=str(p["name"]).strip(),
+            name=clean(p["name"]),
             is_headliner=order == 0,
             billing_order=order + 1,
             genres=tuple(
@@ -160,7 +161,7 @@ def _performers(raw: dict[str, Any], what: str) -> tuple[Performer, ...]:
                 for g in as_list(p.get("genres"))
                 if isinstance(g, dict)
             ),
-            kind=str(p.get("type") or ""),
+            kind=clean(p.get("type")),
             spotify_artist_id=spotify_id_from_links(p.get("links")),
         )
         for order, p in enumerate(ordered)
@@ -210,8 +211,8 @@ def parse_event(
     location = as_dict(venue_raw.get("location"))
     code = venue_state(venue_raw.get("state"), venue_raw.get("country"), state, what)
     venue = Venue(
-        name=str(require(venue_raw, "name", str, what)),
-        city=str(venue_raw.get("city") or ""),
+        name=clean(require(venue_raw, "name", str, what)),
+        city=clean(venue_raw.get("city")),
         state=code,
         postal_code=str(venue_raw.get("postal_code") or ""),
         lat=to_float(location.get("lat")),
@@ -223,7 +224,7 @@ def parse_event(
     return Event(
         source="seatgeek",
         event_id=event_id,
-        title=str(raw.get("title") or performers[0].name),
+        title=clean(raw.get("title")) or performers[0].name,
         url=safe_url(raw.get("url"), what, notes),
         starts_at=starts_at,
         starts_at_local=local_text,

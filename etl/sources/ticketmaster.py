@@ -16,6 +16,7 @@ from etl.sources import (
     Venue,
     as_dict,
     as_list,
+    clean,
     local_midnight,
     performers_from_title,
     require,
@@ -162,14 +163,14 @@ def _performers(raw: dict[str, Any], embedded: dict[str, Any], what: str) -> tup
     ]
     if not attractions:
         # About one music event in ten names no attractions: the act is only in its name.
-        from_title = performers_from_title(str(raw.get("name") or ""))
+        from_title = performers_from_title(clean(raw.get("name")))
         if not from_title:
             raise MalformedEvent(f"{what}: no performers and no name")
         return from_title
     return tuple(
         Performer(
             performer_id=str(a.get("id") or ""),
-            name=str(a["name"]).strip(),
+            name=clean(a["name"]),
             is_headliner=order == 0,
             billing_order=order + 1,
             genres=tuple(_classification_names(a, "genre")),
@@ -210,8 +211,8 @@ def parse_event(
     except MalformedEvent:
         zone_name = ""
     venue = Venue(
-        name=str(require(venue_raw, "name", str, what)),
-        city=str(as_dict(venue_raw.get("city")).get("name") or ""),
+        name=clean(require(venue_raw, "name", str, what)),
+        city=clean(as_dict(venue_raw.get("city")).get("name")),
         state=code,
         postal_code=str(venue_raw.get("postalCode") or ""),
         lat=to_float(location.get("latitude")),
@@ -223,7 +224,7 @@ def parse_event(
     return Event(
         source="ticketmaster",
         event_id=event_id,
-        title=str(raw.get("name") or performers[0].name),
+        title=clean(raw.get("name")) or performers[0].name,
         url=safe_url(raw.get("url"), what, notes),
         starts_at=starts_at,
         starts_at_local=local_text,
