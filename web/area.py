@@ -10,11 +10,15 @@ from typing import Any
 import pandas as pd
 
 from web.data import ShowsData, Track, miles_from
+from web.text import clean_name
 
 DAY_CHOICES = (7, 14, 30, 90)
 DEFAULT_DAYS = 30
 MAX_RADIUS_MILES = 250
 MAX_WINDOW_DAYS = 366
+# The sources list shows about a year ahead; a date past this is a typo, and far dates overflow
+# both Python's datetime (year 9999) and pandas' Timestamp (year 2262).
+MAX_DAYS_AHEAD = 3 * 366
 MAX_TEXT = 100
 MAX_TRACKS = 1000  # a playlist this long is already 60+ hours of music
 DESCRIPTION_LIMIT = 300
@@ -74,7 +78,7 @@ class AreaQuery:
 
 
 def _text(value: Any, name: str) -> str:
-    text = str(value or "").strip()
+    text = clean_name(value or "").strip()
     if len(text) > MAX_TEXT:
         raise FormError(f"{name} is too long (at most {MAX_TEXT} characters)")
     return text
@@ -95,6 +99,23 @@ def _day(value: str, name: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise FormError(f"{name} must be a date like 2026-12-31") from None
+
+
+def _dates(raw_from: str, raw_to: str, today: date) -> tuple[date, date]:
+    """Read a from-to window: not past, not reversed, at most a year long, not too far ahead."""
+    date_from, date_to = _day(raw_from, "From"), _day(raw_to, "To")
+    if date_to < date_from:
+        raise FormError("The 'to' date is before the 'from' date")
+    if date_to < today:
+        raise FormError("Those dates are past: pick dates from today on")
+    if date_to > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise FormError(
+            f"Those dates are too far ahead: pick dates until "
+            f"{today + timedelta(days=MAX_DAYS_AHEAD):%Y-%m-%d}"
+        )
+    if (date_to - date_from).days >= MAX_WINDOW_DAYS:
+        raise FormError(f"Pick at most {MAX_WINDOW_DAYS} days")
+    return max(date_from, today), date_to
 
 
 def parse_area(form: Mapping[str, Any], getlist: Any, data: ShowsData, today: date) -> AreaQuery:
@@ -121,14 +142,7 @@ def parse_area(form: Mapping[str, Any], getlist: Any, data: ShowsData, today: da
     if raw_from or raw_to:
         if not (raw_from and raw_to):
             raise FormError("Give both dates, from and to, or pick a number of days")
-        date_from, date_to = _day(raw_from, "From"), _day(raw_to, "To")
-        if date_to < date_from:
-            raise FormError("The 'to' date is before the 'from' date")
-        if date_to < today:
-            raise FormError("Those dates are past: pick dates from today on")
-        if (date_to - date_from).days >= MAX_WINDOW_DAYS:
-            raise FormError(f"Pick at most {MAX_WINDOW_DAYS} days")
-        date_from = max(date_from, today)
+        date_from, date_to = _dates(raw_from, raw_to, today)
     else:
         days = _whole(_text(form.get("days") or str(DEFAULT_DAYS), "Days"), "Days", 1, 366)
         if days not in DAY_CHOICES:
@@ -193,11 +207,13 @@ def select_shows(
     """Return the concert rows in the area, dates, genres and billing chosen."""
     rows = _in_window(_in_area(data, query), query, today)
     if query.headliners_only:
-        rows = rows[rows["is_headliner"]]
+        rows = rows.loc[rows["is_headliner"].astype(bool)]
     if with_genres and query.genres:
         wanted = set(query.genres)
         genre_sets = rows["genres"].astype(str).str.split("|")
-        rows = rows[genre_sets.map(lambda genres: bool(wanted & set(genres)))]
+        # A mask built by map over no rows is an empty object Series, which `rows[...]` takes
+        # for a list of columns (no columns at all): say bool, and select rows with .loc.
+        rows = rows.loc[genre_sets.map(lambda genres: bool(wanted & set(genres))).astype(bool)]
     return rows
 
 
@@ -342,22 +358,20 @@ def plan_playlist(
 
 def playlist_name(query: AreaQuery, first: date, last: date) -> str:
     """Name a playlist by area and dates: "Local Shows: Brooklyn, NY · Nov 21 to Dec 20"."""
-    return f"{NAME_PREFIX}{query.area_label} · {_short(first)} – {_short(last)}"
+    return f"{NAME_PREFIX}{clean_name(query.area_label)} · {_short(first)} – {_short(last)}"
 
 
 def name_prefix(query: AreaQuery) -> str:
     """Return what every playlist of this area is named with, whatever its dates."""
-    return f"{NAME_PREFIX}{query.area_label} · "
+    return f"{NAME_PREFIX}{clean_name(query.area_label)} · "
 
 
 def playlist_description(shows: list[PlannedShow]) -> str:
     """Name the next shows, within Spotify's 300 characters."""
     parts = []
     for show in shows:
-        names = [a.name for a in show.artists]
-        parts.append(
-            f"{_short(date.fromisoformat(show.starts_at_local[:10]))} {names[0]} at {show.venue}"
-        )
+        names = [clean_name(a.name) for a in show.artists] or [clean_name(show.title)]
+        parts.append(f"{_short_local(show.starts_at_local)} {names[0]} at {clean_name(show.venue)}")
     text = "Next: " + "; ".join(parts) if parts else "No shows in these dates yet."
     text += " (made by Local Shows)"
     if len(text) <= DESCRIPTION_LIMIT:
@@ -368,3 +382,10 @@ def playlist_description(shows: list[PlannedShow]) -> str:
 
 def _short(day: date) -> str:
     return f"{day:%b} {day.day}"
+
+
+def _short_local(starts_at_local: str) -> str:
+    try:
+        return _short(date.fromisoformat(starts_at_local[:10]))
+    except ValueError:
+        return clean_name(starts_at_local[:10])

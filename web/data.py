@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from flask import Flask, current_app
+from werkzeug.exceptions import ServiceUnavailable
 
-from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, Dataset, load_dataset
+from shared.datasets import (
+    ARTISTS,
+    CONCERTS,
+    TOP_TRACKS,
+    Dataset,
+    empty_frame,
+    parse_csv,
+)
 from shared.names import performer_key
-from shared.storage import Store
+from shared.storage import NotFoundError, StorageError, Store
+from web.text import clean_name
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +55,7 @@ class ShowsData:
     state_counts: dict[str, tuple[int, int]] = field(
         default_factory=dict
     )  # state -> shows, artists
+    stale: bool = False  # a newer version was refused: this is the last good copy
 
 
 # What the pages use of the concerts dataset; the rest stays in the bucket.
@@ -64,7 +76,25 @@ WEB_COLUMNS = [
     "is_headliner",
     "billing_order",
     "genres",
+    "performer_key",  # absent from files written before the ETL stored it
 ]
+# Without these the pages would be silently empty or wrong: a version lacking one is refused.
+REQUIRED_COLUMNS = {
+    CONCERTS.name: [
+        "event_id",
+        "source",
+        "starts_at",
+        "starts_at_local",
+        "venue_name",
+        "venue_city",
+        "venue_state",
+        "performer_name",
+    ],
+    ARTISTS.name: ["performer_key", "spotify_artist_id", "spotify_artist_name"],
+    TOP_TRACKS.name: ["spotify_artist_id", "rank", "track_id", "track_name"],
+}
+# Names shown on the pages and sent to Spotify: cleaned once, here.
+NAME_COLUMNS = ["event_title", "venue_name", "venue_city", "performer_name", "genres"]
 TEXT_COLUMNS = [
     "source",
     "event_title",
@@ -84,7 +114,12 @@ def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFr
     """Return the datasets shaped for quick filtering, in as little memory as they fit."""
     frame = concerts[[column for column in WEB_COLUMNS if column in concerts.columns]]
     frame = frame.assign(
-        performer_key=frame["performer_name"].map(performer_key),
+        performer_key=performer_keys(frame),
+        **{
+            column: frame[column].map(clean_name)  # a category's text is mapped once
+            for column in NAME_COLUMNS
+            if column in frame.columns
+        },
         starts=pd.to_datetime(frame["starts_at"], utc=True, errors="coerce"),
         show_key=frame["source"].astype(str) + ":" + frame["event_id"].astype(str),
         # The day on the venue's clock, as 20261121: small, and quick to compare.
@@ -109,7 +144,7 @@ def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFr
         str(state): group for state, group in frame.groupby("venue_state", observed=True, sort=True)
     }
     artist_of = {
-        str(row.performer_key): (str(row.spotify_artist_id), str(row.spotify_artist_name))
+        str(row.performer_key): (str(row.spotify_artist_id), clean_name(row.spotify_artist_name))
         for row in artists.itertuples(index=False)
         if str(row.spotify_artist_id)
     }
@@ -124,7 +159,7 @@ def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFr
     ):
         if str(track_id):
             tracks_of.setdefault(str(artist_id), []).append(
-                Track(str(track_id), str(name), int(rank) if not pd.isna(rank) else 99)
+                Track(str(track_id), clean_name(name), int(rank) if not pd.isna(rank) else 99)
             )
     counts = {
         state: (int(group["show_key"].nunique()), int(group["performer_key"].nunique()))
@@ -132,6 +167,67 @@ def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFr
     }
     checked = {str(key) for key in artists["performer_key"]}
     return ShowsData(frame, by_state, artist_of, tracks_of, checked, state_counts=counts)
+
+
+def performer_keys(concerts: pd.DataFrame) -> pd.Series:
+    """Return each row's performer key: the stored one, computed from the name where absent."""
+    names = concerts["performer_name"]
+    if "performer_key" not in concerts.columns:
+        return names.map(performer_key)
+    stored = concerts["performer_key"]
+    missing = stored.map(lambda key: not str(key).strip()).astype(bool)
+    if not missing.any():
+        return stored
+    return stored.astype(str).where(~missing, names[missing].map(performer_key).astype(str))
+
+
+class UnusableDatasetError(ValueError):
+    """A dataset version that cannot be served: unreadable, or lacking a column the web needs."""
+
+    def __init__(self, dataset_name: str, problem: str) -> None:
+        super().__init__(f"{dataset_name}: {problem}")
+        self.dataset_name = dataset_name
+        self.problem = problem
+
+
+class DataUnavailableError(ServiceUnavailable):
+    """No version of the datasets could be read yet: the pages say so (503), never a 500."""
+
+    description = "The list of shows is unavailable right now. Please try again in a few minutes."
+
+
+def load_for_web(store: Store, dataset: Dataset, **options: Any) -> pd.DataFrame:
+    """Load a dataset, refusing a version that cannot be read or lacks a required column."""
+    try:
+        stored = store.read(dataset.name)
+    except NotFoundError:
+        return empty_frame(dataset)
+    except StorageError as error:
+        raise UnusableDatasetError(dataset.name, f"could not be read ({error})") from error
+    if not stored.data.strip():
+        return empty_frame(dataset)
+    try:
+        header = set(pd.read_csv(io.BytesIO(stored.data), nrows=0).columns)
+        frame = parse_csv(stored.data, dataset, **options)
+    # DatasetSchemaError (a required column absent), undecodable bytes, a CSV pandas cannot parse:
+    # all are ValueErrors.
+    except ValueError as error:
+        raise UnusableDatasetError(dataset.name, str(error) or type(error).__name__) from error
+    missing = [column for column in REQUIRED_COLUMNS[dataset.name] if column not in header]
+    if missing:
+        raise UnusableDatasetError(dataset.name, f"lacks the columns {', '.join(missing)}")
+    return frame
+
+
+def load_shows(store: Store) -> ShowsData:
+    """Read and shape the three datasets; UnusableDatasetError names the one that failed."""
+    concerts = load_for_web(store, CONCERTS, columns=WEB_COLUMNS, text_as_category=True)
+    artists = load_for_web(store, ARTISTS)
+    tracks = load_for_web(store, TOP_TRACKS)
+    try:
+        return shape_shows(concerts, artists, tracks)
+    except (KeyError, ValueError, TypeError) as error:
+        raise UnusableDatasetError(CONCERTS.name, f"could not be shaped ({error!r})") from error
 
 
 class DatasetCache:
@@ -148,34 +244,71 @@ class DatasetCache:
         self.clock = clock
         self.lock = threading.Lock()
         self.loads = 0
+        self.problem = ""  # what was wrong with the last version refused, if it still stands
         self._data: ShowsData | None = None
+        self._refused: tuple[int | None, ...] | None = None
         self._checked_at = -float("inf")
 
     def shows(self) -> ShowsData:
-        """Return the shaped datasets, re-reading only what changed."""
+        """Return the shaped datasets, re-reading only what changed.
+
+        A new version is read whole before it replaces the one served, and only if it reads and
+        has the columns the pages need; otherwise the last good copy stays (marked stale).
+        Raises DataUnavailableError when no version has been good yet.
+        """
         with self.lock:
             now = self.clock()
-            if self._data is not None and now - self._checked_at < self.check_every:
-                return self._data
-            self._checked_at = now
-            datasets: tuple[Dataset, ...] = (CONCERTS, ARTISTS, TOP_TRACKS)
-            generations = tuple(self.store.generation(dataset.name) for dataset in datasets)
-            if self._data is None or generations != self._data.generations:
-                self._data = None  # let the old copy go before the new one is read
-                concerts, _ = load_dataset(
-                    self.store, CONCERTS, columns=WEB_COLUMNS, text_as_category=True
-                )
-                artists, _ = load_dataset(self.store, ARTISTS)
-                tracks, _ = load_dataset(self.store, TOP_TRACKS)
-                self._data = shape_shows(concerts, artists, tracks)
-                del concerts, artists, tracks
-                self._data.generations = generations
-                self.loads += 1
-                logger.info(
-                    "datasets loaded",
-                    extra={"rows": len(self._data.concerts), "generations": list(generations)},
-                )
+            if now - self._checked_at >= self.check_every:
+                self._checked_at = now
+                self._refresh()
+            if self._data is None:
+                raise DataUnavailableError()
             return self._data
+
+    def _refresh(self) -> None:
+        datasets: tuple[Dataset, ...] = (CONCERTS, ARTISTS, TOP_TRACKS)
+        try:
+            generations = tuple(self.store.generation(dataset.name) for dataset in datasets)
+        except StorageError as error:
+            self._refuse(UnusableDatasetError("datasets", f"generations unknown ({error})"))
+            return
+        if self._data is not None and generations == self._data.generations:
+            self._data.stale, self.problem = False, ""  # storage answers again; nothing new
+            return
+        if generations == self._refused:
+            return  # the version already refused: do not read it again
+        try:
+            fresh = load_shows(self.store)
+        except UnusableDatasetError as error:
+            self._refused = generations
+            self._refuse(error)
+            return
+        fresh.generations = generations
+        self._data, self._refused, self.problem = fresh, None, ""
+        self.loads += 1
+        logger.info(
+            "datasets loaded",
+            extra={"rows": len(fresh.concerts), "generations": list(generations)},
+        )
+
+    def _refuse(self, error: UnusableDatasetError) -> None:
+        self.problem = str(error)
+        if self._data is not None:
+            self._data.stale = True
+        logger.error(
+            "dataset refused; the pages keep the last good copy"
+            if self._data is not None
+            else "dataset refused; there is no good copy to serve",
+            extra={"dataset": error.dataset_name, "problem": error.problem},
+        )
+
+    def health(self) -> dict[str, str]:
+        """Say, without reading anything, whether the data is stale or unavailable (else {})."""
+        with self.lock:
+            if not self.problem:
+                return {}
+            state = "stale" if self._data is not None else "unavailable"
+            return {"data": state, "problem": self.problem}
 
 
 def init_app(app: Flask) -> None:

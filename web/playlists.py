@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyError
 from shared.spotify_records import PlaylistRecord
+from web.text import clean_name
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class PlaylistResult:
 def find_playlist(api: SpotifyApi, user_id: str, prefix: str) -> PlaylistRecord | None:
     """Return the user's own playlist whose name starts with prefix, if any."""
     for playlist in api.my_playlists():
-        if playlist.owner_id == user_id and playlist.name.startswith(prefix):
+        if playlist.owner_id == user_id and clean_name(playlist.name).startswith(prefix):
             return playlist
     return None
 
@@ -40,8 +41,10 @@ def write_playlist(
     """Create or refresh the area's playlist with uris, 100 a write.
 
     A write that still fails after the client's retries stops here; the result says how many
-    tracks went in, so that nothing half-made is left unsaid.
+    tracks went in, so that nothing half-made is left unsaid. Names and description are cleaned
+    of control characters here, whoever calls: they come from sources and other playlists.
     """
+    prefix, name, description = clean_name(prefix), clean_name(name), clean_name(description)
     existing = find_playlist(api, user_id, prefix)
     if existing is not None:
         api.change_playlist_details(existing.id, name, description)

@@ -12,10 +12,17 @@ from web import area
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import ShowsData, shows_data
 from web.playlists import write_playlist
+from web.text import clean_name
 
 bp = Blueprint("shows", __name__)
 
 PREVIEW_SHOWS = 100
+
+
+@bp.app_template_filter("clean_name")
+def clean_name_filter(text: object) -> str:
+    """Show a name without control characters or bidi overrides (a second guard in templates)."""
+    return clean_name(text)
 
 
 def today() -> date:
@@ -34,6 +41,7 @@ def _page(
         "error": error,
         "day_choices": area.DAY_CHOICES,
         "user": current_user(),
+        "stale": data.stale,
         "cities": area.city_counts(data, (form or {}).get("state", "").upper() if form else ""),
     }
     if query is None:
@@ -90,6 +98,8 @@ def make_playlist() -> Any:
     if not uris:
         message = (
             "None of these shows' artists has tracks yet, so there is nothing to put in a playlist."
+            if shows
+            else "No shows match these choices, so there is nothing to put in a playlist."
         )
         return render_template("shows.html", **_page(data, query, message, request.form)), 400
     user = current_user() or {}
