@@ -149,11 +149,6 @@ class SpotifyApi:
         """Return a client acting for a user from their stored refresh token (the ETL's backups)."""
         return cls(make_spotipy(settings, grant), ledger, **options)
 
-    @classmethod
-    def for_user(cls, settings: Settings, oauth: SpotifyOAuth, **options: Any) -> SpotifyApi:
-        """Return a client acting for the user whose token the OAuth manager's cache holds."""
-        return cls(make_spotipy(settings, oauth), **options)
-
     def call(self, kind: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Make one API call, retrying 5xx and short 429s; raise this module's errors."""
         for attempt in range(1, self.max_attempts + 1):

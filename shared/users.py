@@ -1,4 +1,4 @@
-"""A user's backup settings and sealed refresh token (users/<user_id>.json), for both services."""
+"""A user's backup settings and sealed refresh token, and their session version."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from shared.storage import ConflictError, NotFoundError, Store, check_name
+from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, check_name
 
 logger = logging.getLogger(__name__)
 
@@ -125,3 +125,49 @@ def opted_in_users(store: Store) -> list[str]:
         for name in store.list("users/")
         if name.endswith(".json")
     ]
+
+
+def session_object(user_id: str) -> str:
+    """Return the object name of a user's session version (sessions/<user_id>.json)."""
+    return check_name(f"sessions/{user_id}.json")
+
+
+def load_session_version(store: Store, user_id: str) -> int:
+    """Return the user's session version: 0 until they first sign out; unreadable counts as 0."""
+    try:
+        stored = store.read(session_object(user_id))
+    except NotFoundError:
+        return 0
+    version = _parse_session_version(stored.data)
+    if version is None:
+        logger.warning("unreadable session version counted as 0", extra={"user_id": user_id})
+        return 0
+    return version
+
+
+def bump_session_version(store: Store, user_id: str, attempts: int = 5) -> int:
+    """End every session the user has: raise their session version by one and return it."""
+    name = session_object(user_id)
+    for _ in range(attempts):
+        try:
+            stored = store.read(name)
+        except NotFoundError:
+            current, generation = 0, IF_ABSENT
+        else:
+            current, generation = _parse_session_version(stored.data) or 0, stored.generation
+        data = json.dumps({"session_version": current + 1}).encode()
+        try:
+            store.write(name, data, if_generation_match=generation, content_type="application/json")
+        except ConflictError:
+            continue
+        return current + 1
+    raise ConflictError(f"user {user_id}'s session version kept changing; gave up")
+
+
+def _parse_session_version(data: bytes) -> int | None:
+    try:
+        raw = json.loads(data)
+    except ValueError:
+        return None
+    version = raw.get("session_version") if isinstance(raw, dict) else None
+    return version if type(version) is int and version >= 0 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -178,6 +180,20 @@ def test_a_revoked_grant_pauses_one_user_and_the_other_is_still_backed_up(
     assert run_week(store, settings, 0).snapshotted == 1
 
 
+def test_a_rotated_encryption_key_pauses_backups_until_sign_in_not_a_failure(
+    app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    opt_in(app, "alice", "playlist:")
+    rotated = dataclasses.replace(settings, token_encryption_key=Fernet.generate_key().decode())
+
+    summary = run_week(store, rotated, 0)
+
+    assert (summary.failed, summary.newly_needing_sign_in, summary.snapshotted) == (0, 1, 0)
+    alice = (load_user(store, "alice") or (None,))[0]
+    assert alice is not None and alice.status == NEEDS_SIGN_IN
+    assert "encryption key" in alice.status_reason
+
+
 def test_the_user_sees_that_backups_are_paused(
     app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
 ) -> None:
@@ -329,7 +345,8 @@ def test_opting_out_and_deleting_my_data_remove_settings_token_and_backups(
         "/backups/delete-my-data", data={"csrf_token": csrf_token(bob.get("/backups"))}
     )
 
-    assert store.list() == []
+    # All that is left is the session version, so that a copied cookie stays signed out.
+    assert store.list() == ["sessions/bob.json"]
     assert deleted.status_code == 200
     with bob.session_transaction() as session:
         assert dict(session) == {}

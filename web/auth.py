@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from spotipy.cache_handler import CacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
@@ -19,8 +33,11 @@ from shared.spotify import (
     SpotifyRefusedError,
     SpotifyShapeError,
     make_oauth,
+    make_spotipy,
 )
+from shared.storage import Store
 from shared.tokens import TokenBox, TokenDecryptError
+from shared.users import bump_session_version, load_session_version
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +46,15 @@ bp = Blueprint("auth", __name__)
 TOKEN_KEY = "spotify_token"  # noqa: S105 (a session key's name, not a secret)
 USER_KEY = "user"
 STATE_KEY = "oauth_state"
+SESSION_VERSION_KEY = "session_version"
+AFTER_LOGIN_KEY = "after_login"
+SIGN_IN_KEYS = (TOKEN_KEY, USER_KEY, SESSION_VERSION_KEY)
+SIGNED_OUT_MESSAGE = "You were signed out. Please sign in again."
+SESSION_VERSION_TTL_SECONDS = 5.0
+
+
+class SignedOutError(Exception):
+    """The session holds no Spotify token this server can use: the visitor is signed out."""
 
 
 class EncryptedSessionCache(CacheHandler):  # type: ignore[misc]
@@ -51,28 +77,143 @@ class EncryptedSessionCache(CacheHandler):  # type: ignore[misc]
         session[TOKEN_KEY] = self.box.seal(token_info)
 
 
+class SessionGrant:
+    """spotipy's auth manager for a web request: the session's token, refreshed when due.
+
+    spotipy's own SpotifyOAuth, finding no usable token in its cache, asks for an authorization
+    code on the server's stdin (`input()`). Here that is SignedOutError instead, never a prompt.
+    """
+
+    def __init__(self, oauth: SpotifyOAuth) -> None:
+        self.oauth = oauth
+
+    def get_access_token(self, as_dict: bool = False) -> str:
+        token = self.oauth.validate_token(self.oauth.cache_handler.get_cached_token())
+        if token is None:
+            raise SignedOutError("no usable Spotify token in the session")
+        return str(token["access_token"])
+
+
+class SessionVersions:
+    """Each user's session version, read from storage at most once per ttl_seconds per user.
+
+    Sign-out raises the stored version, so a cookie stamped with an older one is refused. Another
+    instance notices within ttl_seconds: that long, a copied cookie may still work there.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        ttl_seconds: float = SESSION_VERSION_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cached: dict[str, tuple[int, float]] = {}
+
+    def current(self, user_id: str) -> int:
+        """Return the user's version, from memory when it was read less than ttl_seconds ago."""
+        with self._lock:
+            cached = self._cached.get(user_id)
+        if cached is not None and self.clock() - cached[1] < self.ttl_seconds:
+            return cached[0]
+        return self.fresh(user_id)
+
+    def fresh(self, user_id: str) -> int:
+        """Return the user's version as stored now (for sign-in, which stamps it)."""
+        return self._remember(user_id, load_session_version(self.store, user_id))
+
+    def end_sessions(self, user_id: str) -> int:
+        """Refuse every cookie the user was given so far."""
+        return self._remember(user_id, bump_session_version(self.store, user_id))
+
+    def _remember(self, user_id: str, version: int) -> int:
+        now = self.clock()
+        with self._lock:
+            if len(self._cached) > 10_000:  # forget stale entries rather than grow without end
+                self._cached = {
+                    k: v for k, v in self._cached.items() if now - v[1] < self.ttl_seconds
+                }
+            self._cached[user_id] = (version, now)
+        return version
+
+
+def init_app(app: Flask) -> None:
+    """Keep session versions for this app, read from its store."""
+    app.extensions["session_versions"] = SessionVersions(app.extensions["store"])
+
+
+def session_versions() -> SessionVersions:
+    found: SessionVersions = current_app.extensions["session_versions"]
+    return found
+
+
+def token_box() -> TokenBox:
+    return TokenBox(current_app.extensions["settings"].token_encryption_key)
+
+
 def oauth() -> SpotifyOAuth:
     """Return the OAuth manager for this request's session."""
-    settings = current_app.extensions["settings"]
-    return make_oauth(settings, EncryptedSessionCache(TokenBox(settings.token_encryption_key)))
+    return make_oauth(current_app.extensions["settings"], EncryptedSessionCache(token_box()))
 
 
 def user_api() -> SpotifyApi:
-    """Return Spotify acting for the signed-in user; spotipy refreshes the token unseen."""
+    """Return Spotify acting for the signed-in user; the token is refreshed unseen."""
     # A web request may wait a few seconds for Spotify, never minutes.
-    return SpotifyApi.for_user(
-        current_app.extensions["settings"],
-        oauth(),
+    return SpotifyApi(
+        make_spotipy(current_app.extensions["settings"], SessionGrant(oauth())),
         max_attempts=3,
         max_wait_seconds=5,
         backoff_seconds=0.5,
     )
 
 
+def forget_sign_in() -> None:
+    """Drop the user and their token from the session (the CSRF token stays)."""
+    for key in SIGN_IN_KEYS:
+        session.pop(key, None)
+
+
+@bp.before_app_request
+def load_signed_in_user() -> None:
+    """Decide once per request who is signed in: a token that opens, a version not ended."""
+    g.user = None
+    g.signed_out = False
+    user = session.get(USER_KEY)
+    sealed = session.get(TOKEN_KEY)
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not sealed:
+        return
+    try:
+        token_box().open(str(sealed))
+    except TokenDecryptError:
+        logger.info(
+            "a session token could not be opened; signed out", extra={"user_id": user["id"]}
+        )
+        forget_sign_in()
+        g.signed_out = True
+        return
+    stamped = session.get(SESSION_VERSION_KEY, 0)
+    if not isinstance(stamped, int) or stamped < session_versions().current(user["id"]):
+        forget_sign_in()
+        g.signed_out = True
+        return
+    g.user = user
+
+
 def current_user() -> dict[str, str] | None:
     """Return the signed-in user's id and name, or None."""
-    user = session.get(USER_KEY)
-    return user if isinstance(user, dict) and session.get(TOKEN_KEY) else None
+    user: dict[str, str] | None = g.get("user")
+    return user
+
+
+def signed_out_page() -> tuple[str, int]:
+    """Say that the visitor was signed out and should sign in again."""
+    g.signed_out = False  # the page itself says so; base.html need not say it twice
+    return render_template(
+        "auth_error.html", title="Signed out", message=SIGNED_OUT_MESSAGE, user=None
+    ), 401
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,10 +222,32 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
+            if g.get("signed_out"):
+                return signed_out_page()
             return redirect(url_for("auth.login", next=request.full_path))
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def safe_next(target: str) -> str:
+    """Return target if it is a path on this site, else "/" (no open redirect after sign-in).
+
+    Browsers drop tabs and newlines anywhere in a URL and read a backslash as a slash, so
+    "/\\t/evil.example" would become "//evil.example": control characters, whitespace and
+    backslashes are refused outright rather than cleaned.
+    """
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(unicodedata.category(c)[0] in "CZ" for c in target)
+    ):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
 
 
 def spotify_problem(error: SpotifyError) -> str:
@@ -116,24 +279,23 @@ def login() -> Any:
     state = secrets.token_urlsafe(24)
     session[STATE_KEY] = state
     next_page = request.args.get("next", "")
-    session["after_login"] = (
-        next_page if next_page.startswith("/") and not next_page.startswith("//") else ""
-    )
+    session[AFTER_LOGIN_KEY] = safe_next(next_page) if next_page else ""
     return redirect(oauth().get_authorize_url(state=state))
 
 
 @bp.get("/callback")
 def callback() -> Any:
     """Finish signing in: check the state, exchange the code, and check Spotify lets the user in."""
-    expected = session.pop(STATE_KEY, None)
+    expected = session.get(STATE_KEY)
     if not expected or not secrets.compare_digest(str(request.args.get("state", "")), expected):
-        session.pop(TOKEN_KEY, None)
+        # Anyone can link here: a wrong state changes nothing, neither signs in nor out.
         return render_template(
             "auth_error.html",
             title="Sign-in could not be checked",
             message="The sign-in answer did not match this browser's request. "
             "Please sign in again.",
         ), 400
+    session.pop(STATE_KEY)
     if request.args.get("error"):
         declined = request.args["error"] == "access_denied"
         message = (
@@ -154,7 +316,7 @@ def callback() -> Any:
         oauth().get_access_token(code, as_dict=False, check_cache=False)
         user = user_api().me()
     except SpotifyOauthError as error:
-        session.pop(TOKEN_KEY, None)
+        forget_sign_in()
         logger.warning("token exchange refused", extra={"error": str(error)})
         return render_template(
             "auth_error.html",
@@ -162,25 +324,33 @@ def callback() -> Any:
             message="Spotify refused the sign-in code. Please sign in again.",
         ), 400
     except SpotifyError as error:
-        session.pop(TOKEN_KEY, None)
+        forget_sign_in()
         status = 403 if isinstance(error, SpotifyRefusedError) and error.status == 403 else 502
         return render_template(
             "auth_error.html", title="Spotify said no", message=spotify_problem(error)
         ), status
     session[USER_KEY] = {"id": user.id, "name": user.display_name}
+    session[SESSION_VERSION_KEY] = session_versions().fresh(user.id)
     session.permanent = True
     from web.backups import refresh_stored_grant  # backups builds on sign-in, not the reverse
 
-    token = EncryptedSessionCache(
-        TokenBox(current_app.extensions["settings"].token_encryption_key)
-    ).get_cached_token()
+    token = EncryptedSessionCache(token_box()).get_cached_token()
     if token and token.get("refresh_token"):
         refresh_stored_grant(user.id, str(token["refresh_token"]))
-    return redirect(session.pop("after_login", "") or url_for("shows.area"))
+    after_login = str(session.pop(AFTER_LOGIN_KEY, ""))
+    return redirect(safe_next(after_login) if after_login else url_for("shows.area"))
+
+
+def end_sessions_and_forget() -> None:
+    """Sign the user out everywhere: refuse every cookie they were given, then clear this one."""
+    user = current_user()
+    if user is not None:
+        session_versions().end_sessions(user["id"])
+    session.clear()
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Forget the user and their token."""
-    session.clear()
+    """Sign the user out, on this browser and on any copy of its cookie."""
+    end_sessions_and_forget()
     return redirect(url_for("home.index"))

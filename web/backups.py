@@ -36,7 +36,14 @@ from shared.users import (
     update_user,
     user_object,
 )
-from web.auth import TOKEN_KEY, current_user, login_required, spotify_problem, user_api
+from web.auth import (
+    TOKEN_KEY,
+    current_user,
+    end_sessions_and_forget,
+    login_required,
+    spotify_problem,
+    user_api,
+)
 from web.playlists import write_playlist
 
 logger = logging.getLogger(__name__)
@@ -208,7 +215,7 @@ def opt_out() -> Any:
 def delete_my_data() -> Any:
     """Delete everything Local Shows keeps about the user, and sign them out."""
     _remove_everything((current_user() or {})["id"])
-    session.clear()
+    end_sessions_and_forget()
     return render_template(
         "auth_error.html",
         title="Your data is deleted",

@@ -7,6 +7,8 @@ import logging
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from web.auth import SignedOutError, forget_sign_in, signed_out_page
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,6 +18,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
         return render_template("error.html", error=error), error.code or 500
+
+    @app.errorhandler(SignedOutError)
+    def signed_out(error: SignedOutError) -> tuple[str, int]:
+        # Spotify was to be called with a token that is gone or unusable: sign out, not a 500.
+        logger.info("signed out: %s", error)
+        forget_sign_in()
+        return signed_out_page()
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[str, int]:
