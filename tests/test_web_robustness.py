@@ -9,13 +9,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
@@ -479,3 +480,44 @@ def test_any_form_made_into_a_playlist_answers_without_a_server_error(
     for answer in (with_token, without_token, signed_out):
         assert_not_a_server_error(answer)
     assert without_token.status_code == 400 and signed_out.status_code == 400
+
+
+def _routes(app: Flask) -> list[tuple[str, str]]:
+    """Return every (rule, method) the app serves, but its static files."""
+    return sorted(
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in (rule.methods or set()) & {"GET", "POST"}
+    )
+
+
+_TEXT = st.text(max_size=30)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_query_or_form_on_every_route_answers_without_a_server_error(
+    app: Flask, data: st.DataObject
+) -> None:
+    client = app.test_client()
+    if data.draw(st.booleans(), label="signed in"):
+        sign_in(client, data.draw(st.sampled_from(["alice", "bob"]), label="user"))
+    rule, method = data.draw(st.sampled_from(_routes(app)), label="route")
+    path = re.sub(r"<[^>]+>", lambda _: quote(data.draw(_TEXT, label="path part"), safe=""), rule)
+    query = data.draw(st.dictionaries(_TEXT, _TEXT, max_size=4), label="query")
+    form = data.draw(st.dictionaries(_TEXT, _TEXT | st.lists(_TEXT, max_size=3), max_size=6))
+    if method == "POST" and data.draw(st.booleans(), label="with a CSRF token"):
+        # Any page with a form carries the session's token (signed out: the backups sign-in
+        # page may have none, and then the request goes without, as a forged one would).
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page_text(client.get("/shows")))
+        if found:
+            form["csrf_token"] = found.group(1)
+
+    answer = client.open(path, method=method, query_string=query, data=form)
+
+    assert answer.status_code < 500, f"{method} {path} {query} {form}: {answer.status_code}"
