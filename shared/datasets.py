@@ -190,34 +190,40 @@ def parse_csv(
 
 
 def _read(data: bytes, usecols: list[str] | None, *, as_category: bool) -> pd.DataFrame:
-    """Read every column as text; as categories, chunk by chunk, so that the whole file never
-    exists as one string object a cell (the peak that counts).
+    """Read every column as text, or as categories (one copy of each distinct text).
 
-    Not pandas' own dtype="category": it infers numeric categories, so "02134" read as 2134.
+    pandas' own dtype="category" is the cheap read (no string object a cell), but it infers
+    numeric categories, so "02134" would read as 2134: the columns whose categories came out
+    other than text are read again, as text in chunks, and only those.
     """
     options: dict[str, Any] = {
-        "dtype": str,
         "usecols": usecols,
         "keep_default_na": False,
         "na_filter": False,
     }
     if not as_category:
-        whole: pd.DataFrame = _same_fields(pd.read_csv(io.BytesIO(data), **options))
+        whole: pd.DataFrame = _same_fields(pd.read_csv(io.BytesIO(data), dtype=str, **options))
         return whole
-    chunks = [
-        _same_fields(chunk).astype("category")
-        for chunk in pd.read_csv(io.BytesIO(data), chunksize=CHUNK_ROWS, **options)
+    frame = _same_fields(pd.read_csv(io.BytesIO(data), dtype="category", **options))
+    inferred = [
+        column
+        for column in frame.columns
+        if not pd.api.types.is_string_dtype(frame[column].cat.categories)
     ]
-    if len(chunks) == 1:
-        return chunks[0]
-    return pd.DataFrame(
-        {
-            column: pd.Series(
-                union_categoricals([chunk[column] for chunk in chunks], ignore_order=True)
+    if inferred:
+        again = {**options, "usecols": inferred}
+        chunks = [
+            _same_fields(chunk).astype("category")
+            for chunk in pd.read_csv(io.BytesIO(data), dtype=str, chunksize=CHUNK_ROWS, **again)
+        ]
+        for column in inferred:
+            parts = [chunk[column] for chunk in chunks]
+            frame[column] = (
+                pd.Series(union_categoricals(parts, ignore_order=True))
+                if len(parts) > 1
+                else parts[0]
             )
-            for column in chunks[0].columns
-        }
-    )
+    return frame
 
 
 def _same_fields(frame: pd.DataFrame) -> pd.DataFrame:
