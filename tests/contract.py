@@ -11,6 +11,24 @@ from typing import Any
 REAL_API = Path(__file__).resolve().parents[2] / "shared" / "real-api"
 
 
+# What our Spotify parsers read of a search answer (`type=artist,track`): the sandbox must send
+# it, and so must the live service (tests/test_live.py).
+SEARCH_READ = {
+    "artists.items[].id",
+    "artists.items[].name",
+    "artists.items[].genres",
+    "tracks.items[].id",
+    "tracks.items[].name",
+    "tracks.items[].artists[].id",
+    "tracks.items[].artists[].name",
+    "tracks.items[].album.name",
+    "tracks.items[].album.release_date",
+    "tracks.items[].duration_ms",
+    "tracks.items[].explicit",
+    "tracks.items[].external_ids.isrc",
+}
+
+
 def load_real(relative: str) -> Any:
     """Return the parsed JSON of a recorded answer, e.g. load_real("seatgeek/x.json")."""
     return json.loads((REAL_API / relative).read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from sandbox.server import SandboxServer
-from tests.contract import assert_no_invented_keys, json_paths, load_real
+from tests.contract import SEARCH_READ, assert_no_invented_keys, json_paths, load_real
 from tests.sandbox_clients import user_client
 
 ACCOUNTS_ERROR_PATHS = {"error", "error_description"}
@@ -91,20 +91,6 @@ QUOTA_WITH_REASON = {
 }
 
 # What our parsers (shared/spotify_records.py) read from each answer.
-SEARCH_READ = {
-    "artists.items[].id",
-    "artists.items[].name",
-    "artists.items[].genres",
-    "tracks.items[].id",
-    "tracks.items[].name",
-    "tracks.items[].artists[].id",
-    "tracks.items[].artists[].name",
-    "tracks.items[].album.name",
-    "tracks.items[].album.release_date",
-    "tracks.items[].duration_ms",
-    "tracks.items[].explicit",
-    "tracks.items[].external_ids.isrc",
-}
 ENTRY_READ = {"items[].added_at", "items[].is_local"} | {
     f"items[].{key}.{field}"
     for key in ("item", "track")

@@ -23,20 +23,10 @@ import requests
 from shared.config import Settings, load_settings
 from shared.spotify import SpotifyApi, StoredGrant, make_spotipy
 from shared.spotify_records import items_of, page_items, parse_playlist_item
-from tests.contract import invented_keys, json_paths
+from tests.contract import SEARCH_READ, invented_keys, json_paths
 
 pytestmark = pytest.mark.live
 
-SEARCH_READ = {
-    "artists.items[].id",
-    "artists.items[].name",
-    "artists.items[].genres",
-    "tracks.items[].id",
-    "tracks.items[].name",
-    "tracks.items[].artists[].id",
-    "tracks.items[].album.name",
-    "tracks.items[].album.release_date",
-}
 ENTRY_READ = {"items[].added_at", "items[].is_local"}
 
 
