@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +38,8 @@ from shared.datasets import (
 from shared.names import clean_text
 from shared.spotify_records import parse_artist, parse_playlist, parse_track
 from shared.storage import FolderStore
-from tests.conftest import BASE_ENV, REPO_ROOT
+from tests.conftest import BASE_ENV
+from tests.etl_cli import run_cli
 from tests.test_event_sources import SEATGEEK_EVENT, TICKETMASTER_EVENT
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -200,16 +198,8 @@ def test_the_cli_exits_non_zero_naming_the_file_and_column(
 ) -> None:
     data = tmp_path / "data"
     FolderStore(data).write(ARTISTS.name, header_without(ARTISTS, "spotify_artist_id").encode())
-    env = {**os.environ, **BASE_ENV, **sandbox.settings_env()}
-
-    result = subprocess.run(
-        [sys.executable, "-m", "etl", "build", "--data", str(data), "--states", "RI"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_cli(
+        {**BASE_ENV, **sandbox.settings_env()}, "--data", str(data), "--states", "RI", timeout=120
     )
 
     assert result.returncode == 1

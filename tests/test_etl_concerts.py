@@ -25,6 +25,7 @@ from shared.datasets import CONCERTS, load_dataset
 from shared.names import normalize_name
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV, REPO_ROOT
+from tests.etl_cli import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -223,18 +224,6 @@ def world_listings(world: dict[str, Any], state: str) -> tuple[list[Any], list[A
             for e in world["ticketmaster"]["events"]
             if e["_embedded"]["venues"][0]["state"]["stateCode"] == state
         ],
-    )
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "etl", "build", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
 
 

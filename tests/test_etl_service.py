@@ -19,6 +19,7 @@ from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV
+from tests.etl_cli import run_cli
 
 CRON = {"X-Appengine-Cron": "true"}
 
@@ -227,23 +228,15 @@ def test_progress_is_logged_with_rate_and_eta(
 def test_cli_refuses_to_run_while_another_run_holds_the_lease(
     sandbox: SandboxServer, store: FolderStore
 ) -> None:
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO_ROOT
 
     take_lease(store, "busy-run", now=datetime.now(UTC))
-    env = {**os.environ, **BASE_ENV, **sandbox.settings_env()}
-
-    result = subprocess.run(
-        [sys.executable, "-m", "etl", "build", "--data", str(store.root), "--states", "RI"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        {**BASE_ENV, **sandbox.settings_env()},
+        "--data",
+        str(store.root),
+        "--states",
+        "RI",
         timeout=120,
-        check=False,
     )
 
     assert result.returncode == 3
