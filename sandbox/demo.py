@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from sandbox.server import SandboxServer
 from sandbox.world import generate_world
@@ -20,6 +21,29 @@ def read_env_file(path: Path) -> dict[str, str]:
         return {}
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs}
+
+
+def sign_in_help(world: dict[str, Any], web_url: str, sandbox_url: str) -> list[str]:
+    """Build the lines that say where to sign in, as whom, and where made playlists show."""
+    users = world.get("spotify", {}).get("users", [])
+    allowed = [f"{u['id']} ({u['display_name']})" for u in users if u.get("allowlisted")]
+    refused = [f"{u['id']} ({u['display_name']})" for u in users if not u.get("allowlisted")]
+    lines = [
+        f"web app: {web_url}  (Ctrl-C stops both)",
+        '  "Sign in" opens the sandbox\'s own Spotify consent page; sign in as',
+    ]
+    if allowed:
+        lines.append(f"    {' or '.join(allowed)}: on the app's allowlist")
+    if refused:
+        lines.append(
+            f"    {' or '.join(refused)}: not on the allowlist, "
+            "to see Development Mode's 5-user limit refuse"
+        )
+    lines.append(
+        f"  a playlist's items: {sandbox_url}/_sandbox/playlists/<playlist id> "
+        f"(made playlists are listed at {sandbox_url}/_sandbox/stats)"
+    )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         build = [sys.executable, "-m", "etl", "build"]
         if subprocess.call(build, cwd=REPO_ROOT, env=env) != 0:  # noqa: S603 (our own command)
             print("the ETL build failed; serving what data there is", file=sys.stderr)
-        print(f"web app: http://127.0.0.1:{args.port}  (Ctrl-C stops both)", flush=True)
+        help_lines = sign_in_help(world, f"http://127.0.0.1:{args.port}", sandbox.url)
+        print("\n".join(help_lines), flush=True)
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [
             str(gunicorn),

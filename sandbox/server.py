@@ -10,7 +10,15 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any, get_args
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template_string,
+    request,
+)
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox import accounts, seatgeek, secretmanager, spotify_api, ticketmaster
@@ -18,6 +26,7 @@ from sandbox.accounts import TokenStore
 from sandbox.catalog import Catalog
 from sandbox.playlists import PlaylistStore
 from sandbox.secretmanager import DEFAULT_SECRETS, SecretStore
+from sandbox.spotify_objects import entry_content, owner_out
 from sandbox.state import Limits, Options, QuotaBody, Refusal, Stats
 
 controls = Blueprint("controls", __name__, url_prefix="/_sandbox")
@@ -197,6 +206,56 @@ def stats() -> dict[str, Any]:
     answer["week"] = sandbox.playlists.week
     answer["options"] = asdict(sandbox.options)
     return answer
+
+
+# A playlist as a person reads it: no script, every name escaped (autoescape), fit for a phone.
+PLAYLIST_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }} (sandbox)</title></head>
+<body>
+{% if playlist is none %}
+<h1>No such playlist</h1>
+<p>The sandbox holds no playlist <code>{{ playlist_id }}</code>.
+Created playlists are listed at <a href="../stats">/_sandbox/stats</a>.</p>
+{% else %}
+<h1>{{ title }}</h1>
+<p>by {{ owner.display_name }} ({{ owner.id }}) &middot; {{ entries|length }} items</p>
+{% if description %}<p>{{ description }}</p>{% endif %}
+<ol>
+{% for entry in entries %}
+  <li>{% if entry is none %}<em>removed from Spotify</em>
+  {%- elif entry.episode %}{{ entry.name }} &mdash; episode of {{ entry.show.name }}
+  {%- else %}{{ entry.name }} &mdash; {{ entry.artists|map(attribute="name")|join(", ") }}
+  <small>({{ entry.album.name }})</small>{% endif %}</li>
+{% endfor %}
+</ol>
+{% endif %}
+</body></html>"""
+
+
+@controls.get("/playlists/<playlist_id>")
+def playlist_page(playlist_id: str) -> tuple[str, int]:
+    """Show a playlist's items in order, as HTML, so the demo can see what the app made."""
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    playlist = sandbox.playlists.get(playlist_id)
+    if playlist is None:
+        page = render_template_string(
+            PLAYLIST_PAGE, playlist=None, playlist_id=playlist_id, title="No such playlist"
+        )
+        return page, 404
+    with sandbox.playlists.lock:
+        refs = list(playlist.track_ids)
+        meta = dict(playlist.meta)
+    page = render_template_string(
+        PLAYLIST_PAGE,
+        playlist=playlist,
+        title=meta["name"],
+        description=meta.get("description", ""),
+        owner=owner_out(playlist.owner_id),
+        entries=[entry_content(ref) for ref in refs],
+    )
+    return page, 200
 
 
 @controls.post("/reset")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 import os
 import secrets as random_secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,9 @@ US_STATES: tuple[str, ...] = (
     "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD",
     "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
 )  # fmt: skip
+
+# Where the sandbox serves its Spotify stand-in, under its own root (sandbox/server.py).
+SANDBOX_SPOTIFY_PATH = "spotify/v1/"
 
 # A function that returns a secret's value, or None when the secret does not exist.
 SecretLookup = Callable[[str], "str | None"]
@@ -59,6 +63,26 @@ class Settings:
         if self.ticketmaster_api_key:
             sources.append("ticketmaster")
         return tuple(sources)
+
+    @property
+    def sandbox_url(self) -> str:
+        """Give the root of the sandbox that stands in for Spotify, or "" when Spotify is real.
+
+        Only a loopback sandbox counts, and never in production: the demo may link to the
+        sandbox's own pages, but a deployed app must not point users at a local address.
+        """
+        parts = urlsplit(self.spotify_api_base)
+        if self.production or not parts.path.endswith("/" + SANDBOX_SPOTIFY_PATH):
+            return ""
+        if not _is_loopback(parts.hostname or ""):
+            return ""
+        root = parts.path.removesuffix(SANDBOX_SPOTIFY_PATH).rstrip("/")
+        return f"{parts.scheme}://{parts.netloc}{root}"
+
+    def sandbox_playlist_page(self, playlist_id: str) -> str:
+        """Give the sandbox's page of a playlist's items, or "" when Spotify is real."""
+        root = self.sandbox_url
+        return f"{root}/_sandbox/playlists/{quote(playlist_id, safe='')}" if root else ""
 
 
 def secret_name(variable: str) -> str:
@@ -167,6 +191,15 @@ def _clean(value: str | None) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _base_url(env: Mapping[str, str], variable: str, default: str) -> str:
