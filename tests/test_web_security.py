@@ -360,11 +360,14 @@ def test_a_mismatched_state_with_a_sign_in_pending_signs_no_one_in(
 # Headers and templates
 
 
+EXAMPLE_URLS = {"static": "/static/style.css", "notes.page": "/notes/" + "N" * 22}
+
+
 def every_route(app: Flask) -> list[tuple[str, str]]:
     """Return (method, url) for every rule of the app."""
     routes = []
     for rule in app.url_map.iter_rules():
-        url = "/static/style.css" if rule.endpoint == "static" else rule.rule
+        url = EXAMPLE_URLS.get(rule.endpoint, rule.rule)
         assert "<" not in url, f"give {rule.rule} an example URL here"
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             routes.append((method, url))

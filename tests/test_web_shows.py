@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
 from web import area, create_app
 from web.data import DatasetCache
+from web.places import STATE_NAMES
 
 TODAY = datetime.now(UTC).date()
 
@@ -150,10 +152,12 @@ def test_the_form_offers_only_states_with_shows_and_their_counts(
 
     page = client.get("/shows").get_data(as_text=True)
 
-    offered = re.findall(r'<option value="([A-Z]{2})" >\1 \((\d+) shows, (\d+) artists\)', page)
+    offered = re.findall(
+        r'<option value="([A-Z]{2})" >[A-Za-z ]+ \(\1\): ([\d,]+) shows?, ([\d,]+) artists?', page
+    )
     assert {state for state, _, _ in offered} == set(counts.index)
-    assert all(int(n) == counts[state] for state, n, _ in offered)
-    assert all(int(a) <= artists[state] for state, _, a in offered)
+    assert all(int(n.replace(",", "")) == counts[state] for state, n, _ in offered)
+    assert all(int(a.replace(",", "")) <= artists[state] for state, _, a in offered)
 
 
 def test_preview_shows_counts_chart_tracks_and_reasons(
@@ -169,7 +173,9 @@ def test_preview_shows_counts_chart_tracks_and_reasons(
     last = TODAY + timedelta(days=89)
     weeks = (last - first_monday).days // 7 + 1
     assert page.count("<rect") == weeks
-    assert re.search(r"<strong>[^<]+</strong>: [^<]+", page)  # an artist with its tracks
+    assert re.search(
+        r"<strong>[^<]+</strong><span class=\"tracks\">: [^<]+", page
+    )  # an artist with its tracks
     assert "(not found on Spotify)" in page or "(no tracks yet)" in page
     assert "Sign in with Spotify to make this playlist" in page
     windows = re.findall(r"next (\d+) days \((\d+) shows\)", page)
@@ -193,9 +199,11 @@ def test_a_show_without_a_time_says_time_tba_and_only_http_links_are_links(
 
     page = client.get(f"/shows?state={state}&days=90").get_data(as_text=True)
 
-    row = page[page.index("<tbody>") :].split("</tr>")[0]
-    assert f"{str(soonest['starts_at_local'])[:10]} time TBA" in row
-    assert "javascript:" not in page and str(soonest["venue_name"]) in row
+    card = page[page.index('<li class="show">') :].split("</li>\n    <li")[0]
+    day = date.fromisoformat(str(soonest["starts_at_local"])[:10])
+    assert f'{day:%a}, {day:%b} {day.day}</time> · <span class="time">time TBA</span>' in card
+    assert "javascript:" not in page and str(soonest["venue_name"]) in card
+    assert "No ticket link" in card
 
 
 @pytest.mark.parametrize(
@@ -290,22 +298,84 @@ def test_playlist_is_made_in_order_and_refreshed_in_place(
     before = {p["id"] for p in created_playlists(sandbox)}
 
     first = make(client, form)
-    second = make(client, {**form, "tracks": "2"})
+    offer = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in {**form, "tracks": "2"}.items()))
+    made_id = re.search(r'name="update" value="([^"]+)" id="update"', offer.get_data(as_text=True))
+    assert made_id, "the preview offers to update the playlist made for this area"
+    second = make(client, {**form, "tracks": "2", "update": made_id.group(1)})
 
     assert first.status_code == 200 and second.status_code == 200
     mine = [p for p in created_playlists(sandbox) if p["id"] not in before]
     assert len(mine) == 1  # the second time refreshed the same playlist
     playlist = mine[0]
+    assert playlist["id"] == made_id.group(1)
     assert playlist["owner_id"] == "alice" and playlist["public"] is False
-    assert playlist["name"].startswith(f"Local Shows: {state} · ")
+    assert playlist["name"].startswith(f"Local Shows: {STATE_NAMES[state]} ({state}) · ")
     assert len(playlist["description"]) <= 300 and playlist["description"].startswith("Next: ")
+    assert re.search(
+        r"Shows and tickets: http://127\.0\.0\.1:\d+/notes/[\w-]{22}$", playlist["description"]
+    )
     with app.test_request_context():
         data = app.extensions["datasets"].shows()
         query = area.AreaQuery(state, days=90, tracks_per_artist=2)
         _, uris = area.plan_playlist(area.select_shows(data, query, TODAY), data, 2)
     assert [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
     assert len(uris) == len(set(uris)) > 100  # more than one write of 100
-    assert b"Refreshed" in second.data and b'id="playlist-link"' in second.data
+    assert b"Updated: " in second.data and b'id="playlist-link"' in second.data
+    assert b"updated in place" in second.data
+
+
+def test_make_a_new_one_leaves_the_earlier_playlist_as_it_is(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    before = {p["id"] for p in created_playlists(sandbox)}
+
+    make(client, form)
+    again = make(client, form)  # "Make a new one": no update field
+
+    mine = [p for p in created_playlists(sandbox) if p["id"] not in before]
+    assert len(mine) == 2 and mine[0]["track_ids"] == mine[1]["track_ids"]
+    assert b"A new playlist is in your Spotify account" in again.data
+    offer = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    assert offer.get_data(as_text=True).count('id="update"') == 1  # the newest is offered
+
+
+def test_updating_a_playlist_deleted_in_spotify_makes_it_again_and_says_so(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    make(client, form)
+    offer = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    made_id = re.search(r'name="update" value="([^"]+)"', offer.get_data(as_text=True)).group(1)
+    sandbox.sandbox.playlists.playlists.pop(made_id)  # the person deleted it in Spotify
+
+    again = make(client, {**form, "update": made_id})
+
+    assert again.status_code == 200 and b"Made again: " in again.data
+    assert b"no longer in your Spotify account" in again.data
+    mine = [p for p in created_playlists(sandbox) if p["owner_id"] == "alice"]
+    assert made_id not in {p["id"] for p in mine}
+
+
+def test_update_of_a_playlist_not_made_for_this_area_is_refused(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    state = busiest_state(data_copy)
+    make(client, {"state": state, "days": "30", "tracks": "1"})
+    offer = client.get(f"/shows?state={state}&days=30&tracks=1")
+    made_id = re.search(r'name="update" value="([^"]+)"', offer.get_data(as_text=True)).group(1)
+    other_state = "WY" if state != "WY" else "AL"
+    before = {p["id"]: p["track_ids"] for p in created_playlists(sandbox)}
+
+    answer = make(client, {"state": other_state, "days": "30", "update": made_id})
+    forged = make(client, {"state": state, "days": "30", "update": "someone-elses"})
+
+    assert answer.status_code == 400 and forged.status_code == 400
+    assert b"not one you made for this area" in answer.data
+    assert {p["id"]: p["track_ids"] for p in created_playlists(sandbox)} == before
 
 
 def test_a_spotify_refusal_is_said_plainly(
@@ -426,3 +496,33 @@ def test_a_write_that_keeps_failing_says_what_was_made(
     assert (
         served["faults"]["spotify POST /spotify/v1/playlists/<playlist_id>/items 503"] == 3
     )  # retried
+
+
+def test_shows_sort_by_artist_and_back_by_date(client: FlaskClient, data_copy: FolderStore) -> None:
+    state = busiest_state(data_copy)
+    headliner = re.compile(r'<ul class="artists">\s*<li><strong>([^<]+)</strong>')
+    day = re.compile(r'<time datetime="([\d-]+)">')
+
+    by_date = client.get(f"/shows?state={state}&days=90").get_data(as_text=True)
+    by_artist = client.get(f"/shows?state={state}&days=90&sort=artist").get_data(as_text=True)
+
+    names = [html.unescape(n) for n in headliner.findall(by_artist)]
+    folded = [n.casefold().removeprefix("the ").strip() for n in names]
+    assert len(names) > 5 and folded == sorted(folded)
+    assert day.findall(by_date) == sorted(day.findall(by_date))
+    assert '<strong aria-current="true">artist</strong>' in by_artist
+    assert "sort=date" in by_artist and "sort=artist" in by_date
+    counts = re.compile(r'id="counts">.*?</p>', re.S)
+    assert counts.search(by_date).group(0) == counts.search(by_artist).group(0)  # same shows
+
+
+def test_the_when_list_says_dates_of_ones_own(client: FlaskClient, data_copy: FolderStore) -> None:
+    state = busiest_state(data_copy)
+    start, end = TODAY + timedelta(days=2), TODAY + timedelta(days=12)
+
+    page = client.get(f"/shows?state={state}&days=30&from={start}&to={end}").get_data(as_text=True)
+
+    label = f"{start:%b} {start.day} to {end:%b} {end.day}"
+    assert f'<option value="" selected>{label} (your dates)</option>' in page
+    assert re.search(r'<option value="30" >next 30 days', page)  # offered, not selected
+    assert f"<h2>{STATE_NAMES[state]} ({state}), {label}</h2>" in page

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from web.data import ShowsData, Track, miles_from
+from web.places import short_day, state_label
 from web.text import clean_name
 
 DAY_CHOICES = (7, 14, 30, 90)
@@ -51,11 +52,18 @@ class AreaQuery:
 
     @property
     def area_label(self) -> str:
-        """Name the area: 'Brooklyn, NY', 'Brooklyn, NY +25 mi', or 'NY'."""
+        """Name the area: 'Brooklyn, NY', 'Brooklyn, NY +25 mi', or 'New York (NY)'."""
         if not self.city:
-            return self.state
+            return state_label(self.state)
         label = f"{self.city}, {self.state}"
         return f"{label} +{self.radius_miles} mi" if self.radius_miles else label
+
+    def window_label(self, today: date) -> str:
+        """Say the dates chosen: "next 30 days", or "Nov 24 to Dec 3" for dates of one's own."""
+        if self.date_from is not None and self.date_to is not None:
+            first, last = self.window(today)
+            return f"{short_day(first)} to {short_day(last)}"
+        return f"next {self.days or DEFAULT_DAYS} days"
 
     def as_form(self) -> dict[str, Any]:
         """Return the query as form values, to fill the form and the create button's fields."""
@@ -279,6 +287,9 @@ class PlannedArtist:
     spotify_artist_id: str
     tracks: list[Track] = field(default_factory=list)
     reason: str = ""
+    # The tracks that go into the playlist from this row: none when the artist already came
+    # with an earlier show, a track is already in, or the playlist is full.
+    in_playlist: list[Track] = field(default_factory=list)
 
 
 @dataclass
@@ -324,12 +335,14 @@ def plan_playlist(
         key = values["performer_key"][index]
         artist_id, _ = data.artist_of.get(key, ("", ""))
         tracks = data.tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+        added: list[Track] = []
         if artist_id and artist_id not in seen_artists and len(uris) < MAX_TRACKS:
             seen_artists.add(artist_id)
             for track in tracks:
-                if track.track_id not in seen_tracks:
+                if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
                     seen_tracks.add(track.track_id)
                     uris.append(f"spotify:track:{track.track_id}")
+                    added.append(track)
         if preview_shows is not None and len(shows) >= preview_shows and show_key != current:
             continue
         if show_key != current:
@@ -345,7 +358,7 @@ def plan_playlist(
                     bool(time_tbd[index]),
                 )
             )
-        artist = PlannedArtist(values["performer_name"][index], artist_id, tracks)
+        artist = PlannedArtist(values["performer_name"][index], artist_id, tracks, "", added)
         if not artist_id:
             artist.reason = (
                 "not found on Spotify" if key in data.checked_keys else "not matched yet"
@@ -353,12 +366,30 @@ def plan_playlist(
         elif not tracks:
             artist.reason = "no tracks yet"
         shows[-1].artists.append(artist)
-    return shows, uris[:MAX_TRACKS]
+    return shows, uris
+
+
+SORTS = {"date": "Date", "artist": "Artist"}
+
+
+def sort_shows(shows: list[PlannedShow], order: str) -> list[PlannedShow]:
+    """Return the shows by date (as planned) or by their first artist's name, A to Z."""
+    if order != "artist":
+        return shows
+    return sorted(
+        shows, key=lambda show: _artist_key(show.artists[0].name if show.artists else show.title)
+    )
+
+
+def _artist_key(name: str) -> tuple[str, str]:
+    """Sort "The National" under N, as record shops do; the full name breaks ties."""
+    folded = clean_name(name).casefold().strip()
+    return folded.removeprefix("the ").lstrip(), folded
 
 
 def playlist_name(query: AreaQuery, first: date, last: date) -> str:
     """Name a playlist by area and dates: "Local Shows: Brooklyn, NY · Nov 21 to Dec 20"."""
-    return f"{NAME_PREFIX}{clean_name(query.area_label)} · {_short(first)} – {_short(last)}"
+    return f"{NAME_PREFIX}{clean_name(query.area_label)} · {short_day(first)} – {short_day(last)}"
 
 
 def name_prefix(query: AreaQuery) -> str:
@@ -366,26 +397,26 @@ def name_prefix(query: AreaQuery) -> str:
     return f"{NAME_PREFIX}{clean_name(query.area_label)} · "
 
 
-def playlist_description(shows: list[PlannedShow]) -> str:
-    """Name the next shows, within Spotify's 300 characters."""
+def playlist_description(shows: list[PlannedShow], notes_url: str = "") -> str:
+    """Name the next shows and link the liner notes, within Spotify's 300 characters.
+
+    The link always fits whole: the list of shows is cut (at a show's end) to make room.
+    """
     parts = []
     for show in shows:
         names = [clean_name(a.name) for a in show.artists] or [clean_name(show.title)]
         parts.append(f"{_short_local(show.starts_at_local)} {names[0]} at {clean_name(show.venue)}")
-    text = "Next: " + "; ".join(parts) if parts else "No shows in these dates yet."
-    text += " (made by Local Shows)"
+    tail = f" Shows and tickets: {notes_url}" if notes_url else " (made by Local Shows)"
+    text = ("Next: " + "; ".join(parts) + "." if parts else "No shows in these dates yet.") + tail
     if len(text) <= DESCRIPTION_LIMIT:
         return text
-    tail = " … (made by Local Shows)"
-    return text[: DESCRIPTION_LIMIT - len(tail)].rsplit(";", 1)[0] + tail
-
-
-def _short(day: date) -> str:
-    return f"{day:%b} {day.day}"
+    room = DESCRIPTION_LIMIT - len(tail) - len(" …")
+    head = ("Next: " + "; ".join(parts))[:room]
+    return (head.rsplit(";", 1)[0] if ";" in head else head) + " …" + tail
 
 
 def _short_local(starts_at_local: str) -> str:
     try:
-        return _short(date.fromisoformat(starts_at_local[:10]))
+        return short_day(date.fromisoformat(starts_at_local[:10]))
     except ValueError:
         return clean_name(starts_at_local[:10])

@@ -1,30 +1,125 @@
-"""Create a playlist in the user's account, or refresh the same area's playlist in place."""
+"""Write playlists into the user's account, and remember the area playlists each person made."""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+import secrets
+from dataclasses import asdict, dataclass, field, fields
 
 from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyError
 from shared.spotify_records import PlaylistRecord
+from shared.storage import ConflictError, NotFoundError, Store, check_name
 from web.text import clean_name
 
 logger = logging.getLogger(__name__)
 
+MADE_KEPT = 100  # the newest playlists remembered per person
+
 
 @dataclass
 class PlaylistResult:
-    """What was written: the playlist, whether it was refreshed, how many tracks, what failed."""
+    """What was written: the playlist, how (new, updated in place, made again), what failed."""
 
     playlist: PlaylistRecord
     refreshed: bool
     written: int
     total: int
     error: SpotifyError | None = None
+    recreated: bool = False  # an update was asked for, but the playlist was gone: made anew
 
     @property
     def complete(self) -> bool:
         return self.error is None and self.written == self.total
+
+
+@dataclass(frozen=True)
+class MadePlaylist:
+    """An area playlist a person made here: enough to offer "Update it" and to find its notes."""
+
+    playlist_id: str
+    name: str
+    area_prefix: str
+    url: str
+    notes_token: str
+    made_at: str
+    updated_at: str
+    tracks: int = 0
+
+
+@dataclass
+class MadePlaylists:
+    """A person's record of the playlists they made (playlists/<user id>.json)."""
+
+    playlists: list[MadePlaylist] = field(default_factory=list)
+    generation: int = 0
+
+    def for_area(self, area_prefix: str) -> list[MadePlaylist]:
+        """Return the playlists made for an area, most recently updated first."""
+        found = [p for p in self.playlists if p.area_prefix == area_prefix]
+        return sorted(found, key=lambda p: p.updated_at, reverse=True)
+
+    def get(self, playlist_id: str) -> MadePlaylist | None:
+        return next((p for p in self.playlists if p.playlist_id == playlist_id), None)
+
+
+def made_object(user_id: str) -> str:
+    """Return the object name of a person's record of playlists made."""
+    return check_name(f"playlists/{user_id}.json")
+
+
+def new_notes_token() -> str:
+    """Return an unguessable name for a liner-notes page."""
+    return secrets.token_urlsafe(16)
+
+
+def load_made(store: Store, user_id: str) -> MadePlaylists:
+    """Return a person's playlists made; an unreadable record reads as empty (and is logged)."""
+    try:
+        stored = store.read(made_object(user_id))
+    except NotFoundError:
+        return MadePlaylists()
+    names = {f.name for f in fields(MadePlaylist)}
+    try:
+        raw = json.loads(stored.data)
+        entries = [
+            MadePlaylist(**{k: v for k, v in entry.items() if k in names})
+            for entry in raw["playlists"]
+        ]
+        if not all(isinstance(p.playlist_id, str) and p.playlist_id for p in entries):
+            raise ValueError("an entry has no playlist id")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        logger.warning(
+            "unreadable record of playlists made; starting afresh",
+            extra={"user_id": user_id, "error": str(error)},
+        )
+        return MadePlaylists([], stored.generation)
+    return MadePlaylists(entries, stored.generation)
+
+
+def remember_playlist(store: Store, user_id: str, made: MadePlaylist, attempts: int = 5) -> None:
+    """Add or replace one playlist in the person's record (another writer's change is kept)."""
+    for _ in range(attempts):
+        record = load_made(store, user_id)
+        # A playlist made again (the earlier one deleted in Spotify) takes the earlier's place.
+        others = [
+            p
+            for p in record.playlists
+            if p.playlist_id != made.playlist_id and p.notes_token != made.notes_token
+        ]
+        kept = sorted([*others, made], key=lambda p: p.updated_at)[-MADE_KEPT:]
+        data = json.dumps({"playlists": [asdict(p) for p in kept]}, indent=1).encode()
+        try:
+            store.write(
+                made_object(user_id),
+                data,
+                if_generation_match=record.generation,
+                content_type="application/json",
+            )
+        except ConflictError:
+            continue
+        return
+    raise ConflictError(f"{made_object(user_id)} kept changing; gave up after {attempts} tries")
 
 
 def find_playlist(api: SpotifyApi, user_id: str, prefix: str) -> PlaylistRecord | None:
@@ -35,17 +130,57 @@ def find_playlist(api: SpotifyApi, user_id: str, prefix: str) -> PlaylistRecord 
     return None
 
 
+def own_playlist(api: SpotifyApi, user_id: str, playlist_id: str) -> PlaylistRecord | None:
+    """Return the user's own playlist with this id, or None when it is gone (or not theirs)."""
+    for playlist in api.my_playlists():
+        if playlist.id == playlist_id and playlist.owner_id == user_id:
+            return playlist
+    return None
+
+
 def write_playlist(
     api: SpotifyApi, *, user_id: str, prefix: str, name: str, description: str, uris: list[str]
 ) -> PlaylistResult:
-    """Create or refresh the area's playlist with uris, 100 a write.
+    """Create or refresh (in place) the user's playlist whose name starts with prefix."""
+    existing = find_playlist(api, user_id, clean_name(prefix))
+    return _write(api, existing, name=name, description=description, uris=uris)
+
+
+def write_area_playlist(
+    api: SpotifyApi,
+    *,
+    user_id: str,
+    update_id: str,
+    name: str,
+    description: str,
+    uris: list[str],
+) -> PlaylistResult:
+    """Update the playlist update_id in place, or make a new one (update_id empty).
+
+    A playlist to update that is no longer in the user's account (deleted in Spotify) is made
+    again, and the result says so.
+    """
+    existing = own_playlist(api, user_id, update_id) if update_id else None
+    result = _write(api, existing, name=name, description=description, uris=uris)
+    result.recreated = bool(update_id) and existing is None
+    return result
+
+
+def _write(
+    api: SpotifyApi,
+    existing: PlaylistRecord | None,
+    *,
+    name: str,
+    description: str,
+    uris: list[str],
+) -> PlaylistResult:
+    """Write name, description and uris (100 a write) into existing, or into a new playlist.
 
     A write that still fails after the client's retries stops here; the result says how many
     tracks went in, so that nothing half-made is left unsaid. Names and description are cleaned
     of control characters here, whoever calls: they come from sources and other playlists.
     """
-    prefix, name, description = clean_name(prefix), clean_name(name), clean_name(description)
-    existing = find_playlist(api, user_id, prefix)
+    name, description = clean_name(name), clean_name(description)
     if existing is not None:
         api.change_playlist_details(existing.id, name, description)
         playlist = PlaylistRecord(existing.id, name, existing.owner_id, existing.url)

@@ -1,22 +1,32 @@
-"""Pick an area and dates, preview the shows, and make the playlist."""
+"""Pick an area and dates, preview the shows, and make (or update) the playlist."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from shared.spotify import SpotifyError
-from web import area
+from shared.storage import Store
+from web import area, places
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import ShowsData, shows_data
-from web.playlists import write_playlist
+from web.liner_notes import build_notes, save_notes
+from web.playlists import (
+    MadePlaylist,
+    load_made,
+    new_notes_token,
+    remember_playlist,
+    write_area_playlist,
+)
 from web.text import clean_name
 
 bp = Blueprint("shows", __name__)
 
 PREVIEW_SHOWS = 100
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @bp.app_template_filter("clean_name")
@@ -25,24 +35,73 @@ def clean_name_filter(text: object) -> str:
     return clean_name(text)
 
 
+@bp.app_template_filter("plural")
+def plural_filter(count: int, singular: str, plural_form: str = "") -> str:
+    """Count in words: {{ n|plural("show") }} gives "1 show" or "2 shows"."""
+    return places.plural(int(count), singular, plural_form)
+
+
+@bp.app_template_filter("noun")
+def noun_filter(count: int, singular: str, plural_form: str = "") -> str:
+    """The word alone, agreeing with count: {{ n|noun("show") }} gives "show" or "shows"."""
+    return places.noun(int(count), singular, plural_form)
+
+
+@bp.app_template_filter("state_label")
+def state_label_filter(code: str) -> str:
+    """Name a state: "New York (NY)"."""
+    return places.state_label(str(code))
+
+
+@bp.app_template_filter("show_day")
+def show_day_filter(starts_at_local: str) -> str:
+    """A show's date with its weekday: "Tue, Nov 24"."""
+    return places.show_day(str(starts_at_local))
+
+
+@bp.app_template_filter("show_time")
+def show_time_filter(starts_at_local: str, time_tbd: bool = False) -> str:
+    """A show's start ("8:30 PM"), or "time TBA"."""
+    return places.show_time(str(starts_at_local), bool(time_tbd))
+
+
 def today() -> date:
     """Return today's date (UTC)."""
     return datetime.now(UTC).date()
+
+
+def store() -> Store:
+    found: Store = current_app.extensions["store"]
+    return found
+
+
+def site_url(path: str) -> str:
+    """Return a page's public address: the site is where Spotify sends people back to."""
+    parts = urlsplit(current_app.extensions["settings"].spotify_redirect_uri)
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _sort(form: Any) -> str:
+    order = str((form or {}).get("sort", "date"))
+    return order if order in area.SORTS else "date"
 
 
 def _page(
     data: ShowsData, query: area.AreaQuery | None, error: str = "", form: Any = None
 ) -> dict[str, Any]:
     """Return everything the area page shows for a query (or for none yet)."""
+    user = current_user()
     context: dict[str, Any] = {
         "states": sorted(data.state_counts.items()),
         "query": query,
         "form": form or {},
         "error": error,
         "day_choices": area.DAY_CHOICES,
-        "user": current_user(),
+        "user": user,
         "stale": data.stale,
         "cities": area.city_counts(data, (form or {}).get("state", "").upper() if form else ""),
+        "sorts": area.SORTS,
+        "sort": _sort(form),
     }
     if query is None:
         return context
@@ -50,21 +109,29 @@ def _page(
     first, last = query.window(today())
     without_genres = area.select_shows(data, query, today(), with_genres=False)
     rows = area.select_shows(data, query, today())
-    shows, uris = area.plan_playlist(rows, data, query.tracks_per_artist, PREVIEW_SHOWS)
-    total_shows = area.count(rows).shows
+    by_artist = context["sort"] == "artist"
+    shows, uris = area.plan_playlist(
+        rows, data, query.tracks_per_artist, None if by_artist else PREVIEW_SHOWS
+    )
+    shows = area.sort_shows(shows, context["sort"])[:PREVIEW_SHOWS]
+    counts = area.count(rows)
     context.update(
         {
             "first": first,
             "last": last,
+            "window_label": query.window_label(today()),
             "genres": area.genre_counts(without_genres),
-            "counts": area.count(rows),
+            "counts": counts,
             "window_counts": area.window_counts(data, query, today()),
             "weekly": area.weekly_counts(rows, first, last),
             "shows": shows,
-            "more_shows": max(0, total_shows - len(shows)),
+            "more_shows": max(0, counts.shows - len(shows)),
             "track_count": len(uris),
             "playlist_name": area.playlist_name(query, first, last),
             "hidden": query.as_form(),
+            "existing": (
+                load_made(store(), user["id"]).for_area(area.name_prefix(query)) if user else []
+            ),
         }
     )
     return context
@@ -86,12 +153,19 @@ def area_page() -> Any:
 @bp.post("/shows/playlist")
 @login_required
 def make_playlist() -> Any:
-    """Create (or refresh in place) the area's playlist in the user's account."""
+    """Make the area's playlist, or update one the person made for it before (in place)."""
     data = shows_data()
     try:
         query = area.parse_area(request.form, request.form.getlist, data, today())
     except area.FormError as error:
         return render_template("shows.html", **_page(data, None, str(error), request.form)), 400
+    user = current_user() or {}
+    made = load_made(store(), user.get("id", ""))
+    update_id = str(request.form.get("update", ""))
+    earlier = made.get(update_id) if update_id else None
+    if update_id and (earlier is None or earlier.area_prefix != area.name_prefix(query)):
+        message = "That playlist is not one you made for this area: pick again below."
+        return render_template("shows.html", **_page(data, query, message, request.form)), 400
     first, last = query.window(today())
     rows = area.select_shows(data, query, today())
     shows, uris = area.plan_playlist(rows, data, query.tracks_per_artist)
@@ -102,21 +176,50 @@ def make_playlist() -> Any:
             else "No shows match these choices, so there is nothing to put in a playlist."
         )
         return render_template("shows.html", **_page(data, query, message, request.form)), 400
-    user = current_user() or {}
+    token = earlier.notes_token if earlier else new_notes_token()
+    notes_url = site_url(f"/notes/{token}")
+    name = area.playlist_name(query, first, last)
     try:
-        result = write_playlist(
+        result = write_area_playlist(
             user_api(),
             user_id=user.get("id", ""),
-            prefix=area.name_prefix(query),
-            name=area.playlist_name(query, first, last),
-            description=area.playlist_description(shows),
+            update_id=earlier.playlist_id if earlier else "",
+            name=name,
+            description=area.playlist_description(shows, notes_url),
             uris=uris,
         )
     except SpotifyError as error:
         return render_template(
             "shows.html", **_page(data, query, spotify_problem(error), request.form)
         ), 502
+    now = datetime.now(UTC).strftime(ISO_UTC)
+    save_notes(
+        store(),
+        token,
+        build_notes(name, query.area_label, now, shows, result.written),
+        user.get("id", ""),
+    )
+    remember_playlist(
+        store(),
+        user.get("id", ""),
+        MadePlaylist(
+            result.playlist.id,
+            result.playlist.name,
+            area.name_prefix(query),
+            result.playlist.url,
+            token,
+            earlier.made_at if earlier and not result.recreated else now,
+            now,
+            result.written,
+        ),
+    )
     problem = spotify_problem(result.error) if result.error else ""
     return render_template(
-        "result.html", result=result, query=query, problem=problem, user=user
+        "result.html",
+        result=result,
+        query=query,
+        problem=problem,
+        user=user,
+        notes_url=notes_url,
+        earlier=earlier,
     ), 200
