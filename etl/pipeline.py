@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from etl.alerts import alerts_for, log_alerts
 from etl.backups import BackupsSummary, back_up_everyone
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
 from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
-from etl.report import make_report, save_report
+from etl.report import load_latest_report, make_report, save_report
 from etl.sources import EventSource, StateFetch
 from etl.tracks import TracksSummary, match_and_fetch_tracks
 from shared.config import Settings
@@ -53,6 +54,8 @@ class ConcertsSummary:
     performers: int = 0
     carried_over_rows: int = 0
     requests_by_source: dict[str, int] = field(default_factory=dict)
+    events_by_source: dict[str, int] = field(default_factory=dict)  # as fetched, before dedupe
+    rows_by_source: dict[str, int] = field(default_factory=dict)
 
 
 def build_concerts_dataset(
@@ -74,7 +77,10 @@ def build_concerts_dataset(
         skipped_by_reason=dict(fetched.skipped_reasons()),
         notes=dict(fetched.notes()),
         requests_by_source=fetched.requests_by_source(),
+        events_by_source={source.name: 0 for source in sources},
     )
+    for fetch in fetched.fetches:
+        summary.events_by_source[fetch.source] += len(fetch.events)
     if len(fetched.failed) == len(states) * len(sources):
         raise AllStatesFailedError(
             f"every state failed from every source ({len(fetched.failed)} fetches); "
@@ -91,6 +97,9 @@ def build_concerts_dataset(
     summary.events = len(events)
     summary.rows = len(concerts)
     summary.performers = int(concerts["performer_name"].nunique()) if not concerts.empty else 0
+    summary.rows_by_source = {source.name: 0 for source in sources} | {
+        str(source): int(rows) for source, rows in concerts["source"].value_counts().items()
+    }
     logger.info(
         "concerts saved",
         extra={"rows": summary.rows, "events": summary.events, "failed": len(summary.failed)},
@@ -148,6 +157,17 @@ def run_build(
     return BuildSummary(concerts_summary, tracks_summary, backups_summary)
 
 
+def save_report_and_alert(
+    store: Store, report: dict[str, Any], previous: dict[str, Any] | None
+) -> None:
+    """Log an alert line for each problem the report shows next to the previous one; save it.
+
+    The alerts go first, so that a store that fails to take the report does not hide them.
+    """
+    log_alerts(alerts_for(report, previous))
+    save_report(store, report)
+
+
 # A run stops spending before its lease goes stale, so that no second run can take over.
 RUN_TIME_LIMIT = DEFAULT_LEASE_DEADLINE - timedelta(minutes=30)
 
@@ -186,7 +206,9 @@ def run_etl(
     lease = take_lease(store, run_id, now=started, deadline=lease_deadline)
     logger.info("ETL run started", extra={"run_id": run_id, "states": len(states)})
     build: BuildSummary | None = None
+    previous: dict[str, Any] | None = None
     try:
+        previous = load_latest_report(store)  # read before this run's report replaces it
         build = run_build(
             store, sources, spotify, states, now=started, settings=settings, on_state=on_state
         )
@@ -200,7 +222,7 @@ def run_etl(
             errors=[f"{type(error).__name__}: {error}"],
             took_over_from=lease.took_over_from,
         )
-        save_report(store, report)
+        save_report_and_alert(store, report, previous)
         logger.exception("ETL run failed", extra={"run_id": run_id})
         raise
     finally:
@@ -214,7 +236,7 @@ def run_etl(
         errors=[],
         took_over_from=lease.took_over_from,
     )
-    save_report(store, report)
+    save_report_and_alert(store, report, previous)
     logger.info(
         "ETL run finished",
         extra={"run_id": run_id, "status": report["status"], "duration_s": report["duration_s"]},

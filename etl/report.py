@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.spotify import RequestLedger
-from shared.storage import Store
+from shared.storage import NotFoundError, Store
 
 if TYPE_CHECKING:
     from etl.pipeline import BuildSummary
+
+logger = logging.getLogger(__name__)
 
 LATEST = "runs/latest.json"
 
@@ -66,6 +69,9 @@ def make_report(
             "concerts": {
                 "events": concerts.events,
                 "rows": concerts.rows,
+                # Events each source returned (before duplicates merged); rows now from each.
+                "events_by_source": concerts.events_by_source,
+                "rows_by_source": concerts.rows_by_source,
                 "performers": concerts.performers,
                 "duplicates_merged": concerts.duplicates,
                 "skipped": concerts.skipped,
@@ -106,3 +112,17 @@ def save_report(store: Store, report: dict[str, Any]) -> None:
     data = json.dumps(report, indent=2, sort_keys=True).encode()
     store.write(f"runs/{report['run_id']}.json", data, content_type="application/json")
     store.write(LATEST, data, content_type="application/json")
+
+
+def load_latest_report(store: Store) -> dict[str, Any] | None:
+    """Return the last run's report, or None when there is none or it cannot be read."""
+    try:
+        data = store.read(LATEST).data
+    except NotFoundError:
+        return None
+    try:
+        report = json.loads(data)
+    except ValueError as error:
+        logger.warning("the last run report is not JSON", extra={"error": str(error)})
+        return None
+    return report if isinstance(report, dict) else None

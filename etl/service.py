@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, request
 
+from etl.alerts import RUN_FAILED, Alert, log_alerts
 from etl.lease import LeaseHeld
 from etl.pipeline import make_spotify, run_etl
 from etl.sources.registry import NoEventSourceError, make_sources
@@ -43,6 +44,8 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
         try:
             sources = make_sources(settings)
         except NoEventSourceError as error:
+            # No run starts, so no report says so: the alert line is all that tells anyone.
+            log_alerts([Alert(RUN_FAILED, "", f"no run started: {error}", {"error": str(error)})])
             return {"status": "failed", "error": str(error)}, 500
         try:
             report = run_etl(

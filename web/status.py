@@ -1,12 +1,286 @@
-"""Health check of the web service."""
+"""Health check of the web service, and the status page: how the last ETL runs went."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+from flask import Blueprint, current_app, render_template
+
+from shared.storage import StorageError, Store
+from web.auth import current_user, login_required
 from web.data import DatasetCache
 
+logger = logging.getLogger(__name__)
+
 bp = Blueprint("status", __name__)
+
+RUNS_PREFIX = "runs/"
+LATEST_REPORT = "runs/latest.json"
+RUNS_SHOWN = 12
+
+STATUS_LABELS = {
+    "ok": "OK",
+    "failed": "Failed",
+    "stopped_quota": "Stopped: Spotify quota spent",
+    "stopped_budget": "Stopped: request budget spent",
+}
+
+T = TypeVar("T")
+
+
+class RunReportShapeError(ValueError):
+    """A run report is not JSON of the shape etl/report.py writes."""
+
+
+def plural(count: int, singular: str, plural_form: str = "") -> str:
+    """Return "1 run", "2 runs": the count and the word that agrees with it."""
+    word = singular if count == 1 else plural_form or f"{singular}s"
+    return f"{count:,} {word}"
+
+
+def _require(data: dict[str, Any], key: str, kind: type[T] | tuple[type[T], ...]) -> T:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise RunReportShapeError(f"{key!r} is missing or of the wrong type")
+    return value
+
+
+def _optional(data: dict[str, Any], key: str, kind: type[T] | tuple[type[T], ...]) -> T | None:
+    return _require(data, key, kind) if data.get(key) is not None else None
+
+
+def _counts(data: dict[str, Any], key: str) -> dict[str, int] | None:
+    """Return a {name: count} field, None when absent (reports older than the field)."""
+    counts = _optional(data, key, dict)
+    if counts is not None and not all(
+        isinstance(value, int) and not isinstance(value, bool) for value in counts.values()
+    ):
+        raise RunReportShapeError(f"{key!r} holds a count that is not a whole number")
+    return counts
+
+
+@dataclass(frozen=True)
+class SourceFigures:
+    """What one event source gave in a run; None where the report predates the figure."""
+
+    name: str
+    requests: int | None
+    events: int | None
+    rows: int | None
+
+    @property
+    def text(self) -> str:
+        parts = [
+            plural(count, word)
+            for count, word in ((self.events, "event"), (self.rows, "row"))
+            if count is not None
+        ]
+        if self.requests is not None:
+            parts.append(plural(self.requests, "request"))
+        return f"{self.name}: {', '.join(parts) or 'no figures'}"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The figures of one run report the status page shows."""
+
+    run_id: str
+    status: str
+    message: str
+    started_at: datetime
+    duration_s: float
+    events: int | None  # None: the run failed before it fetched any concerts
+    rows: int | None
+    sources: tuple[SourceFigures, ...]
+    failed_fetches: tuple[tuple[str, str, str], ...]  # (state, source, why)
+    match_rate: float | None  # None: no new performer to match
+    spotify_requests: int
+    status_429: int
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def started_text(self) -> str:
+        return self.started_at.strftime("%a %-d %b %Y, %H:%M UTC")
+
+    @property
+    def started_iso(self) -> str:
+        return self.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def duration_text(self) -> str:
+        seconds = round(self.duration_s)
+        if seconds < 60:
+            return f"{seconds} s"
+        if seconds < 3600:
+            return f"{seconds // 60} min {seconds % 60} s"
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+    @property
+    def failed_states(self) -> list[str]:
+        return sorted({state for state, _, _ in self.failed_fetches})
+
+    @property
+    def match_rate_text(self) -> str:
+        return "none to match" if self.match_rate is None else f"{self.match_rate:.0%}"
+
+
+def parse_run_report(data: bytes) -> RunSummary:
+    """Return a run report's figures; RunReportShapeError when it is not a report."""
+    try:
+        report = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise RunReportShapeError(f"not JSON: {error}") from None
+    if not isinstance(report, dict):
+        raise RunReportShapeError("not a JSON object")
+    try:
+        started_at = datetime.fromisoformat(_require(report, "started_at", str))
+    except ValueError:
+        raise RunReportShapeError("'started_at' is not an ISO time") from None
+    if started_at.tzinfo is None:
+        started_at = started_at.replace(tzinfo=UTC)
+    spotify = _require(report, "spotify", dict)
+    concerts = _optional(report, "concerts", dict) or {}
+    artists = _optional(report, "artists", dict) or {}
+    failed = _optional(_optional(report, "states", dict) or {}, "failed", dict) or {}
+    return RunSummary(
+        run_id=_require(report, "run_id", str),
+        status=_require(report, "status", str),
+        message=_optional(report, "message", str) or "",
+        started_at=started_at,
+        duration_s=float(_require(report, "duration_s", (int, float))),
+        events=_optional(concerts, "events", int),
+        rows=_optional(concerts, "rows", int),
+        sources=_source_figures(report, concerts),
+        failed_fetches=tuple(_failed_fetch(key, why) for key, why in sorted(failed.items())),
+        match_rate=_match_rate(artists),
+        spotify_requests=_require(spotify, "requests", int),
+        status_429=sum((_counts(spotify, "status_429_by_reason") or {}).values()),
+    )
+
+
+def _source_figures(report: dict[str, Any], concerts: dict[str, Any]) -> tuple[SourceFigures, ...]:
+    """Return each source's figures, the configured sources first, in the report's order."""
+    names = _optional(report, "sources", list) or []
+    if not all(isinstance(name, str) for name in names):
+        raise RunReportShapeError("'sources' holds a name that is not text")
+    requests = _counts(report, "source_requests")
+    events = _counts(concerts, "events_by_source")
+    rows = _counts(concerts, "rows_by_source")
+    seen = {*names, *(requests or {}), *(events or {}), *(rows or {})}
+    ordered = [*dict.fromkeys(names), *sorted(seen - set(names))]
+    return tuple(
+        SourceFigures(
+            name,
+            requests=None if requests is None else requests.get(name, 0),
+            events=None if events is None else events.get(name, 0),
+            rows=None if rows is None else rows.get(name, 0),
+        )
+        for name in ordered
+    )
+
+
+def _failed_fetch(key: str, why: object) -> tuple[str, str, str]:
+    """Return (state, source, why) of a failed fetch the report keys as "STATE source"."""
+    state, _, source = key.partition(" ")
+    return state, source, str(why)
+
+
+def _match_rate(artists: dict[str, Any]) -> float | None:
+    """Return the share of new performers matched; None when there was none to match."""
+    tried = _counts(artists, "new_matches_by_method")
+    rate: float | None = _optional(artists, "match_rate", (int, float))
+    if not tried or not any(tried.values()) or rate is None:
+        return None
+    return float(rate)
+
+
+@dataclass(frozen=True)
+class RunsRead:
+    """The newest readable run reports, newest first, and how many could not be read."""
+
+    runs: list[RunSummary]
+    unreadable: int
+
+
+def load_recent_runs(store: Store, limit: int = RUNS_SHOWN) -> RunsRead:
+    """Read the newest `limit` run reports, skipping (and counting) those that cannot be read.
+
+    Run ids begin with their start time (etl.pipeline.new_run_id), so names sort by start and
+    only the newest reports are read, not every report ever written.
+    """
+    names = sorted(
+        (
+            name
+            for name in store.list(RUNS_PREFIX)
+            if name.endswith(".json") and name != LATEST_REPORT
+        ),
+        reverse=True,
+    )
+    runs: list[RunSummary] = []
+    unreadable = 0
+    for name in names:
+        if len(runs) == limit:
+            break
+        try:
+            runs.append(parse_run_report(store.read(name).data))
+        except (RunReportShapeError, StorageError) as error:
+            unreadable += 1
+            logger.warning("skipped a run report", extra={"report": name, "error": str(error)})
+    runs.sort(key=lambda run: run.started_at, reverse=True)
+    return RunsRead(runs, unreadable)
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One run's bar in the match rate chart, in SVG user units."""
+
+    x: int
+    y: float
+    width: int
+    height: float
+    css_class: str
+    title: str
+
+
+CHART_HEIGHT = 100  # the bars' area; 100 units is 100% match rate
+CHART_TOP, CHART_BOTTOM, CHART_LEFT = 8, 20, 40
+BAR_STEP, BAR_WIDTH = 24, 16
+
+
+def build_match_rate_chart(runs: list[RunSummary]) -> dict[str, Any]:
+    """Return the bars of the runs' match rates, oldest on the left, and the chart's size."""
+    bars = []
+    for index, run in enumerate(reversed(runs)):
+        rate = run.match_rate or 0.0
+        height = max(round(rate * CHART_HEIGHT, 1), 1.0)  # a sliver marks a run with none
+        css_class = "none" if run.match_rate is None else ""
+        if run.status != "ok":
+            css_class = f"{css_class} {run.status}".strip()
+        bars.append(
+            ChartBar(
+                x=CHART_LEFT + index * BAR_STEP,
+                y=CHART_TOP + CHART_HEIGHT - height,
+                width=BAR_WIDTH,
+                height=height,
+                css_class=css_class,
+                title=f"{run.started_at:%-d %b %Y}: match rate {run.match_rate_text}, "
+                f"{run.status_label}",
+            )
+        )
+    return {
+        "bars": bars,
+        "width": CHART_LEFT + max(len(bars), 1) * BAR_STEP,
+        "height": CHART_TOP + CHART_HEIGHT + CHART_BOTTOM,
+        "top": CHART_TOP,
+        "baseline": CHART_TOP + CHART_HEIGHT,
+    }
 
 
 @bp.get("/healthz")
@@ -14,3 +288,19 @@ def healthz() -> dict[str, str]:
     """Answer that the service is up; and, when its data is stale or unavailable, why."""
     cache: DatasetCache = current_app.extensions["datasets"]
     return {"status": "ok", "service": "web", **cache.health()}
+
+
+@bp.get("/status", endpoint="page")
+@login_required
+def page() -> str:
+    """Show how the last ETL runs went, newest first, with a chart of their match rates."""
+    read = load_recent_runs(current_app.extensions["store"])
+    return render_template(
+        "status.html",
+        user=current_user(),
+        runs=read.runs,
+        unreadable=read.unreadable,
+        quota_stops=sum(1 for run in read.runs if run.status == "stopped_quota"),
+        chart=build_match_rate_chart(read.runs),
+        plural=plural,
+    )
