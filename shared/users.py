@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 ACTIVE = "active"
 NEEDS_SIGN_IN = "needs_sign_in"
 SOURCE_KINDS = ("discover_weekly", "playlist")
+GRANT_REVOKED_REASON = (
+    "Spotify no longer accepts the sign-in you gave us (it was revoked or expired)."
+)
 
 
 class UserSettingsError(ValueError):
@@ -37,6 +40,7 @@ class BackupSettings:
     status_reason: str = ""
     opted_in_at: str = ""
     last_backup_week: str = ""
+    last_manual_backup_at: str = ""  # ISO UTC time of the last "Back up now" (one a day)
 
 
 def user_object(user_id: str) -> str:

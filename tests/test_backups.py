@@ -1,4 +1,7 @@
-"""Weekly backups: opt in, snapshot every week once, archive copy, failures, and the web side."""
+"""Weekly backups: the weekly run snapshots every week once, the archive copy, failures.
+
+The web side (opt in, back up now, the page, stop and delete) is in test_web_backups.py.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
-from etl.backups import back_up_everyone, iso_week
+from etl.backups import back_up_everyone
 from sandbox.server import SandboxServer
 from sandbox.world import discover_weekly_id
+from shared.backups import iso_week
 from shared.config import Settings, load_settings
 from shared.datasets import backups_of, load_dataset, save_dataset
 from shared.spotify import RequestLedger
@@ -29,7 +33,14 @@ from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
 from web import create_app
 
-MONDAY = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+MONDAY = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 06:00 in New York: when cron.yaml runs
+OPTED_IN = MONDAY - timedelta(weeks=1)  # the web's clock: people opt in the week before the runs
+
+
+@pytest.fixture(autouse=True)
+def web_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opting in takes a first backup at once: date it the week before the weekly runs."""
+    monkeypatch.setattr("web.backups.utc_now", lambda: OPTED_IN)
 
 
 @pytest.fixture
@@ -71,6 +82,18 @@ def run_week(store: FolderStore, settings: Settings, week: int) -> Any:
     return back_up_everyone(
         store, settings, RequestLedger(), now=MONDAY + timedelta(weeks=week), sleep=lambda s: None
     )
+
+
+def week_rows(frame: pd.DataFrame, moment: datetime) -> pd.DataFrame:
+    return frame[frame["week"] == iso_week(moment)]
+
+
+def archive_of(sandbox: SandboxServer, store: FolderStore, user: str) -> dict[str, Any]:
+    """Return the user's archive playlist (the sandbox's session keeps earlier tests' too)."""
+    settings = (load_user(store, user) or (None,))[0]
+    assert settings is not None and settings.archive_playlist_id
+    playlists = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
+    return next(p for p in playlists if p["id"] == settings.archive_playlist_id)
 
 
 def weekly_tracks(sandbox: SandboxServer, user: str) -> list[str]:
@@ -141,20 +164,18 @@ def test_two_users_over_three_weeks_complete_and_once_a_week(
 
     for user, weeks in expected.items():
         frame, _ = load_dataset(store, backups_of(user))
-        assert sorted(set(frame["week"])) == [
+        assert sorted(set(frame["week"])) == [iso_week(OPTED_IN)] + [
             iso_week(MONDAY + timedelta(weeks=w)) for w in range(3)
         ]
+        first = frame[frame["week"] == iso_week(OPTED_IN)].sort_values("position")
+        assert first["track_id"].tolist() == weeks[0]  # taken at opt-in, before week 0 moved on
         for number, tracks in enumerate(weeks):
             rows = frame[frame["week"] == iso_week(MONDAY + timedelta(weeks=number))].sort_values(
                 "position"
             )
             assert rows["track_id"].tolist() == tracks and len(tracks) == 30
         assert set(frame["user_id"]) == {user}
-    archive = next(
-        p
-        for p in requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
-        if p["owner_id"] == "alice" and "archive" in p["name"]
-    )
+    archive = archive_of(sandbox, store, "alice")
     union = list(dict.fromkeys(t for week in expected["alice"] for t in week))
     assert archive["track_ids"] == union  # exact: every track once, in the order first seen
 
@@ -224,7 +245,7 @@ def test_episodes_local_files_and_removed_tracks_are_skipped_and_counted_by_kind
 
     summary = run_week(store, settings, 0)
 
-    frame, _ = load_dataset(store, backups_of("bob"))
+    frame = week_rows(load_dataset(store, backups_of("bob"))[0], MONDAY)
     expected = {k: kinds.count(k) for k in ("episode", "local", "removed") if k in kinds}
     assert summary.items_skipped_by_kind == expected and len(expected) == 3
     assert summary.items_skipped == sum(expected.values())
@@ -232,11 +253,7 @@ def test_episodes_local_files_and_removed_tracks_are_skipped_and_counted_by_kind
     assert frame["track_id"].tolist() == [
         e for e, k in zip(playlist.track_ids, kinds, strict=True) if k == "track"
     ]
-    archive = next(
-        p
-        for p in requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
-        if p["owner_id"] == "bob" and "archive" in p["name"]
-    )
+    archive = archive_of(sandbox, store, "bob")
     # Only tracks reach the archive: an episode's id never becomes a spotify:track URI.
     assert archive["track_ids"] == list(dict.fromkeys(frame["track_id"]))
 
@@ -265,7 +282,7 @@ def test_a_killed_run_loses_no_earlier_week(
     run_week(store, settings, 1)
 
     pd.testing.assert_frame_equal(after_kill, week_one)
-    assert len(set(load_dataset(store, backups_of("alice"))[0]["week"])) == 2
+    assert len(set(load_dataset(store, backups_of("alice"))[0]["week"])) == 3  # opt-in, 0, 1
 
 
 # The web side, with two users
@@ -296,7 +313,8 @@ def test_weeks_playlists_and_csv_show_only_the_users_own_data(
     app: Flask, store: FolderStore, sandbox: SandboxServer, small_world: dict[str, Any]
 ) -> None:
     ids = [t["id"] for t in small_world["spotify"]["tracks"][:6]]
-    seed_backups(
+    alice = opt_in(app, "alice", "playlist:")
+    seed_backups(  # in place of the first backup opting in took
         store,
         "alice",
         {
@@ -305,7 +323,6 @@ def test_weeks_playlists_and_csv_show_only_the_users_own_data(
         },
     )
     seed_backups(store, "bob", {"2026-W47": [(ids[5], "bob's secret track")]})
-    alice = opt_in(app, "alice", "playlist:")
 
     page = alice.get("/backups").get_data(as_text=True)
     download = alice.get("/backups.csv")
@@ -314,9 +331,12 @@ def test_weeks_playlists_and_csv_show_only_the_users_own_data(
     every = alice.post("/backups/playlist", data={"csrf_token": token, "all": "1"})
     none = alice.post("/backups/playlist", data={"csrf_token": token})
 
-    weeks = re.findall(r"\((2026-W\d\d)\)</td><td>(\d+)</td><td>(\d+)</td>", page)
-    assert weeks == [("2026-W47", "3", "3"), ("2026-W48", "3", "2")]
-    assert "bob's secret track" not in page and "2026-W47" in page
+    weeks = re.findall(r'<li data-week="(2026-W\d\d)">.*?>(Week of [^<]*)<', page, re.S)
+    assert weeks == [
+        ("2026-W47", "Week of Mon Nov 16, 2026 · 3 tracks · 3 new"),
+        ("2026-W48", "Week of Mon Nov 23, 2026 · 3 tracks · 2 new"),
+    ]
+    assert "bob's secret track" not in page
     cells = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
     assert {row[0] for row in cells[1:]} == {"alice"}
     names = [row[6] for row in cells[1:]]
@@ -332,26 +352,6 @@ def test_weeks_playlists_and_csv_show_only_the_users_own_data(
     assert made["Backup: Playlist 2026-W47 to 2026-W48"] == ids[:5]  # deduped, in week order
 
 
-def test_opting_out_and_deleting_my_data_remove_settings_token_and_backups(
-    app: Flask, store: FolderStore
-) -> None:
-    alice = opt_in(app, "alice", "playlist:")
-    seed_backups(store, "alice", {"2026-W47": [("t", "x")]})
-    bob = opt_in(app, "bob", "playlist:")
-    seed_backups(store, "bob", {"2026-W47": [("t", "y")]})
-
-    alice.post("/backups/opt-out", data={"csrf_token": csrf_token(alice.get("/backups"))})
-    deleted = bob.post(
-        "/backups/delete-my-data", data={"csrf_token": csrf_token(bob.get("/backups"))}
-    )
-
-    # All that is left is the session version, so that a copied cookie stays signed out.
-    assert store.list() == ["sessions/bob.json"]
-    assert deleted.status_code == 200
-    with bob.session_transaction() as session:
-        assert dict(session) == {}
-
-
 def test_the_run_report_counts_backups(
     app: Flask, store: FolderStore, settings: Settings, sandbox: SandboxServer
 ) -> None:
@@ -364,7 +364,12 @@ def test_the_run_report_counts_backups(
     )
 
     report = run_etl(
-        store, make_sources(local), make_spotify(local), local.etl_states, settings=local
+        store,
+        make_sources(local),
+        make_spotify(local),
+        local.etl_states,
+        settings=local,
+        now=MONDAY,
     )
 
     assert report["backups"]["snapshotted"] == 1 and report["backups"]["users"] == 1
@@ -395,7 +400,7 @@ def test_a_long_playlist_is_read_page_by_page(
 
     summary = run_week(store, settings, 0)
 
-    frame, _ = load_dataset(store, backups_of("alice"))
+    frame = week_rows(load_dataset(store, backups_of("alice"))[0], MONDAY)
     assert summary.rows_written == 150
     assert frame["track_id"].tolist() == [u.split(":")[-1] for u in uris]
     served = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["requests"]

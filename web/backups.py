@@ -1,4 +1,4 @@
-"""Backups: opt in with a source, see your weeks, make a playlist from them, download them."""
+"""Backups: opt in with a source, back up now, see your weeks, make a playlist, download, stop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 import io
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -15,6 +15,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -22,20 +23,31 @@ from flask import (
     url_for,
 )
 
+from shared.backups import (
+    ISO_UTC,
+    WEEKLY_RUN_ZONE,
+    WEEKLY_RUN_ZONE_NAME,
+    UserBackup,
+    back_up_user,
+    next_weekly_run,
+)
 from shared.datasets import backups_of, load_dataset
-from shared.spotify import SpotifyApi, SpotifyError
+from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord, track_uris
-from shared.storage import NotFoundError, Store
+from shared.storage import ConflictError, NotFoundError, Store
 from shared.tokens import TokenBox
 from shared.users import (
     ACTIVE,
+    GRANT_REVOKED_REASON,
     BackupSettings,
     UserSettingsError,
     load_user,
+    mark_needs_sign_in,
     save_user,
     update_user,
     user_object,
 )
+from web import liner_notes
 from web.auth import (
     TOKEN_KEY,
     current_user,
@@ -44,6 +56,7 @@ from web.auth import (
     spotify_problem,
     user_api,
 )
+from web.places import clock, plural
 from web.playlists import write_playlist
 
 logger = logging.getLogger(__name__)
@@ -57,6 +70,31 @@ DEVELOPMENT_MODE_DW = (
     "what this app is. Instead, save Discover Weekly's tracks into a playlist of your own each "
     "week (or let Spotify's 'Add to playlist' do it) and back up that playlist."
 )
+MANUAL_BACKUP_EVERY = timedelta(hours=24)  # "Back up now": once a day per user
+ZONE_LABEL = WEEKLY_RUN_ZONE_NAME.split("/")[-1].replace("_", " ") + " time"
+BUSY_STATUS = 409  # another writer changed the backups at the same moment
+# What a user may back up: their own playlists, their Discover Weekly (if readable), or why not.
+Sources = tuple[list[PlaylistRecord], PlaylistRecord | None, str]
+
+
+class TooSoonError(Exception):
+    """A "Back up now" less than a day after the last one."""
+
+    def __init__(self, last: datetime, allowed_at: datetime) -> None:
+        super().__init__(f"the next manual backup is allowed at {allowed_at.isoformat()}")
+        self.last = last
+        self.allowed_at = allowed_at
+
+
+def day_label(day: date) -> str:
+    """A date as the page shows it: "Mon Nov 23, 2026"."""
+    return f"{day:%a %b} {day.day}, {day.year}"
+
+
+def moment_label(moment: datetime) -> str:
+    """A time in the weekly run's zone: "Mon Nov 30, 2026, 6:00 AM New York time"."""
+    local = moment.astimezone(WEEKLY_RUN_ZONE)
+    return f"{day_label(local.date())}, {clock(local)} {ZONE_LABEL}"
 
 
 @dataclass
@@ -68,10 +106,42 @@ class Week:
     tracks: int
     new: int
 
+    @property
+    def label(self) -> str:
+        """Say the week in one line: "Week of Mon Nov 23, 2026 · 30 tracks · 12 new"."""
+        tracks = plural(self.tracks, "track")
+        return f"Week of {day_label(self.monday)} · {tracks} · {self.new} new"
+
+
+@dataclass
+class Kept:
+    """What Local Shows keeps about a user's backups: what the confirm pages count."""
+
+    settings: BackupSettings | None
+    unreadable: bool  # a settings file is there, but cannot be read
+    weeks: list[Week]
+    rows: int
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"day_label": day_label, "moment_label": moment_label}
+
 
 def store() -> Store:
     found: Store = current_app.extensions["store"]
     return found
+
+
+def utc_now() -> datetime:
+    """Return the time now, in UTC (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def week_monday(week: str) -> date:
+    """Return the Monday of an ISO week such as 2026-W48."""
+    year, number = week.split("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
 
 
 def weeks_of(frame: pd.DataFrame) -> list[Week]:
@@ -80,15 +150,7 @@ def weeks_of(frame: pd.DataFrame) -> list[Week]:
     weeks = []
     for week, rows in sorted(frame.groupby("week"), key=lambda pair: str(pair[0])):
         ids = set(rows["track_id"])
-        year, number = str(week).split("-W")
-        weeks.append(
-            Week(
-                str(week),
-                date.fromisocalendar(int(year), int(number), 1),
-                len(rows),
-                len(ids - seen),
-            )
-        )
+        weeks.append(Week(str(week), week_monday(str(week)), len(rows), len(ids - seen)))
         seen |= ids
     return weeks
 
@@ -98,9 +160,19 @@ def escape_cell(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def _sources(
-    api: SpotifyApi, user_id: str
-) -> tuple[list[PlaylistRecord], PlaylistRecord | None, str]:
+def manual_backup_allowed_at(settings: BackupSettings) -> datetime | None:
+    """Return when the user may next press "Back up now", or None when never pressed."""
+    if not settings.last_manual_backup_at:
+        return None
+    try:
+        last = datetime.strptime(settings.last_manual_backup_at, ISO_UTC).replace(tzinfo=UTC)
+    except ValueError:
+        logger.warning("unreadable last manual backup time", extra={"user_id": settings.user_id})
+        return None
+    return last + MANUAL_BACKUP_EVERY
+
+
+def _sources(api: SpotifyApi, user_id: str) -> Sources:
     """Return the user's own playlists, their Discover Weekly if readable, else why not."""
     playlists = api.my_playlists()
     own = [p for p in playlists if p.owner_id == user_id]
@@ -123,47 +195,102 @@ def _user_settings(user_id: str) -> tuple[BackupSettings | None, str]:
     return (loaded[0] if loaded else None), ""
 
 
-@bp.get("/backups")
-@login_required
-def page() -> Any:
-    """Show the backup settings and weeks of the signed-in user (and no one else's)."""
+def _kept(user_id: str) -> Kept:
+    settings, problem = _user_settings(user_id)
+    frame, _ = load_dataset(store(), backups_of(user_id))
+    return Kept(settings, bool(problem), weeks_of(frame), len(frame))
+
+
+def _render_page(
+    problem: str = "", status: int = 200, sources: Sources | None = None
+) -> tuple[str, int]:
+    """Render the backups page of the signed-in user (and no one else's)."""
     user = current_user() or {}
-    settings, problem = _user_settings(user["id"])
+    settings, unreadable = _user_settings(user["id"])
     frame, _ = load_dataset(store(), backups_of(user["id"]))
+    now = utc_now()
+    allowed_at = manual_backup_allowed_at(settings) if settings else None
     context: dict[str, Any] = {
         "user": user,
         "settings": settings,
         "weeks": weeks_of(frame),
-        "problem": problem,
+        "problem": problem or unreadable,
+        "next_run": next_weekly_run(now),
+        "manual_allowed_at": allowed_at if allowed_at and allowed_at > now else None,
     }
     if settings is None:
         try:
-            context["own"], context["weekly"], context["weekly_note"] = _sources(
+            context["own"], context["weekly"], context["weekly_note"] = sources or _sources(
                 user_api(), user["id"]
             )
         except SpotifyError as error:
-            context.update(own=[], weekly=None, weekly_note="", problem=spotify_problem(error))
-    return render_template("backups.html", **context)
+            context.update(own=[], weekly=None, weekly_note="")
+            context["problem"] = problem or spotify_problem(error)
+            status = max(status, 502)
+    return render_template("backups.html", **context), status
+
+
+def _back_up(settings: BackupSettings, now: datetime) -> tuple[UserBackup, str]:
+    """Back up with the signed-in session's Spotify, adding what the week lacks; say why not."""
+    empty = UserBackup("")
+    try:
+        return back_up_user(store(), settings, user_api(), now=now, top_up=True), ""
+    except SpotifyRefusedError as error:
+        if error.status == 401:
+            mark_needs_sign_in(store(), settings.user_id, GRANT_REVOKED_REASON)
+        if error.status == 404:
+            return empty, (
+                f"Spotify could not find {settings.source_name}: it may have been deleted, or "
+                "it is no longer yours. Stop backups and opt in again with another playlist."
+            )
+        return empty, spotify_problem(error)
+    except SpotifyError as error:
+        return empty, spotify_problem(error)
+    except (ConflictError, UserSettingsError) as error:
+        logger.warning("backup not saved", extra={"user_id": settings.user_id, "error": str(error)})
+        return empty, (
+            "Your backups were being changed at the same moment (perhaps by the weekly run), "
+            "so nothing was saved. Please try again in a minute."
+        )
+
+
+def _said(settings: BackupSettings, backup: UserBackup) -> str:
+    """Say what a backup kept."""
+    week = day_label(week_monday(backup.week))
+    if backup.snapshotted:
+        return (
+            f"Backed up {plural(backup.rows_written, 'track')} of {settings.source_name} "
+            f"as the week of {week}."
+        )
+    if backup.rows_written:
+        return (
+            f"Added {plural(backup.rows_written, 'new track')} to the week of {week}; the "
+            f"{backup.kept_before} kept before stay as they were."
+        )
+    return (
+        f"Nothing to add: every track now in {settings.source_name} is already kept for the "
+        f"week of {week}."
+    )
+
+
+@bp.get("/backups")
+@login_required
+def page() -> Any:
+    """Show the backup settings and weeks of the signed-in user (and no one else's)."""
+    return _render_page()
 
 
 @bp.post("/backups/opt-in")
 @login_required
 def opt_in() -> Any:
-    """Store the chosen source, the archive choice and the sealed refresh token."""
+    """Store the chosen source, the archive choice and the sealed token; take the first backup."""
     user = current_user() or {}
     kind, _, playlist_id = request.form.get("source", "").partition(":")
     try:
-        own, weekly, _ = _sources(user_api(), user["id"])
+        sources = _sources(user_api(), user["id"])
     except SpotifyError as error:
-        return render_template(
-            "backups.html",
-            user=user,
-            settings=None,
-            weeks=[],
-            own=[],
-            weekly=None,
-            problem=spotify_problem(error),
-        ), 502
+        return _render_page(spotify_problem(error), 502, ([], None, ""))
+    own, weekly, _ = sources
     allowed = (
         {p.id: p for p in own}
         if kind == "playlist"
@@ -171,17 +298,14 @@ def opt_in() -> Any:
     )
     source = allowed.get(playlist_id)
     if source is None:
-        return render_template(
-            "backups.html",
-            user=user,
-            settings=None,
-            weeks=[],
-            own=own,
-            weekly=weekly,
-            problem="Pick one of your own playlists (or a readable Discover Weekly) to back up.",
-        ), 400
+        return _render_page(
+            "Pick one of your own playlists (or a readable Discover Weekly) to back up.",
+            400,
+            sources,
+        )
     box = TokenBox(current_app.extensions["settings"].token_encryption_key)
     token = box.open(session[TOKEN_KEY])
+    now = utc_now()
     settings = BackupSettings(
         user_id=user["id"],
         display_name=user["name"],
@@ -190,37 +314,141 @@ def opt_in() -> Any:
         source_name=source.name,
         sealed_refresh_token=box.seal({"refresh_token": token["refresh_token"]}),
         archive=bool(request.form.get("archive")),
-        opted_in_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        opted_in_at=now.strftime(ISO_UTC),
     )
     save_user(store(), settings)
+    backup, problem = _back_up(settings, now)
+    if problem:
+        flash(
+            f'Backups are on, but the first backup failed: {problem} "Back up now" or the '
+            f"weekly run ({moment_label(next_weekly_run(now))}) will try again.",
+            "error",
+        )
+    else:
+        flash(f"Backups are on. {_said(settings, backup)}", "done")
     return redirect(url_for("backups.page"))
 
 
-def _remove_everything(user_id: str) -> None:
-    for name in (user_object(user_id), backups_of(user_id).name):
+def _reserve_manual_backup(user_id: str, now: datetime) -> tuple[BackupSettings | None, str]:
+    """Record a "Back up now" at now, unless one was less than a day ago (TooSoonError).
+
+    Recorded before the backup, with the settings' generation as precondition, so that two
+    presses at once cannot both pass. Return the settings and the time recorded before.
+    """
+    before = ""
+
+    def take(current: BackupSettings) -> BackupSettings:
+        nonlocal before
+        allowed_at = manual_backup_allowed_at(current)
+        if allowed_at is not None and now < allowed_at:
+            raise TooSoonError(allowed_at - MANUAL_BACKUP_EVERY, allowed_at)
+        before = current.last_manual_backup_at
+        return replace(current, last_manual_backup_at=now.strftime(ISO_UTC))
+
+    return update_user(store(), user_id, take), before
+
+
+@bp.post("/backups/now")
+@login_required
+def back_up_now() -> Any:
+    """Back up the source now: this week's snapshot, or the tracks it lacks. Once a day."""
+    user_id = (current_user() or {})["id"]
+    now = utc_now()
+    try:
+        settings, before = _reserve_manual_backup(user_id, now)
+    except TooSoonError as too_soon:
+        answer = _render_page(
+            f"You can back up by hand once a day, and you last did at "
+            f"{moment_label(too_soon.last)}. You can back up by hand again after "
+            f"{moment_label(too_soon.allowed_at)}; the weekly run still backs up as usual.",
+            429,
+        )
+        wait = max(1, int((too_soon.allowed_at - now).total_seconds()))
+        return Response(answer[0], status=429, headers={"Retry-After": str(wait)})
+    except (ConflictError, UserSettingsError):
+        return _render_page(
+            "Your backup settings could not be read or kept changing; please try again.",
+            BUSY_STATUS,
+        )
+    if settings is None:
+        return _render_page("Start weekly backups first: pick what to back up below.", 400)
+    backup, problem = _back_up(settings, now)
+    if problem:
+        # A backup that did not happen does not use up the day's "Back up now".
+        with contextlib.suppress(ConflictError, UserSettingsError):
+            update_user(store(), user_id, lambda s: replace(s, last_manual_backup_at=before))
+        return _render_page(f"The backup failed: {problem}", 502)
+    flash(_said(settings, backup), "done")
+    return redirect(url_for("backups.page"), code=303)
+
+
+def _remove(user_id: str, *, settings: bool = True, weeks: bool = True) -> None:
+    names = ([user_object(user_id)] if settings else []) + (
+        [backups_of(user_id).name] if weeks else []
+    )
+    for name in names:
         with contextlib.suppress(NotFoundError):
             store().delete(name)
 
 
-@bp.post("/backups/opt-out")
+@bp.get("/backups/stop")
 @login_required
-def opt_out() -> Any:
-    """Stop backups: forget the source and the token, and delete the backups."""
-    _remove_everything((current_user() or {})["id"])
-    return redirect(url_for("backups.page"))
+def confirm_stop() -> Any:
+    """Ask before stopping: say what goes, what stays, and offer to keep the weeks."""
+    user = current_user() or {}
+    kept = _kept(user["id"])
+    if kept.settings is None and not kept.unreadable:
+        return redirect(url_for("backups.page"))
+    return render_template("confirm_stop.html", user=user, kept=kept)
+
+
+@bp.post("/backups/stop")
+@login_required
+def stop() -> Any:
+    """Stop backups: forget the source and the token; keep or delete the weeks, as chosen."""
+    user = current_user() or {}
+    choice = request.form.get("weeks", "")
+    if choice not in ("keep", "delete"):
+        return render_template(
+            "confirm_stop.html",
+            user=user,
+            kept=_kept(user["id"]),
+            problem="Choose whether to keep or delete your weeks.",
+        ), 400
+    weeks = _kept(user["id"]).weeks
+    _remove(user["id"], weeks=choice == "delete")
+    if choice == "keep" and weeks:
+        flash(f"Backups are stopped. Your {plural(len(weeks), 'week')} stay here.", "done")
+    elif weeks:
+        flash(f"Backups are stopped and your {plural(len(weeks), 'week')} are deleted.", "done")
+    else:
+        flash("Backups are stopped.", "done")
+    return redirect(url_for("backups.page"), code=303)
+
+
+@bp.get("/backups/delete-my-data")
+@login_required
+def confirm_delete() -> Any:
+    """Ask before deleting: say exactly what goes, and what stays."""
+    user = current_user() or {}
+    return render_template(
+        "confirm_delete.html",
+        user=user,
+        kept=_kept(user["id"]),
+        notes=liner_notes.count_user_notes(store(), user["id"]),
+    )
 
 
 @bp.post("/backups/delete-my-data")
 @login_required
 def delete_my_data() -> Any:
     """Delete everything Local Shows keeps about the user, and sign them out."""
-    _remove_everything((current_user() or {})["id"])
+    user_id = (current_user() or {})["id"]
+    kept = _kept(user_id)
+    _remove(user_id)
+    notes = liner_notes.delete_user_notes(store(), user_id)
     end_sessions_and_forget()
-    return render_template(
-        "auth_error.html",
-        title="Your data is deleted",
-        message="Your backup settings, your stored Spotify sign-in and your backups are gone.",
-    ), 200
+    return render_template("backups_deleted.html", user=None, kept=kept, notes=notes), 200
 
 
 @bp.post("/backups/playlist")
@@ -236,13 +464,7 @@ def make_playlist() -> Any:
         else [w for w in weeks if w in set(request.form.getlist("week"))]
     )
     if not chosen:
-        return render_template(
-            "backups.html",
-            user=user,
-            settings=_user_settings(user["id"])[0],
-            weeks=weeks_of(frame),
-            problem="Pick at least one week.",
-        ), 400
+        return _render_page("Pick at least one week.", 400)
     rows = frame[frame["week"].isin(chosen)].sort_values(["week", "position"], kind="stable")
     uris = track_uris(rows["track_id"])
     label = chosen[0] if len(chosen) == 1 else f"{chosen[0]} to {chosen[-1]}"
@@ -257,13 +479,7 @@ def make_playlist() -> Any:
             uris=uris,
         )
     except SpotifyError as error:
-        return render_template(
-            "backups.html",
-            user=user,
-            settings=_user_settings(user["id"])[0],
-            weeks=weeks_of(frame),
-            problem=spotify_problem(error),
-        ), 502
+        return _render_page(spotify_problem(error), 502)
     problem = spotify_problem(result.error) if result.error else ""
     return render_template("backup_result.html", result=result, problem=problem, user=user)
 
