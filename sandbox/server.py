@@ -212,7 +212,9 @@ def stats() -> dict[str, Any]:
 PLAYLIST_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }} (sandbox)</title></head>
+<title>{{ title }} (sandbox)</title>
+<style>body { font-family: system-ui, sans-serif; margin: 1rem; overflow-wrap: anywhere; }</style>
+</head>
 <body>
 {% if playlist is none %}
 <h1>No such playlist</h1>

@@ -116,10 +116,13 @@ def sandbox(sandbox_session: SandboxServer) -> Iterator[SandboxServer]:
 def built_datasets(
     sandbox_session: SandboxServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """Build every dataset of the small world once, with the real ETL (SeatGeek only: quick)."""
+    """Build every dataset of the small world once, with the real ETL (SeatGeek only: quick).
+
+    A whole run, as cron starts it: the run report (runs/) is there for the status page.
+    """
     from datetime import UTC, datetime
 
-    from etl.pipeline import make_spotify, run_build
+    from etl.pipeline import make_spotify, run_etl
     from etl.sources.registry import make_sources
 
     folder = tmp_path_factory.mktemp("built")
@@ -130,7 +133,7 @@ def built_datasets(
         "TICKETMASTER_API_KEY": "",
     }
     settings = load_settings(env)
-    run_build(
+    run_etl(
         FolderStore(folder),
         make_sources(settings),
         make_spotify(settings),

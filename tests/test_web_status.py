@@ -206,7 +206,7 @@ def test_runs_are_listed_newest_first_with_their_figures(
         "The last 3 runs, newest first; 1 stopped when the Spotify quota ran out."
     )
     assert card(page, "20261109T060000Z-aaaaaa") == (
-        "Mon 9 Nov 2026, 06:00 UTC OK "
+        "Mon, Nov 9, 2026, 6:00 AM UTC OK "
         "Duration 12 min 34 s "
         "Concerts 1,204 events, 3,310 rows "
         "By source seatgeek: 1,000 events, 2,800 rows, 41 requests "
@@ -218,7 +218,7 @@ def test_runs_are_listed_newest_first_with_their_figures(
         "Run 20261109T060000Z-aaaaaa"
     )
     assert card(page, "20261116T060000Z-bbbbbb") == (
-        "Mon 16 Nov 2026, 06:00 UTC Stopped: Spotify quota spent "
+        "Mon, Nov 16, 2026, 6:00 AM UTC Stopped: Spotify quota spent "
         "quota exhausted, 12 performers left for the next run "
         "Duration 1 min 0 s "
         "Concerts 1,204 events, 3,310 rows "
@@ -231,7 +231,7 @@ def test_runs_are_listed_newest_first_with_their_figures(
         "Run 20261116T060000Z-bbbbbb"
     )
     assert card(page, "20261123T060000Z-cccccc") == (
-        "Mon 23 Nov 2026, 06:00 UTC Failed "
+        "Mon, Nov 23, 2026, 6:00 AM UTC Failed "
         "AllStatesFailedError: every state failed from every source (4 fetches) "
         "Duration 3 s "
         "Concerts none fetched "
@@ -286,7 +286,7 @@ def test_an_unreadable_report_is_skipped_and_counted(
 
     assert run_ids(page) == ["20261109T060000Z-aaaaaa"]
     assert paragraph(page, "unreadable") == ("4 run reports could not be read and are not shown.")
-    assert paragraph(page, "runs-summary") == ("The last 1 run, newest first.")
+    assert paragraph(page, "runs-summary") == ("The last run.")
 
 
 def test_one_unreadable_report_and_no_other_run(client: FlaskClient, store: FolderStore) -> None:

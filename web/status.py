@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, render_template
 from shared.storage import StorageError, Store
 from web.auth import current_user, login_required
 from web.data import DatasetCache
+from web.places import clock
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ class RunSummary:
 
     @property
     def started_text(self) -> str:
-        return self.started_at.strftime("%a %-d %b %Y, %H:%M UTC")
+        moment = self.started_at
+        return f"{moment:%a, %b} {moment.day}, {moment.year}, {clock(moment)} UTC"
 
     @property
     def started_iso(self) -> str:
