@@ -27,7 +27,7 @@ from sandbox.catalog import Catalog
 from sandbox.playlists import PlaylistStore
 from sandbox.secretmanager import DEFAULT_SECRETS, SecretStore
 from sandbox.spotify_objects import entry_content, owner_out
-from sandbox.state import Limits, Options, QuotaBody, Refusal, Stats
+from sandbox.state import DescriptionLinks, Limits, Options, QuotaBody, Refusal, Stats
 
 controls = Blueprint("controls", __name__, url_prefix="/_sandbox")
 
@@ -291,12 +291,15 @@ def configure() -> Any:
         "error_rate",
         "fail_states",
         "item_writes_before_outage",
+        "description_links",
     }
     unknown = set(body) - allowed
     if unknown or body.get("mode", "development") not in ("development", "extended"):
         return {"error": f"unknown or bad options: {sorted(unknown) or body.get('mode')}"}, 400
     if body.get("quota_body", "mixed") not in get_args(QuotaBody):
         return {"error": f"bad quota_body: {body['quota_body']!r}"}, 400
+    if body.get("description_links", "accepted") not in get_args(DescriptionLinks):
+        return {"error": f"bad description_links: {body['description_links']!r}"}, 400
     with sandbox.limits.lock:
         for key, value in body.items():
             setattr(sandbox.options, key, value)

@@ -13,6 +13,7 @@ Mode = Literal["development", "extended"]
 # The body of a daily-quota 429: Spotify's documented one with `reason`, one with only `status`
 # and `message`, `{}`, or (by default) each of them in turn, seeded, as real answers vary.
 QuotaBody = Literal["mixed", "reason", "no_reason", "empty"]
+DescriptionLinks = Literal["accepted", "refused"]
 
 # The quota answer of Spotify's Development Mode (Spotify blog 2026-07-23).
 QUOTA_RETRY_AFTER_SECONDS = 50_400
@@ -33,6 +34,7 @@ class Options:
     ticketmaster_per_second: int = 5
     fail_states: list[str] = field(default_factory=list)  # event queries for these answer 503
     item_writes_before_outage: int | None = None  # then playlist item writes answer 503
+    description_links: DescriptionLinks = "accepted"  # "refused": a link in a description is a 400
 
 
 @dataclass

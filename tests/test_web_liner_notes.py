@@ -181,3 +181,22 @@ def test_deleting_a_persons_notes_removes_every_page_and_the_record(
     assert made_object("alice") not in data_copy.list("playlists/")
     assert load_made(data_copy, "alice").playlists == []
     assert count_user_notes(data_copy, "bob") == 1  # someone else's pages stay
+
+
+def test_when_spotify_refuses_a_link_in_the_description_the_playlist_is_made_without_it(
+    client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    sandbox.sandbox.options.description_links = "refused"
+    sign_in(client)
+    form = {"state": "NY", "days": "90", "tracks": "1"}
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+
+    answer = client.post("/shows/playlist", data={**form, "csrf_token": csrf_token(page)})
+
+    text = answer.get_data(as_text=True)
+    playlist = playlist_of(sandbox, "alice")
+    assert answer.status_code == 200 and 'id="description-refused"' in text
+    assert playlist["description"].startswith("Next: ") and "http" not in playlist["description"]
+    notes_url = re.search(r'id="notes-link" href="([^"]+)"', text).group(1)  # type: ignore[union-attr]
+    assert client.get(notes_url[notes_url.index("/notes/") :]).status_code == 200
+    assert playlist["track_ids"]

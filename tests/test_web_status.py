@@ -18,7 +18,7 @@ from shared.storage import FolderStore
 from tests.conftest import BASE_ENV
 from tests.web_helpers import sign_in
 from web import create_app
-from web.status import RUNS_SHOWN, RunReportShapeError, parse_run_report, plural
+from web.status import RUNS_SHOWN, RunReportShapeError, parse_run_report
 
 
 def report(
@@ -323,19 +323,6 @@ def test_a_report_older_than_the_per_source_figures_still_renders(
 
 
 @pytest.mark.parametrize(
-    ("count", "word", "expected"),
-    [
-        (0, "run", "0 runs"),
-        (1, "run", "1 run"),
-        (2, "run", "2 runs"),
-        (1204, "event", "1,204 events"),
-    ],
-)
-def test_plural(count: int, word: str, expected: str) -> None:
-    assert plural(count, word) == expected
-
-
-@pytest.mark.parametrize(
     "data",
     [
         b"",
@@ -343,6 +330,8 @@ def test_plural(count: int, word: str, expected: str) -> None:
         b'{"run_id": "x"}',
         json.dumps({**report("20261109T060000Z-aaaaaa"), "started_at": "last week"}).encode(),
         json.dumps({**report("20261109T060000Z-aaaaaa"), "duration_s": True}).encode(),
+        json.dumps({**report("20261109T060000Z-aaaaaa"), "duration_s": float("inf")}).encode(),
+        json.dumps({**report("20261109T060000Z-aaaaaa"), "concerts": {"events": 5}}).encode(),
         json.dumps(
             {**report("20261109T060000Z-aaaaaa"), "source_requests": {"a": "many"}}
         ).encode(),

@@ -52,7 +52,18 @@ def create_app(
     app.extensions["settings"] = settings
     app.extensions["store"] = store or open_store(settings.data_url)
 
-    from web import auth, backups, data, errors, home, liner_notes, sandbox_links, shows, status
+    from web import (
+        account,
+        auth,
+        backups,
+        data,
+        errors,
+        home,
+        liner_notes,
+        sandbox_links,
+        shows,
+        status,
+    )
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -64,6 +75,7 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(shows.bp)
     app.register_blueprint(backups.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(liner_notes.bp)
     return app

@@ -1,4 +1,4 @@
-"""Backups: opt in with a source, back up now, see your weeks, make a playlist, download, stop."""
+"""Backups: opt in with a source, back up now, see your weeks, make a playlist, download."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from shared.backups import (
     back_up_user,
     next_weekly_run,
 )
-from shared.datasets import backups_of, load_dataset
+from shared.datasets import DatasetSchemaError, backups_of, empty_frame, load_dataset
 from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord, track_uris
 from shared.storage import ConflictError, NotFoundError, Store
@@ -45,13 +45,10 @@ from shared.users import (
     mark_needs_sign_in,
     save_user,
     update_user,
-    user_object,
 )
-from web import liner_notes
 from web.auth import (
     TOKEN_KEY,
     current_user,
-    end_sessions_and_forget,
     login_required,
     spotify_problem,
     user_api,
@@ -111,16 +108,6 @@ class Week:
         """Say the week in one line: "Week of Mon Nov 23, 2026 · 30 tracks · 12 new"."""
         tracks = plural(self.tracks, "track")
         return f"Week of {day_label(self.monday)} · {tracks} · {self.new} new"
-
-
-@dataclass
-class Kept:
-    """What Local Shows keeps about a user's backups: what the confirm pages count."""
-
-    settings: BackupSettings | None
-    unreadable: bool  # a settings file is there, but cannot be read
-    weeks: list[Week]
-    rows: int
 
 
 @bp.context_processor
@@ -186,7 +173,7 @@ def _sources(api: SpotifyApi, user_id: str) -> Sources:
     return own, weekly, ""
 
 
-def _user_settings(user_id: str) -> tuple[BackupSettings | None, str]:
+def user_settings(user_id: str) -> tuple[BackupSettings | None, str]:
     try:
         loaded = load_user(store(), user_id)
     except UserSettingsError:
@@ -195,10 +182,21 @@ def _user_settings(user_id: str) -> tuple[BackupSettings | None, str]:
     return (loaded[0] if loaded else None), ""
 
 
-def _kept(user_id: str) -> Kept:
-    settings, problem = _user_settings(user_id)
-    frame, _ = load_dataset(store(), backups_of(user_id))
-    return Kept(settings, bool(problem), weeks_of(frame), len(frame))
+UNREADABLE_WEEKS = (
+    "Your stored backups could not be read, so no weeks are shown and none can be added. "
+    'Nothing was changed: "Download all weeks as CSV" gives you the file as it is stored, '
+    'and "Delete my data" removes it.'
+)
+
+
+def load_weeks(user_id: str) -> tuple[pd.DataFrame, str]:
+    """Return the user's backups, or no rows and why, when the stored file cannot be read."""
+    try:
+        frame, _ = load_dataset(store(), backups_of(user_id))
+    except DatasetSchemaError as error:
+        logger.error("unreadable backups", extra={"user_id": user_id, "error": str(error)})
+        return empty_frame(backups_of(user_id)), UNREADABLE_WEEKS
+    return frame, ""
 
 
 def _render_page(
@@ -206,15 +204,15 @@ def _render_page(
 ) -> tuple[str, int]:
     """Render the backups page of the signed-in user (and no one else's)."""
     user = current_user() or {}
-    settings, unreadable = _user_settings(user["id"])
-    frame, _ = load_dataset(store(), backups_of(user["id"]))
+    settings, unreadable = user_settings(user["id"])
+    frame, weeks_problem = load_weeks(user["id"])
     now = utc_now()
     allowed_at = manual_backup_allowed_at(settings) if settings else None
     context: dict[str, Any] = {
         "user": user,
         "settings": settings,
         "weeks": weeks_of(frame),
-        "problem": problem or unreadable,
+        "problem": problem or unreadable or weeks_problem,
         "next_run": next_weekly_run(now),
         "manual_allowed_at": allowed_at if allowed_at and allowed_at > now else None,
     }
@@ -230,11 +228,14 @@ def _render_page(
     return render_template("backups.html", **context), status
 
 
-def _back_up(settings: BackupSettings, now: datetime) -> tuple[UserBackup, str]:
-    """Back up with the signed-in session's Spotify, adding what the week lacks; say why not."""
+def _back_up(
+    settings: BackupSettings, now: datetime, *, top_up: bool = True
+) -> tuple[UserBackup, str]:
+    """Back up with the signed-in session's Spotify (adding what the week lacks, with top_up);
+    say why not."""
     empty = UserBackup("")
     try:
-        return back_up_user(store(), settings, user_api(), now=now, top_up=True), ""
+        return back_up_user(store(), settings, user_api(), now=now, top_up=top_up), ""
     except SpotifyRefusedError as error:
         if error.status == 401:
             mark_needs_sign_in(store(), settings.user_id, GRANT_REVOKED_REASON)
@@ -246,6 +247,8 @@ def _back_up(settings: BackupSettings, now: datetime) -> tuple[UserBackup, str]:
         return empty, spotify_problem(error)
     except SpotifyError as error:
         return empty, spotify_problem(error)
+    except DatasetSchemaError:
+        return empty, UNREADABLE_WEEKS
     except (ConflictError, UserSettingsError) as error:
         logger.warning("backup not saved", extra={"user_id": settings.user_id, "error": str(error)})
         return empty, (
@@ -285,6 +288,10 @@ def page() -> Any:
 def opt_in() -> Any:
     """Store the chosen source, the archive choice and the sealed token; take the first backup."""
     user = current_user() or {}
+    if user_settings(user["id"])[0] is not None:
+        return _render_page(
+            "Backups are already on. To back up another playlist, stop them first.", 400
+        )
     kind, _, playlist_id = request.form.get("source", "").partition(":")
     try:
         sources = _sources(user_api(), user["id"])
@@ -317,7 +324,7 @@ def opt_in() -> Any:
         opted_in_at=now.strftime(ISO_UTC),
     )
     save_user(store(), settings)
-    backup, problem = _back_up(settings, now)
+    backup, problem = _back_up(settings, now, top_up=False)
     if problem:
         flash(
             f'Backups are on, but the first backup failed: {problem} "Back up now" or the '
@@ -382,81 +389,14 @@ def back_up_now() -> Any:
     return redirect(url_for("backups.page"), code=303)
 
 
-def _remove(user_id: str, *, settings: bool = True, weeks: bool = True) -> None:
-    names = ([user_object(user_id)] if settings else []) + (
-        [backups_of(user_id).name] if weeks else []
-    )
-    for name in names:
-        with contextlib.suppress(NotFoundError):
-            store().delete(name)
-
-
-@bp.get("/backups/stop")
-@login_required
-def confirm_stop() -> Any:
-    """Ask before stopping: say what goes, what stays, and offer to keep the weeks."""
-    user = current_user() or {}
-    kept = _kept(user["id"])
-    if kept.settings is None and not kept.unreadable:
-        return redirect(url_for("backups.page"))
-    return render_template("confirm_stop.html", user=user, kept=kept)
-
-
-@bp.post("/backups/stop")
-@login_required
-def stop() -> Any:
-    """Stop backups: forget the source and the token; keep or delete the weeks, as chosen."""
-    user = current_user() or {}
-    choice = request.form.get("weeks", "")
-    if choice not in ("keep", "delete"):
-        return render_template(
-            "confirm_stop.html",
-            user=user,
-            kept=_kept(user["id"]),
-            problem="Choose whether to keep or delete your weeks.",
-        ), 400
-    weeks = _kept(user["id"]).weeks
-    _remove(user["id"], weeks=choice == "delete")
-    if choice == "keep" and weeks:
-        flash(f"Backups are stopped. Your {plural(len(weeks), 'week')} stay here.", "done")
-    elif weeks:
-        flash(f"Backups are stopped and your {plural(len(weeks), 'week')} are deleted.", "done")
-    else:
-        flash("Backups are stopped.", "done")
-    return redirect(url_for("backups.page"), code=303)
-
-
-@bp.get("/backups/delete-my-data")
-@login_required
-def confirm_delete() -> Any:
-    """Ask before deleting: say exactly what goes, and what stays."""
-    user = current_user() or {}
-    return render_template(
-        "confirm_delete.html",
-        user=user,
-        kept=_kept(user["id"]),
-        notes=liner_notes.count_user_notes(store(), user["id"]),
-    )
-
-
-@bp.post("/backups/delete-my-data")
-@login_required
-def delete_my_data() -> Any:
-    """Delete everything Local Shows keeps about the user, and sign them out."""
-    user_id = (current_user() or {})["id"]
-    kept = _kept(user_id)
-    _remove(user_id)
-    notes = liner_notes.delete_user_notes(store(), user_id)
-    end_sessions_and_forget()
-    return render_template("backups_deleted.html", user=None, kept=kept, notes=notes), 200
-
-
 @bp.post("/backups/playlist")
 @login_required
 def make_playlist() -> Any:
     """Make a playlist from the chosen weeks: each track once, in week order."""
     user = current_user() or {}
-    frame, _ = load_dataset(store(), backups_of(user["id"]))
+    frame, problem = load_weeks(user["id"])
+    if problem:
+        return _render_page(problem, 409)
     weeks = [w.week for w in weeks_of(frame)]
     chosen = (
         weeks
@@ -487,21 +427,27 @@ def make_playlist() -> Any:
 @bp.get("/backups.csv")
 @login_required
 def download() -> Response:
-    """Download the user's backups as CSV, safe to open in a spreadsheet."""
+    """Download the user's backups as CSV, safe to open in a spreadsheet.
+
+    A stored file that cannot be read as backups is given as it is: it is still theirs.
+    """
     user_id = (current_user() or {})["id"]
-    frame, _ = load_dataset(store(), backups_of(user_id))
+    frame, problem = load_weeks(user_id)
+    disposition = {
+        "Content-Disposition": f'attachment; filename="local-shows-backups-{user_id}.csv"'
+    }
+    if problem:
+        try:
+            stored = store().read(backups_of(user_id).name).data
+        except NotFoundError:
+            stored = b""
+        return Response(stored, mimetype="text/csv", headers=disposition)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(frame.columns)
     for row in frame.itertuples(index=False):
         writer.writerow([escape_cell(value) for value in row])
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="local-shows-backups-{user_id}.csv"'
-        },
-    )
+    return Response(out.getvalue(), mimetype="text/csv", headers=disposition)
 
 
 def refresh_stored_grant(user_id: str, refresh_token: str) -> None:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template
@@ -101,9 +101,7 @@ def load_notes(store: Store, token: str) -> LinerNotes | None:
     try:
         raw = json.loads(store.read(notes_object(token)).data)
         line_names = {f.name for f in fields(NoteLine)}
-        lines = [
-            NoteLine(**{k: v for k, v in line.items() if k in line_names}) for line in raw["lines"]
-        ]
+        lines = [_line({k: v for k, v in line.items() if k in line_names}) for line in raw["lines"]]
         return LinerNotes(
             str(raw["playlist_name"]), str(raw["area"]), str(raw["updated_at"]), lines
         )
@@ -112,6 +110,18 @@ def load_notes(store: Store, token: str) -> LinerNotes | None:
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         logger.warning("unreadable liner notes", extra={"token": token, "error": str(error)})
         return None
+
+
+def _line(fields_read: dict[str, Any]) -> NoteLine:
+    """Return a stored line, checked: every field of its type, links only http(s)."""
+    line = NoteLine(**fields_read)
+    for field in fields(NoteLine):
+        expected = {"int": int, "bool": bool}.get(str(field.type), str)
+        if not isinstance(getattr(line, field.name), expected):
+            raise TypeError(f"liner-notes field {field.name} is not {expected.__name__}")
+    if not line.event_url.lower().startswith(("http://", "https://")):
+        return replace(line, event_url="")
+    return line
 
 
 def _owner(store: Store, name: str) -> str:
@@ -127,7 +137,11 @@ def user_notes(store: Store, user_id: str) -> list[str]:
     The record of playlists made lists them; every notes page also names its owner, so that
     a record lost or unreadable still leaves none behind.
     """
-    listed = {notes_object(p.notes_token) for p in load_made(store, user_id).playlists}
+    listed = {
+        notes_object(p.notes_token)
+        for p in load_made(store, user_id).playlists
+        if TOKEN.fullmatch(p.notes_token)
+    }
     owned = {name for name in store.list("notes/") if _owner(store, name) == user_id}
     return sorted((listed & set(store.list("notes/"))) | owned)
 

@@ -6,8 +6,9 @@ import json
 import logging
 import secrets
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
-from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyError
+from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord
 from shared.storage import ConflictError, NotFoundError, Store, check_name
 from web.text import clean_name
@@ -27,6 +28,7 @@ class PlaylistResult:
     total: int
     error: SpotifyError | None = None
     recreated: bool = False  # an update was asked for, but the playlist was gone: made anew
+    description_refused: bool = False  # Spotify took the description only without its link
 
     @property
     def complete(self) -> bool:
@@ -79,22 +81,40 @@ def load_made(store: Store, user_id: str) -> MadePlaylists:
         stored = store.read(made_object(user_id))
     except NotFoundError:
         return MadePlaylists()
-    names = {f.name for f in fields(MadePlaylist)}
     try:
-        raw = json.loads(stored.data)
-        entries = [
-            MadePlaylist(**{k: v for k, v in entry.items() if k in names})
-            for entry in raw["playlists"]
-        ]
-        if not all(isinstance(p.playlist_id, str) and p.playlist_id for p in entries):
-            raise ValueError("an entry has no playlist id")
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raw = json.loads(stored.data)["playlists"]
+        if not isinstance(raw, list):
+            raise TypeError("playlists is not a list")
+    except (ValueError, KeyError, TypeError) as error:
         logger.warning(
             "unreadable record of playlists made; starting afresh",
             extra={"user_id": user_id, "error": str(error)},
         )
         return MadePlaylists([], stored.generation)
+    entries = []
+    for entry in raw:
+        try:
+            entries.append(_made(entry))
+        except (ValueError, TypeError, AttributeError) as error:
+            logger.warning(
+                "skipped an unreadable entry of playlists made",
+                extra={"user_id": user_id, "error": str(error)},
+            )
     return MadePlaylists(entries, stored.generation)
+
+
+def _made(entry: Any) -> MadePlaylist:
+    """Return one stored entry, checked: every field of its type, an id present."""
+    names = {f.name for f in fields(MadePlaylist)}
+    made = MadePlaylist(**{k: v for k, v in entry.items() if k in names})
+    for declared in fields(MadePlaylist):
+        expected = int if declared.type == "int" else str
+        value = getattr(made, declared.name)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise TypeError(f"field {declared.name} is not {expected.__name__}")
+    if not made.playlist_id:
+        raise ValueError("an entry has no playlist id")
+    return made
 
 
 def remember_playlist(store: Store, user_id: str, made: MadePlaylist, attempts: int = 5) -> None:
@@ -154,14 +174,23 @@ def write_area_playlist(
     name: str,
     description: str,
     uris: list[str],
+    plain_description: str = "",
 ) -> PlaylistResult:
     """Update the playlist update_id in place, or make a new one (update_id empty).
 
     A playlist to update that is no longer in the user's account (deleted in Spotify) is made
-    again, and the result says so.
+    again, and the result says so. When Spotify refuses the description (a 400: it may refuse
+    one with a link), the plain description without it is written instead.
     """
     existing = own_playlist(api, user_id, update_id) if update_id else None
-    result = _write(api, existing, name=name, description=description, uris=uris)
+    result = _write(
+        api,
+        existing,
+        name=name,
+        description=description,
+        uris=uris,
+        plain_description=plain_description,
+    )
     result.recreated = bool(update_id) and existing is None
     return result
 
@@ -173,6 +202,7 @@ def _write(
     name: str,
     description: str,
     uris: list[str],
+    plain_description: str = "",
 ) -> PlaylistResult:
     """Write name, description and uris (100 a write) into existing, or into a new playlist.
 
@@ -181,16 +211,24 @@ def _write(
     of control characters here, whoever calls: they come from sources and other playlists.
     """
     name, description = clean_name(name), clean_name(description)
-    if existing is not None:
-        api.change_playlist_details(existing.id, name, description)
-        playlist = PlaylistRecord(existing.id, name, existing.owner_id, existing.url)
-    else:
-        playlist = api.create_playlist(name, description)
+    refused = False
+    try:
+        playlist = _details(api, existing, name, description)
+    except SpotifyRefusedError as error:
+        if error.status != 400 or not plain_description:
+            raise
+        logger.warning(
+            "Spotify refused the playlist description; writing it without its link",
+            extra={"error": str(error)},
+        )
+        playlist = _details(api, existing, name, clean_name(plain_description))
+        refused = True
     chunks = [
         uris[start : start + MAX_ITEMS_PER_WRITE]
         for start in range(0, len(uris), MAX_ITEMS_PER_WRITE)
     ]
     result = PlaylistResult(playlist, existing is not None, 0, len(uris))
+    result.description_refused = refused
     try:
         if existing is not None:
             api.replace_items(playlist.id, chunks[0] if chunks else [])
@@ -211,3 +249,13 @@ def _write(
             },
         )
     return result
+
+
+def _details(
+    api: SpotifyApi, existing: PlaylistRecord | None, name: str, description: str
+) -> PlaylistRecord:
+    """Name and describe the existing playlist, or create one so named and described."""
+    if existing is None:
+        return api.create_playlist(name, description)
+    api.change_playlist_details(existing.id, name, description)
+    return PlaylistRecord(existing.id, name, existing.owner_id, existing.url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, render_template, request
 
 from shared.spotify import SpotifyError
-from shared.storage import Store
+from shared.storage import StorageError, Store
 from web import area, places
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import ShowsData, shows_data
@@ -22,6 +23,8 @@ from web.playlists import (
     write_area_playlist,
 )
 from web.text import clean_name
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("shows", __name__)
 
@@ -186,6 +189,7 @@ def make_playlist() -> Any:
             update_id=earlier.playlist_id if earlier else "",
             name=name,
             description=area.playlist_description(shows, notes_url),
+            plain_description=area.playlist_description(shows),
             uris=uris,
         )
     except SpotifyError as error:
@@ -193,26 +197,27 @@ def make_playlist() -> Any:
             "shows.html", **_page(data, query, spotify_problem(error), request.form)
         ), 502
     now = datetime.now(UTC).strftime(ISO_UTC)
-    save_notes(
-        store(),
+    kept = MadePlaylist(
+        result.playlist.id,
+        result.playlist.name,
+        area.name_prefix(query),
+        result.playlist.url,
         token,
-        build_notes(name, query.area_label, now, shows, result.written),
-        user.get("id", ""),
+        earlier.made_at if earlier and not result.recreated else now,
+        now,
+        result.written,
     )
-    remember_playlist(
-        store(),
-        user.get("id", ""),
-        MadePlaylist(
-            result.playlist.id,
-            result.playlist.name,
-            area.name_prefix(query),
-            result.playlist.url,
-            token,
-            earlier.made_at if earlier and not result.recreated else now,
-            now,
-            result.written,
-        ),
-    )
+    notes_saved = True
+    try:
+        notes = build_notes(name, query.area_label, now, shows, result.written)
+        save_notes(store(), token, notes, user.get("id", ""))
+        remember_playlist(store(), user.get("id", ""), kept)
+    except (StorageError, ValueError) as error:  # ConflictError is a StorageError
+        notes_saved = False
+        logger.error(
+            "playlist made, but its liner notes or record were not saved",
+            extra={"playlist_id": result.playlist.id, "error": str(error)},
+        )
     problem = spotify_problem(result.error) if result.error else ""
     return render_template(
         "result.html",
@@ -221,5 +226,6 @@ def make_playlist() -> Any:
         problem=problem,
         user=user,
         notes_url=notes_url,
+        notes_saved=notes_saved,
         earlier=earlier,
     ), 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from flask import Blueprint, current_app, render_template
 from shared.storage import StorageError, Store
 from web.auth import current_user, login_required
 from web.data import DatasetCache
-from web.places import clock
+from web.places import clock, plural
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +38,12 @@ class RunReportShapeError(ValueError):
     """A run report is not JSON of the shape etl/report.py writes."""
 
 
-def plural(count: int, singular: str, plural_form: str = "") -> str:
-    """Return "1 run", "2 runs": the count and the word that agrees with it."""
-    word = singular if count == 1 else plural_form or f"{singular}s"
-    return f"{count:,} {word}"
-
-
 def _require(data: dict[str, Any], key: str, kind: type[T] | tuple[type[T], ...]) -> T:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, kind):
         raise RunReportShapeError(f"{key!r} is missing or of the wrong type")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RunReportShapeError(f"{key!r} is not a finite number")  # JSON's Infinity, NaN
     return value
 
 
@@ -158,7 +155,7 @@ def parse_run_report(data: bytes) -> RunSummary:
         started_at=started_at,
         duration_s=float(_require(report, "duration_s", (int, float))),
         events=_optional(concerts, "events", int),
-        rows=_optional(concerts, "rows", int),
+        rows=_require(concerts, "rows", int) if "events" in concerts else None,
         sources=_source_figures(report, concerts),
         failed_fetches=tuple(_failed_fetch(key, why) for key, why in sorted(failed.items())),
         match_rate=_match_rate(artists),

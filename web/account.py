@@ -1,0 +1,109 @@
+"""Stop backups and delete one's data: each behind a page that says exactly what goes."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from shared.datasets import backups_of
+from shared.storage import NotFoundError
+from shared.users import BackupSettings, user_object
+from web import liner_notes
+from web.auth import current_user, end_sessions_and_forget, login_required
+from web.backups import Week, load_weeks, store, user_settings, weeks_of
+from web.places import plural
+
+bp = Blueprint("account", __name__)
+
+
+@dataclass
+class Kept:
+    """What Local Shows keeps about a user's backups: what the confirm pages count."""
+
+    settings: BackupSettings | None
+    unreadable: bool  # a settings file is there, but cannot be read
+    weeks: list[Week]
+    rows: int
+    unreadable_weeks: bool = False  # a backups file is there, but cannot be read
+
+
+def kept_of(user_id: str) -> Kept:
+    """Return what Local Shows keeps of a user's backups."""
+    settings, problem = user_settings(user_id)
+    frame, weeks_problem = load_weeks(user_id)
+    return Kept(settings, bool(problem), weeks_of(frame), len(frame), bool(weeks_problem))
+
+
+def _remove(user_id: str, *, settings: bool = True, weeks: bool = True) -> None:
+    """Delete the user's backup settings (and token) and, if asked, their weeks."""
+    names = ([user_object(user_id)] if settings else []) + (
+        [backups_of(user_id).name] if weeks else []
+    )
+    for name in names:
+        with contextlib.suppress(NotFoundError):
+            store().delete(name)
+
+
+@bp.get("/backups/stop")
+@login_required
+def confirm_stop() -> Any:
+    """Ask before stopping: say what goes, what stays, and offer to keep the weeks."""
+    user = current_user() or {}
+    kept = kept_of(user["id"])
+    if kept.settings is None and not kept.unreadable:
+        return redirect(url_for("backups.page"))
+    return render_template("confirm_stop.html", user=user, kept=kept)
+
+
+@bp.post("/backups/stop")
+@login_required
+def stop() -> Any:
+    """Stop backups: forget the source and the token; keep or delete the weeks, as chosen."""
+    user = current_user() or {}
+    choice = request.form.get("weeks", "")
+    if choice not in ("keep", "delete"):
+        return render_template(
+            "confirm_stop.html",
+            user=user,
+            kept=kept_of(user["id"]),
+            problem="Choose whether to keep or delete your weeks.",
+        ), 400
+    weeks = kept_of(user["id"]).weeks
+    _remove(user["id"], weeks=choice == "delete")
+    if choice == "keep" and weeks:
+        flash(f"Backups are stopped. Your {plural(len(weeks), 'week')} stay here.", "done")
+    elif weeks:
+        flash(f"Backups are stopped and your {plural(len(weeks), 'week')} are deleted.", "done")
+    else:
+        flash("Backups are stopped.", "done")
+    return redirect(url_for("backups.page"), code=303)
+
+
+@bp.get("/backups/delete-my-data")
+@login_required
+def confirm_delete() -> Any:
+    """Ask before deleting: say exactly what goes, and what stays."""
+    user = current_user() or {}
+    return render_template(
+        "confirm_delete.html",
+        user=user,
+        kept=kept_of(user["id"]),
+        notes=liner_notes.count_user_notes(store(), user["id"]),
+    )
+
+
+@bp.post("/backups/delete-my-data")
+@login_required
+def delete_my_data() -> Any:
+    """Delete everything Local Shows keeps about the user, and sign them out."""
+    user_id = (current_user() or {})["id"]
+    kept = kept_of(user_id)
+    try:
+        notes = liner_notes.delete_user_notes(store(), user_id)
+        _remove(user_id)
+    finally:
+        end_sessions_and_forget()  # signed out everywhere, whatever else failed
+    return render_template("backups_deleted.html", user=None, kept=kept, notes=notes), 200
