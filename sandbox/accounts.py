@@ -108,7 +108,8 @@ def _error_page(message: str) -> tuple[str, int]:
 
 
 CONSENT_PAGE = """<!doctype html>
-<html><head><title>Spotify (sandbox) – Authorize</title></head>
+<html><head><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Spotify (sandbox) – Authorize</title></head>
 <body>
 <h1>Sign in to Spotify (sandbox)</h1>
 <p><strong>{{ client_id }}</strong> would like to access your account:

@@ -265,6 +265,7 @@ def test_back_up_now_adds_what_the_week_lacks_once_a_day(
     rows_after_second = rows_of(store, "alice", "2026-W48")
 
     assert first.status_code == 303
+    assert "disabled" in after_first.split('id="back-up-now"')[1].split("</form>")[0]
     assert messages(after_first) == [
         "Added 2 new tracks to the week of Mon Nov 23, 2026; the 3 kept before stay as they were."
     ]
@@ -407,11 +408,11 @@ def test_the_confirm_pages_say_exactly_what_goes_and_what_stays(
     stop_page, delete_page = text(stop), text(delete)
     assert deleted_items(stop_page) == [
         f"your backup settings (source: {source})",
-        "your stored Spotify sign-in, which lets Local Shows back up for you each week",
+        "the Spotify permission Local Shows keeps to back up for you while you are away",
     ]
     assert "Your 3 weeks of backups (6 tracks) can stay" in stop_page
-    assert ">Stop and keep my 3 weeks</button>" in stop_page
-    assert ">Stop and delete my 3 weeks</button>" in stop_page
+    assert ">Stop, keep the 3 weeks</button>" in stop_page
+    assert ">Stop, delete the 3 weeks</button>" in stop_page
     assert "playlists already in your Spotify account" in stop_page and "stay there" in stop_page
     assert deleted_items(delete_page) == [
         f"your backup settings (source: {source})",
@@ -519,4 +520,4 @@ def test_a_user_never_sees_another_users_weeks(
 
     assert week_labels(page) == ["Week of Mon Nov 23, 2026 · 1 track · 1 new"]
     assert "1 week of backups (1 track)" in deleted_items(delete)
-    assert ">Stop and keep my 1 week</button>" in stop
+    assert ">Stop, keep the 1 week</button>" in stop

@@ -145,6 +145,7 @@ def test_a_playlist_made_while_the_store_fails_says_its_notes_were_not_saved(
     answer = client.post(
         "/shows/playlist",
         data={"state": "NY", "days": "90", "tracks": "1", "csrf_token": csrf_token(page)},
+        follow_redirects=True,
     )
 
     assert answer.status_code == 200 and b'id="notes-not-saved"' in answer.data

@@ -383,7 +383,7 @@ def test_hostile_names_are_cleaned_on_the_page_and_in_the_playlist(
     form = {"state": "TX", "city": clean_name(HOSTILE_CITY), "days": "30"}
 
     page = page_text(client.get("/shows", query_string=form))
-    made = client.post("/shows/playlist", data={**form, "csrf_token": token})
+    made = client.post("/shows/playlist", data={**form, "csrf_token": token}, follow_redirects=True)
 
     assert "EvilName" in page and "Austin" in page
     assert not CONTROLS.search(page)

@@ -269,7 +269,9 @@ def test_radius_reaches_cities_nearby(client: FlaskClient, data_copy: FolderStor
 
 def make(client: FlaskClient, form: dict[str, str]) -> Any:
     page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
-    return client.post("/shows/playlist", data={**form, "csrf_token": csrf_token(page)})
+    return client.post(
+        "/shows/playlist", data={**form, "csrf_token": csrf_token(page)}, follow_redirects=True
+    )
 
 
 def test_making_a_playlist_needs_csrf_and_sign_in(
@@ -526,3 +528,44 @@ def test_the_when_list_says_dates_of_ones_own(client: FlaskClient, data_copy: Fo
     assert f'<option value="" selected>{label} (your dates)</option>' in page
     assert re.search(r'<option value="30" >next 30 days', page)  # offered, not selected
     assert f"<h2>{STATE_NAMES[state]} ({state}), {label}</h2>" in page
+
+
+def test_the_result_page_can_be_reloaded_without_making_the_playlist_again(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    before = len(created_playlists(sandbox))
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+
+    posted = client.post("/shows/playlist", data={**form, "csrf_token": csrf_token(page)})
+    shown = client.get(posted.headers["Location"])
+    again = client.get(posted.headers["Location"])
+
+    assert posted.status_code == 303 and posted.headers["Location"].endswith("/shows/made")
+    assert shown.status_code == 200 and again.data == shown.data and b"Made: " in shown.data
+    assert len(created_playlists(sandbox)) == before + 1
+
+
+def test_the_result_page_with_nothing_made_goes_to_the_shows(client: FlaskClient) -> None:
+    sign_in(client)
+
+    answer = client.get("/shows/made")
+
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/shows")
+
+
+def test_a_ticked_genre_stays_in_sight_when_the_dates_leave_it_no_shows(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    page = client.get("/shows?state=NY&days=7&genre=no-such-genre").get_data(as_text=True)
+
+    assert 'value="no-such-genre" checked' in page and "no-such-genre (0)" in page
+    assert re.search(r'id="counts"><strong>0</strong> shows', page)
+
+
+def test_states_are_listed_by_name(client: FlaskClient) -> None:
+    page = client.get("/shows").get_data(as_text=True)
+
+    names = re.findall(r'<option value="[A-Z]{2}" >([^:(]+) \(', page)
+    assert len(names) > 5 and names == sorted(names)

@@ -166,5 +166,9 @@ def page(token: str) -> Any:
     store: Store = current_app.extensions["store"]
     notes = load_notes(store, token) if TOKEN.fullmatch(token) else None
     if notes is None:
-        abort(404)
+        abort(
+            404,
+            "There are no liner notes at this address: the link may be mistyped, or the "
+            "person who made the playlist deleted their data here.",
+        )
     return render_template("notes.html", notes=notes, user=current_user())

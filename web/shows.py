@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from shared.spotify import SpotifyError
 from shared.storage import StorageError, Store
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("shows", __name__)
 
 PREVIEW_SHOWS = 100
+MADE_KEY = "made_playlist"  # the session's note of the last playlist made, for its result page
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -89,13 +90,20 @@ def _sort(form: Any) -> str:
     return order if order in area.SORTS else "date"
 
 
+def _with_chosen(genres: list[tuple[str, int]], chosen: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Keep every ticked genre on the list, with no shows if the other choices leave none:
+    a filter the page applies must stay in sight, to be unticked."""
+    present = {genre for genre, _ in genres}
+    return genres + [(genre, 0) for genre in chosen if genre not in present]
+
+
 def _page(
     data: ShowsData, query: area.AreaQuery | None, error: str = "", form: Any = None
 ) -> dict[str, Any]:
     """Return everything the area page shows for a query (or for none yet)."""
     user = current_user()
     context: dict[str, Any] = {
-        "states": sorted(data.state_counts.items()),
+        "states": sorted(data.state_counts.items(), key=lambda item: places.state_label(item[0])),
         "query": query,
         "form": form or {},
         "error": error,
@@ -123,7 +131,7 @@ def _page(
             "first": first,
             "last": last,
             "window_label": query.window_label(today()),
-            "genres": area.genre_counts(without_genres),
+            "genres": _with_chosen(area.genre_counts(without_genres), query.genres),
             "counts": counts,
             "window_counts": area.window_counts(data, query, today()),
             "weekly": area.weekly_counts(rows, first, last),
@@ -218,14 +226,31 @@ def make_playlist() -> Any:
             "playlist made, but its liner notes or record were not saved",
             extra={"playlist_id": result.playlist.id, "error": str(error)},
         )
-    problem = spotify_problem(result.error) if result.error else ""
-    return render_template(
-        "result.html",
-        result=result,
-        query=query,
-        problem=problem,
-        user=user,
-        notes_url=notes_url,
-        notes_saved=notes_saved,
-        earlier=earlier,
-    ), 200
+    # Post/Redirect/Get: reloading the result page must not make the playlist again.
+    session[MADE_KEY] = {
+        "id": result.playlist.id,
+        "name": result.playlist.name,
+        "url": result.playlist.url,
+        "complete": result.complete,
+        "written": result.written,
+        "total": result.total,
+        "refreshed": result.refreshed,
+        "recreated": result.recreated,
+        "description_refused": result.description_refused,
+        "problem": spotify_problem(result.error) if result.error else "",
+        "notes_url": notes_url,
+        "notes_saved": notes_saved,
+        "earlier_name": earlier.name if earlier else "",
+        "back": url_for("shows.area", **query.as_form()),
+    }
+    return redirect(url_for("shows.made"), code=303)
+
+
+@bp.get("/shows/made")
+@login_required
+def made() -> Any:
+    """Say what the last playlist made did: made, updated, made again, or partly."""
+    made = session.get(MADE_KEY)
+    if not isinstance(made, dict):
+        return redirect(url_for("shows.area"))
+    return render_template("result.html", made=made, user=current_user())

@@ -8,6 +8,8 @@ document.addEventListener("DOMContentLoaded", function () {
       if (city) {
         city.value = "";
       }
+      // Land on the city list, the next thing to pick, not at the top of the page.
+      state.form.action = state.form.action.split("#")[0] + "#city";
       state.form.submit();
     });
   }
