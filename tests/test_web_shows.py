@@ -22,6 +22,7 @@ from tests.web_helpers import csrf_token, sign_in
 from web import area, create_app
 from web.data import DatasetCache
 from web.places import STATE_NAMES
+from web.playlists import load_made
 
 TODAY = datetime.now(UTC).date()
 
@@ -569,3 +570,27 @@ def test_states_are_listed_by_name(client: FlaskClient) -> None:
 
     names = re.findall(r'<option value="[A-Z]{2}" >([^:(]+) \(', page)
     assert len(names) > 5 and names == sorted(names)
+
+
+def test_playlists_made_before_the_record_are_offered_for_update_once_taken_in(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    older = sandbox.sandbox.playlists.create(
+        "alice", "Local Shows: New York, NY · Oct 1 – Oct 30", "", False, False
+    )
+    sandbox.sandbox.playlists.create("bob", "Local Shows: New York, NY · Oct 1 – Oct 30", "", 0, 0)
+    sign_in(client)
+
+    page = client.get("/shows?state=NY&city=New+York&days=30").get_data(as_text=True)
+    again = client.get("/shows?state=NY&days=30").get_data(as_text=True)
+
+    adopted = load_made(data_copy, "alice").for_area("Local Shows: New York, NY · ")
+    assert older.meta["id"] in {p.playlist_id for p in adopted}  # (earlier tests' may be too)
+    assert all(p.name.startswith("Local Shows: New York, NY · ") for p in adopted)
+    assert 'id="update"' in page and "made before Local Shows kept a record of it" in page
+    assert 'id="update"' not in again  # another area: nothing to update
+    answer = make(
+        client, {"state": "NY", "city": "New York", "days": "30", "update": older.meta["id"]}
+    )
+    assert b"Updated: " in answer.data
+    assert next(p for p in created_playlists(sandbox) if p["id"] == older.meta["id"])["track_ids"]

@@ -10,12 +10,13 @@ from typing import Any
 
 from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord
-from shared.storage import ConflictError, NotFoundError, Store, check_name
+from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, check_name
 from web.text import clean_name
 
 logger = logging.getLogger(__name__)
 
 MADE_KEPT = 100  # the newest playlists remembered per person
+SEP = " · "  # between a playlist name's area and its dates
 
 
 @dataclass
@@ -140,6 +141,34 @@ def remember_playlist(store: Store, user_id: str, made: MadePlaylist, attempts: 
             continue
         return
     raise ConflictError(f"{made_object(user_id)} kept changing; gave up after {attempts} tries")
+
+
+def adopt_earlier_playlists(store: Store, api: SpotifyApi, user_id: str, name_prefix: str) -> int:
+    """Once per person, record the area playlists they made before this record was kept.
+
+    Earlier versions found an area's playlist by its name; this takes those in (one Spotify
+    request), so that "Update it" is offered for them too. Another writer's record wins.
+    """
+    adopted = []
+    for playlist in api.my_playlists():
+        name = clean_name(playlist.name)
+        if playlist.owner_id != user_id or not name.startswith(name_prefix) or SEP not in name:
+            continue
+        area_prefix = name[: name.rindex(SEP) + len(SEP)]
+        adopted.append(
+            MadePlaylist(playlist.id, name, area_prefix, playlist.url, new_notes_token(), "", "")
+        )
+    data = json.dumps({"playlists": [asdict(p) for p in adopted]}, indent=1).encode()
+    try:
+        store.write(
+            made_object(user_id),
+            data,
+            if_generation_match=IF_ABSENT,
+            content_type="application/json",
+        )
+    except ConflictError:
+        return 0
+    return len(adopted)
 
 
 def find_playlist(api: SpotifyApi, user_id: str, prefix: str) -> PlaylistRecord | None:

@@ -17,7 +17,9 @@ from web.data import ShowsData, shows_data
 from web.liner_notes import build_notes, save_notes
 from web.playlists import (
     MadePlaylist,
+    adopt_earlier_playlists,
     load_made,
+    made_object,
     new_notes_token,
     remember_playlist,
     write_area_playlist,
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("shows", __name__)
 
 PREVIEW_SHOWS = 100
+ADOPTED_KEY = "adopted_earlier_playlists"
 MADE_KEY = "made_playlist"  # the session's note of the last playlist made, for its result page
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -97,6 +100,17 @@ def _with_chosen(genres: list[tuple[str, int]], chosen: tuple[str, ...]) -> list
     return genres + [(genre, 0) for genre in chosen if genre not in present]
 
 
+def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
+    """Return the person's playlists for an area, taking in earlier ones on their first visit."""
+    if store().generation(made_object(user_id)) is None and not session.get(ADOPTED_KEY):
+        session[ADOPTED_KEY] = True  # one try a session, even when Spotify fails
+        try:
+            adopt_earlier_playlists(store(), user_api(), user_id, area.NAME_PREFIX)
+        except SpotifyError as error:
+            logger.warning("earlier playlists not taken in", extra={"error": str(error)})
+    return load_made(store(), user_id).for_area(area_prefix)
+
+
 def _page(
     data: ShowsData, query: area.AreaQuery | None, error: str = "", form: Any = None
 ) -> dict[str, Any]:
@@ -140,9 +154,7 @@ def _page(
             "track_count": len(uris),
             "playlist_name": area.playlist_name(query, first, last),
             "hidden": query.as_form(),
-            "existing": (
-                load_made(store(), user["id"]).for_area(area.name_prefix(query)) if user else []
-            ),
+            "existing": _made_for_area(user["id"], area.name_prefix(query)) if user else [],
         }
     )
     return context
