@@ -20,6 +20,7 @@ from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.datasets import backups_of, load_dataset
 from shared.storage import FolderStore
+from shared.users import load_user
 from tests.conftest import BASE_ENV, REPO_ROOT, free_port
 from web import area, create_app
 from web.liner_notes import count_user_notes
@@ -220,11 +221,20 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     assert len(load_dataset(store, backups_of("alice"))[0]) == len(kept)  # nothing twice
     step(page, size, 13, "backups-backed-up-now")
 
+    # Stop backups asks first, and Cancel keeps everything.
+    page.click("#opt-out")
+    page.wait_for_selector("#stop-keep")
+    assert "1 week" in page.inner_text("#weeks-choice")
+    step(page, size, 14, "stop-confirm")
+    page.click("#cancel")
+    page.wait_for_selector("#back-up-now")
+    assert load_user(store, "alice") is not None
+
     # Status: how the runs went.
     page.click("header >> text=Status")
     page.wait_for_selector("#runs")
     assert page.locator("#runs > li").count() >= 1
-    step(page, size, 14, "status")
+    step(page, size, 15, "status")
 
     # Delete my data: a second step that says exactly what goes, then it is gone.
     page.goto(f"{url}/backups")
@@ -233,10 +243,10 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     listed = page.inner_text("#deleted")
     assert "1 week of backups" in listed and "liner-notes page" in listed
     assert users_objects(store, "alice"), "nothing is deleted before the confirmation"
-    step(page, size, 15, "delete-confirm")
+    step(page, size, 16, "delete-confirm")
     page.click("#confirm-delete")
     page.wait_for_selector("text=Sign in")
-    step(page, size, 16, "deleted")
+    step(page, size, 17, "deleted")
     assert users_objects(store, "alice") == []
     page.close()
 
