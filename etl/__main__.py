@@ -1,4 +1,5 @@
-"""Command line of the ETL: `python -m etl build [--data DIR] [--states NY,CA]`."""
+"""Command line of the ETL: `python -m etl build [--data DIR] [--states NY,CA]`, and
+`python -m etl serving [--data DIR]` to rebuild the web's serving layout from the datasets."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import argparse
 import logging
 import os
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from etl.lease import LeaseHeld
 from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
+from etl.serving import ServingBuildError, rebuild_serving_layout
 from etl.sources import StateFetch
 from etl.sources.registry import NoEventSourceError, make_sources
 from shared.config import ConfigError, load_settings
 from shared.datasets import DatasetSchemaError
 from shared.logging import setup_logging
 from shared.spotify import SpotifyRefusedError
-from shared.storage import open_store
+from shared.storage import Store, open_store
 
 
 def print_state(state: str, fetches: list[StateFetch], failures: dict[str, str]) -> None:
@@ -61,7 +65,19 @@ def print_summary(report: dict[str, Any]) -> None:
             f"{backups['newly_needing_sign_in'] + backups['waiting_for_sign_in']} "
             "need to sign in again)"
         )
+    if "serving" in report:
+        print(f"serving: {serving_line(report['serving'])}")
     print(f"{report['message']} (run {report['run_id']}, {report['duration_s']} s)")
+
+
+def serving_line(serving: dict[str, Any]) -> str:
+    """Return what the report says of the serving layout, as one line."""
+    if "error" in serving:
+        return f"NOT WRITTEN, the last layout stays: {serving['error']}"
+    return (
+        f"{serving['states']} states, {serving['rows']} rows, "
+        f"{serving['bytes'] / 1e6:.1f} MB in {serving['seconds']} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,16 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--data", help="where datasets live (overrides DATA_URL)")
     build.add_argument("--states", help="comma-separated states (overrides ETL_STATES)")
     build.add_argument("--verbose", action="store_true", help="log every step")
+    serving = commands.add_parser("serving", help="rebuild the serving layout from the datasets")
+    serving.add_argument("--data", help="where datasets live (overrides DATA_URL)")
+    serving.add_argument("--verbose", action="store_true", help="log every step")
     args = parser.parse_args(argv)
 
     setup_logging(logging.INFO if args.verbose else logging.WARNING)
     env = dict(os.environ)
     if args.data:
         env["DATA_URL"] = args.data
-    if args.states:
+    if getattr(args, "states", None):
         env["ETL_STATES"] = args.states
     try:
         settings = load_settings(env)
+        if args.command == "serving":
+            return rebuild_serving(open_store(settings.data_url))
         sources = make_sources(settings)
     except (ConfigError, NoEventSourceError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -104,6 +125,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: Spotify refused the app's credentials: {error}", file=sys.stderr)
         return 1
     print_summary(report)
+    return 1 if report["status"] == "failed" else 0
+
+
+def rebuild_serving(store: Store) -> int:
+    """Rebuild the serving layout and print what was written; 1 when it was not."""
+    started = time.monotonic()
+    try:
+        index = rebuild_serving_layout(store, now=datetime.now(UTC))
+    except ServingBuildError as error:
+        print(f"error: serving layout not written, the last one stays: {error}", file=sys.stderr)
+        return 1
+    states = index.states.values()
+    print(
+        f"serving layout in {store!r}: {len(index.states)} states, "
+        f"{sum(state.rows for state in states)} rows, "
+        f"{sum(state.bytes for state in states) / 1e6:.1f} MB in "
+        f"{time.monotonic() - started:.1f} s"
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ from etl.backups import BackupsSummary, back_up_everyone
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
 from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
 from etl.report import load_latest_report, make_report, save_report
+from etl.serving import ServingSummary, serve_datasets
 from etl.sources import EventSource, StateFetch
 from etl.tracks import TracksSummary, match_and_fetch_tracks
 from shared.config import Settings
@@ -127,6 +128,7 @@ class BuildSummary:
     concerts: ConcertsSummary
     tracks: TracksSummary
     backups: BackupsSummary | None = None
+    serving: ServingSummary | None = None
 
 
 def run_build(
@@ -139,11 +141,14 @@ def run_build(
     settings: Settings | None = None,
     on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
 ) -> BuildSummary:
-    """Run the steps: concerts, backups (with settings), then artist matches and their tracks.
+    """Run the steps: concerts, backups (with settings), artist matches and their tracks, then
+    the serving layout the web reads.
 
     Backups come before matching: a week's Discover Weekly not saved this week is lost, while
     matching left undone for want of quota simply resumes next run. The datasets the steps read
-    are checked first, so that one failing its schema stops the run before any is written.
+    are checked first, so that one failing its schema stops the run before any is written. The
+    layout is rebuilt even when matching fails: the new concerts are saved, and the web follows
+    the layout, not the CSV files.
     """
     check_datasets(store, (CONCERTS, ARTISTS, TOP_TRACKS, OVERRIDES))
     concerts_summary = build_concerts_dataset(store, sources, states, now=now, on_state=on_state)
@@ -153,8 +158,12 @@ def run_build(
             store, settings, spotify.ledger, now=now, deadline=spotify.deadline
         )
     concerts, _ = load_dataset(store, CONCERTS)
-    tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now)
-    return BuildSummary(concerts_summary, tracks_summary, backups_summary)
+    try:
+        tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now)
+    finally:
+        del concerts
+        _, serving_summary = serve_datasets(store, now=now)
+    return BuildSummary(concerts_summary, tracks_summary, backups_summary, serving_summary)
 
 
 def save_report_and_alert(

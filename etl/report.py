@@ -13,6 +13,7 @@ from shared.storage import NotFoundError, Store
 
 if TYPE_CHECKING:
     from etl.pipeline import BuildSummary
+    from etl.serving import ServingSummary
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,27 @@ def make_report(
             tracks.stopped, "ok"
         )
         report["message"] = tracks.message
+    if build.serving is not None:
+        report["serving"] = serving_report(build.serving)
+        if build.serving.error:
+            # The datasets are saved but the web still serves the last layout: a failed run,
+            # so that it alerts.
+            error = f"serving layout not written: {build.serving.error}"
+            report["errors"] = [*report["errors"], error]
+            report["status"], report["message"] = "failed", report["errors"][0]
     return report
+
+
+def serving_report(serving: ServingSummary) -> dict[str, Any]:
+    """Return the report's part on the serving layout: its size, or why it was not written."""
+    if serving.error:
+        return {"error": serving.error, "seconds": serving.seconds}
+    return {
+        "states": serving.states,
+        "rows": serving.rows,
+        "bytes": serving.bytes,
+        "seconds": serving.seconds,
+    }
 
 
 def save_report(store: Store, report: dict[str, Any]) -> None:
