@@ -23,6 +23,7 @@ from shared.storage import FolderStore
 from shared.users import load_user
 from tests.conftest import BASE_ENV, REPO_ROOT, free_port
 from web import area, create_app
+from web.area_form import AreaQuery
 from web.liner_notes import count_user_notes
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -97,13 +98,11 @@ def alices_playlists(sandbox: SandboxServer) -> dict[str, dict[str, Any]]:
     return {p["id"]: p for p in stats["playlists"] if p["owner_id"] == "alice"}
 
 
-def planned_uris(app: Flask, query: area.AreaQuery) -> list[str]:
+def planned_uris(app: Flask, query: AreaQuery) -> list[str]:
     with app.app_context():
         data = app.extensions["datasets"].shows()
         today = datetime.now(UTC).date()
-        _, uris = area.plan_playlist(
-            area.select_shows(data, query, today), data, query.tracks_per_artist
-        )
+        _, uris = area.plan(data, query, today)
     return uris
 
 
@@ -163,7 +162,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     made = {k: v for k, v in alices_playlists(sandbox).items() if k not in before}
     assert len(made) == 1
     playlist_id, playlist = next(iter(made.items()))
-    uris = planned_uris(app, area.AreaQuery("NY", "New York"))
+    uris = planned_uris(app, AreaQuery("NY", "New York"))
     assert uris and [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
     assert (page.get_attribute("#playlist-link", "href") or "").endswith(playlist_id)
 
@@ -197,7 +196,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     step(page, size, 10, "playlist-updated")
     now = alices_playlists(sandbox)
     assert set(now) - before == {playlist_id}  # updated in place, nothing new
-    one_each = planned_uris(app, area.AreaQuery("NY", "New York", tracks_per_artist=1))
+    one_each = planned_uris(app, AreaQuery("NY", "New York", tracks_per_artist=1))
     assert [f"spotify:track:{t}" for t in now[playlist_id]["track_ids"]] == one_each
 
     # Backups: opting in takes the first backup at once; "Back up now" adds what it lacks.

@@ -24,11 +24,12 @@ from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, save_dataset
 from shared.names import performer_key
+from shared.serving import shape_rows
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
-from web import area, create_app
-from web.data import DatasetCache, shape_shows
+from web import area_form, create_app
+from web.data import DatasetCache
 from web.text import clean_name
 
 TODAY = datetime.now(UTC).date()
@@ -222,7 +223,7 @@ def test_making_a_playlist_of_no_shows_says_so(signed_in: tuple[FlaskClient, str
     [
         ("9999-12-31", "9999-12-31"),
         ("2262-04-12", "2262-04-12"),
-        (TODAY.isoformat(), (TODAY + timedelta(days=area.MAX_DAYS_AHEAD + 1)).isoformat()),
+        (TODAY.isoformat(), (TODAY + timedelta(days=area_form.MAX_DAYS_AHEAD + 1)).isoformat()),
     ],
 )
 def test_far_dates_are_refused_with_a_message(
@@ -239,7 +240,7 @@ def test_far_dates_are_refused_with_a_message(
 
 
 def test_the_last_day_allowed_still_works(app: Flask) -> None:
-    last = TODAY + timedelta(days=area.MAX_DAYS_AHEAD)
+    last = TODAY + timedelta(days=area_form.MAX_DAYS_AHEAD)
     form = {"state": "NY", "from": (last - timedelta(days=7)).isoformat(), "to": last.isoformat()}
 
     answer = app.test_client().get("/shows", query_string=form)
@@ -328,7 +329,7 @@ def test_the_stored_performer_key_is_used_and_computed_when_blank(store: FolderS
     )
     store.write(CONCERTS.name, concerts.to_csv(index=False).encode())
 
-    shaped = DatasetCache(store, check_every=0).shows().concerts
+    shaped = DatasetCache(store, check_every=0).shows().all_rows()
     key_of = dict(
         zip(shaped["performer_name"].astype(str), shaped["performer_key"].astype(str), strict=True)
     )
@@ -340,11 +341,10 @@ def test_the_stored_performer_key_is_used_and_computed_when_blank(store: FolderS
 def test_an_old_file_without_performer_keys_computes_them(store: FolderStore) -> None:
     concerts = read_concerts(store)
     empty = pd.DataFrame(columns=["performer_key", "spotify_artist_id", "spotify_artist_name"])
-    tracks = pd.DataFrame(columns=["spotify_artist_id", "rank", "track_id", "track_name"])
 
-    data = shape_shows(concerts.drop(columns=["performer_key"]), empty, tracks)
+    rows = shape_rows(concerts.drop(columns=["performer_key"]), empty)
 
-    assert set(data.concerts["performer_key"].astype(str)) == {
+    assert set(rows["performer_key"].astype(str)) == {
         performer_key(name) for name in concerts["performer_name"]
     }
 
@@ -411,7 +411,7 @@ DAYS_FROM_TODAY = st.one_of(st.integers(-5, 60), st.integers(60, 4000)).map(
 FIELD_VALUES = {
     "city": mostly("New York", "Brooklyn", "Mobile", "Cody", "Austin", "new york"),
     "radius": mostly("0", "5", "250", "251", "-1"),
-    "days": mostly(*(str(days) for days in area.DAY_CHOICES), "8"),
+    "days": mostly(*(str(days) for days in area_form.DAY_CHOICES), "8"),
     "tracks": mostly("1", "3", "5", "6"),
     "headliners": st.sampled_from(["1", ""]),
 }

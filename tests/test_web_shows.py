@@ -18,8 +18,9 @@ from shared.datasets import CONCERTS, load_dataset, save_dataset
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
 from tests.conftest import BASE_ENV
-from tests.web_helpers import csrf_token, sign_in
+from tests.web_helpers import csrf_token, rebuild_serving, sign_in
 from web import area, create_app
+from web.area_form import DAY_CHOICES, AreaQuery
 from web.data import DatasetCache
 from web.places import STATE_NAMES
 from web.playlists import load_made
@@ -180,7 +181,7 @@ def test_preview_shows_counts_chart_tracks_and_reasons(
     assert "(not found on Spotify)" in page or "(no tracks yet)" in page
     assert "Sign in with Spotify to make this playlist" in page
     windows = re.findall(r"next (\d+) days \((\d+) shows\)", page)
-    assert [int(days) for days, _ in windows] == list(area.DAY_CHOICES)
+    assert [int(days) for days, _ in windows] == list(DAY_CHOICES)
     assert [int(n) for _, n in windows] == sorted(
         int(n) for _, n in windows
     )  # longer windows hold more
@@ -197,6 +198,7 @@ def test_a_show_without_a_time_says_time_tba_and_only_http_links_are_links(
     concerts.loc[first, "starts_at_local"] = str(soonest["starts_at_local"])[:10]
     concerts.loc[first, "event_url"] = "javascript:alert(document.cookie)"
     save_dataset(data_copy, CONCERTS, concerts)
+    rebuild_serving(data_copy)
 
     page = client.get(f"/shows?state={state}&days=90").get_data(as_text=True)
 
@@ -319,8 +321,8 @@ def test_playlist_is_made_in_order_and_refreshed_in_place(
     )
     with app.test_request_context():
         data = app.extensions["datasets"].shows()
-        query = area.AreaQuery(state, days=90, tracks_per_artist=2)
-        _, uris = area.plan_playlist(area.select_shows(data, query, TODAY), data, 2)
+        query = AreaQuery(state, days=90, tracks_per_artist=2)
+        _, uris = area.plan(data, query, TODAY)
     assert [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
     assert len(uris) == len(set(uris)) > 100  # more than one write of 100
     assert b"Updated: " in second.data and b'id="playlist-link"' in second.data
@@ -432,31 +434,36 @@ def test_a_revoked_grant_asks_to_sign_in_again(
 # The dataset cache
 
 
-def test_the_cache_rereads_only_when_a_generation_changes(data_copy: FolderStore) -> None:
+def test_the_cache_rereads_a_state_only_when_its_files_change(data_copy: FolderStore) -> None:
     cache = DatasetCache(data_copy, check_every=0)
+    state = busiest_state(data_copy)
 
-    cache.shows()
-    cache.shows()
+    cache.shows().state(state)
+    cache.shows().state(state)
+    loads_before = cache.loads
     concerts, _ = load_dataset(data_copy, CONCERTS)
-    save_dataset(data_copy, CONCERTS, concerts.head(10))
+    save_dataset(data_copy, CONCERTS, concerts[concerts["venue_state"] == state].head(10))
+    rebuild_serving(data_copy)
     changed = cache.shows()
 
-    assert cache.loads == 2
-    assert len(changed.concerts) == 10
+    assert loads_before == 1 and cache.mode == "layout"
+    assert len(changed.all_rows()) == 10 and list(changed.states) == [state]
 
 
 def test_the_cache_looks_at_generations_at_most_every_few_seconds(data_copy: FolderStore) -> None:
     now = [0.0]
     cache = DatasetCache(data_copy, check_every=10, clock=lambda: now[0])
-    cache.shows()
+    before = cache.shows().state_counts
     concerts, _ = load_dataset(data_copy, CONCERTS)
     save_dataset(data_copy, CONCERTS, concerts.head(10))
+    rebuild_serving(data_copy)
 
     soon = cache.shows()
     now[0] = 11.0
     later = cache.shows()
 
-    assert len(soon.concerts) == len(concerts) and len(later.concerts) == 10
+    assert soon.state_counts == before  # the index is not looked at again within 10 s
+    assert len(later.all_rows()) == 10
 
 
 def test_description_fits_300_characters() -> None:

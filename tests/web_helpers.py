@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import requests
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from shared.storage import Store
 
 
 def sign_in(client: FlaskClient, user: str = "alice") -> TestResponse:
@@ -24,3 +27,10 @@ def csrf_token(page: TestResponse) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
     assert found, "the page has no CSRF token"
     return found.group(1)
+
+
+def rebuild_serving(store: Store) -> None:
+    """Rebuild the serving layout after a test changed the datasets, as the ETL does after a run."""
+    from etl.serving import build_serving_layout
+
+    build_serving_layout(store, now=datetime.now(UTC))

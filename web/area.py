@@ -1,228 +1,21 @@
-"""An area and dates: read them from a form, pick the shows, and plan the playlist. Pure."""
+"""An area's shows, selected once per request, and the playlist planned from them. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from web.data import ShowsData, Track, miles_from
-from web.places import short_day, state_label
+from web.area_form import DAY_CHOICES, AreaQuery
+from web.data import ShowsData, Track, may_reach, miles_from
+from web.places import short_day
 from web.text import clean_name
 
-DAY_CHOICES = (7, 14, 30, 90)
-DEFAULT_DAYS = 30
-MAX_RADIUS_MILES = 250
-MAX_WINDOW_DAYS = 366
-# The sources list shows about a year ahead; a date past this is a typo, and far dates overflow
-# both Python's datetime (year 9999) and pandas' Timestamp (year 2262).
-MAX_DAYS_AHEAD = 3 * 366
-MAX_TEXT = 100
 MAX_TRACKS = 1000  # a playlist this long is already 60+ hours of music
 DESCRIPTION_LIMIT = 300
 NAME_PREFIX = "Local Shows: "
-
-
-class FormError(ValueError):
-    """A form value that cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class AreaQuery:
-    """Where, when and what: the choices of the area form."""
-
-    state: str
-    city: str = ""
-    radius_miles: int = 0
-    days: int | None = DEFAULT_DAYS
-    date_from: date | None = None
-    date_to: date | None = None
-    genres: tuple[str, ...] = ()
-    tracks_per_artist: int = 3
-    headliners_only: bool = False
-
-    def window(self, today: date) -> tuple[date, date]:
-        """Return the first and last day of the shows wanted."""
-        if self.date_from is not None and self.date_to is not None:
-            return self.date_from, self.date_to
-        return today, today + timedelta(days=(self.days or DEFAULT_DAYS) - 1)
-
-    @property
-    def area_label(self) -> str:
-        """Name the area: 'Brooklyn, NY', 'Brooklyn, NY +25 mi', or 'New York (NY)'."""
-        if not self.city:
-            return state_label(self.state)
-        label = f"{self.city}, {self.state}"
-        return f"{label} +{self.radius_miles} mi" if self.radius_miles else label
-
-    def window_label(self, today: date) -> str:
-        """Say the dates chosen: "next 30 days", or "Nov 24 to Dec 3" for dates of one's own."""
-        if self.date_from is not None and self.date_to is not None:
-            first, last = self.window(today)
-            return f"{short_day(first)} to {short_day(last)}"
-        return f"next {self.days or DEFAULT_DAYS} days"
-
-    def as_form(self) -> dict[str, Any]:
-        """Return the query as form values, to fill the form and the create button's fields."""
-        values: dict[str, Any] = {
-            "state": self.state,
-            "city": self.city,
-            "tracks": str(self.tracks_per_artist),
-        }
-        if self.radius_miles:
-            values["radius"] = str(self.radius_miles)
-        if self.date_from and self.date_to:
-            values.update({"from": self.date_from.isoformat(), "to": self.date_to.isoformat()})
-        else:
-            values["days"] = str(self.days)
-        if self.genres:
-            values["genre"] = list(self.genres)
-        if self.headliners_only:
-            values["headliners"] = "1"
-        return values
-
-
-def _text(value: Any, name: str) -> str:
-    text = clean_name(value or "").strip()
-    if len(text) > MAX_TEXT:
-        raise FormError(f"{name} is too long (at most {MAX_TEXT} characters)")
-    return text
-
-
-def _whole(value: str, name: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise FormError(f"{name} must be a whole number from {low} to {high}") from None
-    if not low <= number <= high:
-        raise FormError(f"{name} must be from {low} to {high}, not {number}")
-    return number
-
-
-def _day(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise FormError(f"{name} must be a date like 2026-12-31") from None
-
-
-def _dates(raw_from: str, raw_to: str, today: date) -> tuple[date, date]:
-    """Read a from-to window: not past, not reversed, at most a year long, not too far ahead."""
-    date_from, date_to = _day(raw_from, "From"), _day(raw_to, "To")
-    if date_to < date_from:
-        raise FormError("The 'to' date is before the 'from' date")
-    if date_to < today:
-        raise FormError("Those dates are past: pick dates from today on")
-    if date_to > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise FormError(
-            f"Those dates are too far ahead: pick dates until "
-            f"{today + timedelta(days=MAX_DAYS_AHEAD):%Y-%m-%d}"
-        )
-    if (date_to - date_from).days >= MAX_WINDOW_DAYS:
-        raise FormError(f"Pick at most {MAX_WINDOW_DAYS} days")
-    return max(date_from, today), date_to
-
-
-def parse_area(form: Mapping[str, Any], getlist: Any, data: ShowsData, today: date) -> AreaQuery:
-    """Read the area form; FormError names the first value that cannot be used."""
-    state = _text(form.get("state"), "State").upper()
-    if not state:
-        raise FormError("Pick a state")
-    if state not in data.by_state:
-        raise FormError(f"There are no upcoming shows in {state!r}: pick a state from the list")
-    city = _text(form.get("city"), "City")
-    if city and city.casefold() not in {
-        str(c).casefold() for c in data.by_state[state]["venue_city"].unique()
-    }:
-        raise FormError(f"No shows are listed in {city!r}, {state}: pick a city from the list")
-    radius = _whole(
-        _text(form.get("radius") or "0", "Radius"), "Radius (miles)", 0, MAX_RADIUS_MILES
-    )
-    if radius and not city:
-        raise FormError("A radius needs a city to measure from")
-    tracks = _whole(_text(form.get("tracks") or "3", "Tracks"), "Tracks per artist", 1, 5)
-    raw_from, raw_to = _text(form.get("from"), "From"), _text(form.get("to"), "To")
-    days: int | None = None
-    date_from = date_to = None
-    if raw_from or raw_to:
-        if not (raw_from and raw_to):
-            raise FormError("Give both dates, from and to, or pick a number of days")
-        date_from, date_to = _dates(raw_from, raw_to, today)
-    else:
-        days = _whole(_text(form.get("days") or str(DEFAULT_DAYS), "Days"), "Days", 1, 366)
-        if days not in DAY_CHOICES:
-            raise FormError(f"Days must be one of {', '.join(map(str, DAY_CHOICES))}")
-    genres = tuple(sorted({_text(g, "Genre").lower() for g in getlist("genre") if str(g).strip()}))
-    if len(genres) > 30:
-        raise FormError("Pick at most 30 genres")
-    canonical_city = next(
-        (
-            str(c)
-            for c in data.by_state[state]["venue_city"].unique()
-            if str(c).casefold() == city.casefold()
-        ),
-        "",
-    )
-    return AreaQuery(
-        state,
-        canonical_city,
-        radius,
-        days,
-        date_from,
-        date_to,
-        genres,
-        tracks,
-        bool(form.get("headliners")),
-    )
-
-
-def _in_area(data: ShowsData, query: AreaQuery) -> pd.DataFrame:
-    rows = data.by_state[query.state]
-    if query.city and query.radius_miles:
-        here = rows[rows["venue_city"] == query.city]
-        lat, lon = float(here["venue_lat"].mean()), float(here["venue_lon"].mean())
-        everywhere = data.concerts
-        near = (
-            miles_from(lat, lon, everywhere["venue_lat"], everywhere["venue_lon"])
-            <= query.radius_miles
-        )
-        return everywhere[near]
-    if query.city:
-        return rows[rows["venue_city"] == query.city]
-    return rows
-
-
-def _in_window(rows: pd.DataFrame, query: AreaQuery, today: date) -> pd.DataFrame:
-    first, last = query.window(today)
-    start = pd.Timestamp(datetime.combine(first, time.min, UTC))
-    end = pd.Timestamp(datetime.combine(last + timedelta(days=1), time.min, UTC)) + pd.Timedelta(
-        hours=10
-    )
-    # Local evenings in US time zones fall on the next UTC day: compare local dates when known.
-    local_day = rows["local_day"]
-    in_days = (local_day >= int(f"{first:%Y%m%d}")) & (local_day <= int(f"{last:%Y%m%d}"))
-    return rows[
-        in_days & (rows["starts"] >= start - pd.Timedelta(hours=14)) & (rows["starts"] < end)
-    ]
-
-
-def select_shows(
-    data: ShowsData, query: AreaQuery, today: date, *, with_genres: bool = True
-) -> pd.DataFrame:
-    """Return the concert rows in the area, dates, genres and billing chosen."""
-    rows = _in_window(_in_area(data, query), query, today)
-    if query.headliners_only:
-        rows = rows.loc[rows["is_headliner"].astype(bool)]
-    if with_genres and query.genres:
-        wanted = set(query.genres)
-        genre_sets = rows["genres"].astype(str).str.split("|")
-        # A mask built by map over no rows is an empty object Series, which `rows[...]` takes
-        # for a list of columns (no columns at all): say bool, and select rows with .loc.
-        rows = rows.loc[genre_sets.map(lambda genres: bool(wanted & set(genres))).astype(bool)]
-    return rows
 
 
 @dataclass
@@ -238,6 +31,96 @@ def count(rows: pd.DataFrame) -> Counts:
     return Counts(int(rows["show_key"].nunique()), int(rows["performer_key"].nunique()))
 
 
+@dataclass
+class Selection:
+    """An area's shows, selected once: the rows chosen, and what the page's figures need."""
+
+    query: AreaQuery
+    first: date
+    last: date
+    rows: pd.DataFrame  # in the area, dates, billing and genres chosen; by start
+    without_genres: pd.DataFrame  # the same but for genres: what the genre list counts
+    window_counts: dict[int, int]  # shows each preset window would leave, the rest kept
+    tracks_of: dict[str, list[Track]] = field(default_factory=dict)
+
+
+def select(data: ShowsData, query: AreaQuery, today: date) -> Selection:
+    """Select the area's rows once, then derive every figure of the page from them."""
+    rows, tracks_of = _in_area(data, query)
+    if query.headliners_only:
+        rows = rows.loc[rows["is_headliner"].astype(bool)]
+    genre_mask = _genre_mask(rows, query.genres)
+    first, last = query.window(today)
+    in_window = _window_mask(rows, first, last)
+    window_counts = {}
+    for days in DAY_CHOICES:
+        mask = _window_mask(rows, today, today + timedelta(days=days - 1)) & genre_mask
+        window_counts[days] = int(rows.loc[mask, "show_key"].nunique())
+    return Selection(
+        query,
+        first,
+        last,
+        rows.loc[in_window & genre_mask],
+        rows.loc[in_window],
+        window_counts,
+        tracks_of,
+    )
+
+
+def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, dict[str, list[Track]]]:
+    """Return the area's rows, and the tracks of their artists.
+
+    A radius reaches into the states whose venues may lie within it (by the index's boxes):
+    distances are computed for their rows only.
+    """
+    home = data.state(query.state)
+    rows = home.rows
+    if not query.city:
+        return rows, home.tracks_of
+    here = rows[rows["venue_city"] == query.city]
+    if not query.radius_miles:
+        return here, home.tracks_of
+    lat, lon = float(here["venue_lat"].mean()), float(here["venue_lon"].mean())
+    parts, tracks_of = [], {}
+    for code, summary in sorted(data.states.items()):
+        if code != query.state and not may_reach(lat, lon, summary.bbox, query.radius_miles):
+            continue
+        state = home if code == query.state else data.state(code)
+        near = miles_from(lat, lon, state.rows["venue_lat"], state.rows["venue_lon"])
+        part = state.rows[near <= query.radius_miles]
+        if len(part):
+            parts.append(part.astype({c: str for c in part.select_dtypes("category").columns}))
+            tracks_of.update(state.tracks_of)
+    if len(parts) == 1:
+        return parts[0], tracks_of
+    merged = pd.concat(parts, ignore_index=True)
+    return merged.sort_values(["starts", "show_key", "billing_order"], kind="stable"), tracks_of
+
+
+def _window_mask(rows: pd.DataFrame, first: date, last: date) -> np.ndarray:
+    """Say which rows fall from first to last: by the venue's local day, within a day's slack."""
+    start = pd.Timestamp(datetime.combine(first, time.min, UTC))
+    end = pd.Timestamp(datetime.combine(last + timedelta(days=1), time.min, UTC)) + pd.Timedelta(
+        hours=10
+    )
+    # Local evenings in US time zones fall on the next UTC day: compare local dates when known.
+    local_day = rows["local_day"].to_numpy()
+    starts = rows["starts"]
+    in_days = (local_day >= int(f"{first:%Y%m%d}")) & (local_day <= int(f"{last:%Y%m%d}"))
+    in_time = ((starts >= start - pd.Timedelta(hours=14)) & (starts < end)).to_numpy()
+    mask: np.ndarray = in_days & in_time
+    return mask
+
+
+def _genre_mask(rows: pd.DataFrame, genres: tuple[str, ...]) -> np.ndarray:
+    """Say which rows carry one of the genres (every row when none is chosen)."""
+    if not genres:
+        return np.ones(len(rows), dtype=bool)
+    wanted = set(genres)
+    genre_sets = rows["genres"].astype(str).str.split("|")
+    return np.fromiter((bool(wanted & set(row)) for row in genre_sets), dtype=bool, count=len(rows))
+
+
 def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
     """Return the genres present in rows with their number of shows, most shows first."""
     exploded = rows.assign(genre=rows["genres"].astype(str).str.split("|")).explode("genre")
@@ -248,22 +131,8 @@ def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
 
 def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
     """Return the cities of a state with their numbers of upcoming shows and artists."""
-    rows = data.by_state.get(state)
-    if rows is None:
-        return []
-    grouped = rows.groupby("venue_city", observed=True)
-    shows, artists = grouped["show_key"].nunique(), grouped["performer_key"].nunique()
-    return sorted((str(city), int(n), int(artists[city])) for city, n in shows.items() if n)
-
-
-def window_counts(data: ShowsData, query: AreaQuery, today: date) -> dict[int, int]:
-    """Return how many shows each preset date window would leave, the other choices kept."""
-    return {
-        days: count(
-            select_shows(data, replace(query, days=days, date_from=None, date_to=None), today)
-        ).shows
-        for days in DAY_CHOICES
-    }
+    summary = data.states.get(state)
+    return list(summary.cities) if summary else []
 
 
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
@@ -306,7 +175,10 @@ class PlannedShow:
 
 
 def plan_playlist(
-    rows: pd.DataFrame, data: ShowsData, tracks_per_artist: int, preview_shows: int | None = None
+    rows: pd.DataFrame,
+    tracks_of: dict[str, list[Track]],
+    tracks_per_artist: int,
+    preview_shows: int | None = None,
 ) -> tuple[list[PlannedShow], list[str]]:
     """Return the shows (the first preview_shows) with their artists' tracks, and the playlist's
     track URIs in order: by show date, headliners first; each artist and track once.
@@ -326,15 +198,15 @@ def plan_playlist(
         "venue_city",
         "event_title",
         "event_url",
+        "spotify_artist_id",
     ]
     values = {column: rows[column].astype(str).tolist() for column in columns}
-    # Datasets written before the column existed read it as empty (False).
-    time_tbd = rows["time_tbd"].tolist() if "time_tbd" in rows else [False] * len(rows)
+    time_tbd = rows["time_tbd"].tolist()
+    checked = rows["checked"].tolist()
     current = ""
     for index, show_key in enumerate(values["show_key"]):
-        key = values["performer_key"][index]
-        artist_id, _ = data.artist_of.get(key, ("", ""))
-        tracks = data.tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+        artist_id = values["spotify_artist_id"][index]
+        tracks = tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
         added: list[Track] = []
         if artist_id and artist_id not in seen_artists and len(uris) < MAX_TRACKS:
             seen_artists.add(artist_id)
@@ -360,13 +232,17 @@ def plan_playlist(
             )
         artist = PlannedArtist(values["performer_name"][index], artist_id, tracks, "", added)
         if not artist_id:
-            artist.reason = (
-                "not found on Spotify" if key in data.checked_keys else "not matched yet"
-            )
+            artist.reason = "not found on Spotify" if checked[index] else "not matched yet"
         elif not tracks:
             artist.reason = "no tracks yet"
         shows[-1].artists.append(artist)
     return shows, uris
+
+
+def plan(data: ShowsData, query: AreaQuery, today: date) -> tuple[list[PlannedShow], list[str]]:
+    """Select the area's shows and plan the whole playlist (what "Make" writes)."""
+    selection = select(data, query, today)
+    return plan_playlist(selection.rows, selection.tracks_of, query.tracks_per_artist)
 
 
 SORTS = {"date": "Date", "artist": "Artist"}

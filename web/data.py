@@ -1,83 +1,50 @@
-"""Read the datasets for the web, re-reading an object only when its generation has changed."""
+"""Read the shows for the web: the serving layout's index at start, a state's files on first use.
+
+A worker keeps a bounded number of states in memory (by bytes, the least recently used leave
+first) and re-reads a state only when the index says its files changed; while a state reloads,
+its old copy keeps serving. Before the ETL has written a layout (a new deploy, or tests that
+write datasets by hand), the canonical CSV datasets are read whole and shaped the same way.
+A version that cannot be read is refused and the last good copy stays (marked stale).
+"""
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
-from shared.datasets import (
-    ARTISTS,
-    CONCERTS,
-    TOP_TRACKS,
-    Dataset,
-    empty_frame,
-    parse_csv,
+from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, Dataset, empty_frame, parse_csv
+from shared.serving import (
+    CONCERT_COLUMNS,
+    INDEX,
+    TEXT_COLUMNS,
+    ServingLayoutError,
+    StateSummary,
+    build_layout,
+    read_index,
+    read_state,
+    summarize,
 )
-from shared.names import performer_key
 from shared.storage import NotFoundError, StorageError, Store
-from web.text import clean_name
 
 logger = logging.getLogger(__name__)
 
 # Look at generations at most this often: a page view should not cost a Cloud Storage call.
 CHECK_EVERY_SECONDS = 10.0
+# States kept in memory per worker, by their in-memory size. An F1 instance has 384 MB, of
+# which a worker's libraries take about 150.
+STATE_CACHE_BYTES = 48 * 1024 * 1024
 
-
-@dataclass(frozen=True)
-class Track:
-    """A track that may go into a playlist."""
-
-    track_id: str
-    name: str
-    rank: int
-
-
-@dataclass
-class ShowsData:
-    """The three datasets, shaped for the pages: concerts indexed by state, matches, tracks."""
-
-    concerts: pd.DataFrame
-    by_state: dict[str, pd.DataFrame]
-    artist_of: dict[str, tuple[str, str]]  # performer key -> (spotify artist id, artist name)
-    tracks_of: dict[str, list[Track]]  # spotify artist id -> tracks by rank
-    checked_keys: set[str] = field(default_factory=set)  # performers the ETL has looked up
-    generations: tuple[int | None, ...] = ()
-    state_counts: dict[str, tuple[int, int]] = field(
-        default_factory=dict
-    )  # state -> shows, artists
-    stale: bool = False  # a newer version was refused: this is the last good copy
-
-
-# What the pages use of the concerts dataset; the rest stays in the bucket.
-WEB_COLUMNS = [
-    "event_id",
-    "source",
-    "event_title",
-    "event_url",
-    "starts_at",
-    "starts_at_local",
-    "time_tbd",
-    "venue_name",
-    "venue_city",
-    "venue_state",
-    "venue_lat",
-    "venue_lon",
-    "performer_name",
-    "is_headliner",
-    "billing_order",
-    "genres",
-    "performer_key",  # absent from files written before the ETL stored it
-]
 # Without these the pages would be silently empty or wrong: a version lacking one is refused.
 REQUIRED_COLUMNS = {
     CONCERTS.name: [
@@ -93,92 +60,50 @@ REQUIRED_COLUMNS = {
     ARTISTS.name: ["performer_key", "spotify_artist_id", "spotify_artist_name"],
     TOP_TRACKS.name: ["spotify_artist_id", "rank", "track_id", "track_name"],
 }
-# Names shown on the pages and sent to Spotify: cleaned once, here.
-NAME_COLUMNS = ["event_title", "venue_name", "venue_city", "performer_name", "genres"]
-TEXT_COLUMNS = [
-    "source",
-    "event_title",
-    "event_url",
-    "starts_at_local",
-    "venue_name",
-    "venue_city",
-    "venue_state",
-    "performer_name",
-    "genres",
-    "performer_key",
-    "show_key",
-]
 
 
-def shape_shows(concerts: pd.DataFrame, artists: pd.DataFrame, tracks: pd.DataFrame) -> ShowsData:
-    """Return the datasets shaped for quick filtering, in as little memory as they fit."""
-    frame = concerts[[column for column in WEB_COLUMNS if column in concerts.columns]]
-    frame = frame.assign(
-        performer_key=performer_keys(frame),
-        **{
-            column: frame[column].map(clean_name)  # a category's text is mapped once
-            for column in NAME_COLUMNS
-            if column in frame.columns
-        },
-        starts=pd.to_datetime(frame["starts_at"], utc=True, errors="coerce"),
-        show_key=frame["source"].astype(str) + ":" + frame["event_id"].astype(str),
-        # The day on the venue's clock, as 20261121: small, and quick to compare.
-        local_day=pd.to_numeric(
-            frame["starts_at_local"].astype(str).str.slice(0, 10).str.replace("-", ""),
-            errors="coerce",
-        )
-        .fillna(0)
-        .astype("int32"),
-    ).drop(columns=["starts_at", "event_id"])
-    bad = int(frame["starts"].isna().sum())
-    if bad:
-        logger.warning("concert rows with an unreadable start were left out", extra={"rows": bad})
-        frame = frame[frame["starts"].notna()]
-    # Most text repeats (a venue, a city, an event title for each act on the bill): categories
-    # keep one copy of each.
-    frame = frame.astype({column: "category" for column in TEXT_COLUMNS})
-    frame = frame.sort_values(["starts", "show_key", "billing_order"], kind="stable").reset_index(
-        drop=True
-    )
-    by_state = {
-        str(state): group for state, group in frame.groupby("venue_state", observed=True, sort=True)
-    }
-    artist_of = {
-        str(row.performer_key): (str(row.spotify_artist_id), clean_name(row.spotify_artist_name))
-        for row in artists.itertuples(index=False)
-        if str(row.spotify_artist_id)
-    }
-    tracks_of: dict[str, list[Track]] = {}
-    ranked = tracks.sort_values(["spotify_artist_id", "rank"], kind="stable")
-    for artist_id, track_id, name, rank in zip(
-        ranked["spotify_artist_id"],
-        ranked["track_id"],
-        ranked["track_name"],
-        ranked["rank"],
-        strict=True,
-    ):
-        if str(track_id):
-            tracks_of.setdefault(str(artist_id), []).append(
-                Track(str(track_id), clean_name(name), int(rank) if not pd.isna(rank) else 99)
-            )
-    counts = {
-        state: (int(group["show_key"].nunique()), int(group["performer_key"].nunique()))
-        for state, group in by_state.items()
-    }
-    checked = {str(key) for key in artists["performer_key"]}
-    return ShowsData(frame, by_state, artist_of, tracks_of, checked, state_counts=counts)
+@dataclass(frozen=True)
+class Track:
+    """A track that may go into a playlist."""
+
+    track_id: str
+    name: str
+    rank: int
 
 
-def performer_keys(concerts: pd.DataFrame) -> pd.Series:
-    """Return each row's performer key: the stored one, computed from the name where absent."""
-    names = concerts["performer_name"]
-    if "performer_key" not in concerts.columns:
-        return names.map(performer_key)
-    stored = concerts["performer_key"]
-    missing = stored.map(lambda key: not str(key).strip()).astype(bool)
-    if not missing.any():
-        return stored
-    return stored.astype(str).where(~missing, names[missing].map(performer_key).astype(str))
+@dataclass
+class StateData:
+    """One state's rows (shaped, with matches) and its artists' tracks, as the pages use them."""
+
+    rows: pd.DataFrame
+    tracks_of: dict[str, list[Track]]  # spotify artist id -> tracks by rank
+    nbytes: int = 0
+    generations: tuple[int, ...] = ()
+
+
+@dataclass
+class ShowsData:
+    """What a request sees: every state's summary, and each state's data on demand."""
+
+    states: dict[str, StateSummary]
+    load_state: Callable[[str], StateData]
+    stale: bool = False  # a newer version was refused: this is the last good copy
+
+    @property
+    def state_counts(self) -> dict[str, tuple[int, int]]:
+        """Return each state's numbers of upcoming shows and artists."""
+        return {state: (s.shows, s.artists) for state, s in self.states.items()}
+
+    def state(self, code: str) -> StateData:
+        """Return a state's data (KeyError for a state without shows)."""
+        if code not in self.states:
+            raise KeyError(code)
+        return self.load_state(code)
+
+    def all_rows(self) -> pd.DataFrame:
+        """Return every state's rows (reads every state: for tests and benchmarks, not pages)."""
+        frames = [self.state(code).rows.astype(str) for code in sorted(self.states)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 class UnusableDatasetError(ValueError):
@@ -191,12 +116,30 @@ class UnusableDatasetError(ValueError):
 
 
 class DataUnavailableError(ServiceUnavailable):
-    """No version of the datasets could be read yet: the pages say so (503), never a 500."""
+    """No version of the shows could be read yet: the pages say so (503), never a 500."""
 
     description = "The list of shows is unavailable right now. Please try again in a few minutes."
 
 
-def load_for_web(store: Store, dataset: Dataset, **options: Any) -> pd.DataFrame:
+def state_data(
+    rows: pd.DataFrame, tracks: pd.DataFrame, generations: tuple[int, ...] = ()
+) -> StateData:
+    """Return a state's data in as little memory as it fits: repeated text as categories."""
+    rows = rows.astype({column: "category" for column in TEXT_COLUMNS if column in rows.columns})
+    tracks_of: dict[str, list[Track]] = {}
+    for artist_id, track_id, name, rank in zip(
+        tracks["spotify_artist_id"],
+        tracks["track_id"],
+        tracks["track_name"],
+        tracks["rank"],
+        strict=True,
+    ):
+        tracks_of.setdefault(str(artist_id), []).append(Track(str(track_id), str(name), int(rank)))
+    nbytes = int(rows.memory_usage(deep=True).sum()) + 200 * len(tracks)
+    return StateData(rows, tracks_of, nbytes, generations)
+
+
+def load_for_web(store: Store, dataset: Dataset, **options: object) -> pd.DataFrame:
     """Load a dataset, refusing a version that cannot be read or lacks a required column."""
     try:
         stored = store.read(dataset.name)
@@ -219,43 +162,177 @@ def load_for_web(store: Store, dataset: Dataset, **options: Any) -> pd.DataFrame
     return frame
 
 
-def load_shows(store: Store) -> ShowsData:
-    """Read and shape the three datasets; UnusableDatasetError names the one that failed."""
-    concerts = load_for_web(store, CONCERTS, columns=WEB_COLUMNS, text_as_category=True)
+def load_from_datasets(store: Store) -> dict[str, StateData]:
+    """Read the three CSV datasets whole and shape them per state (no layout written yet)."""
+    concerts = load_for_web(store, CONCERTS, columns=CONCERT_COLUMNS, text_as_category=True)
     artists = load_for_web(store, ARTISTS)
     tracks = load_for_web(store, TOP_TRACKS)
     try:
-        return shape_shows(concerts, artists, tracks)
+        layout = build_layout(concerts, artists, tracks)
     except (KeyError, ValueError, TypeError) as error:
         raise UnusableDatasetError(CONCERTS.name, f"could not be shaped ({error!r})") from error
+    return {state: state_data(rows, ranked) for state, (rows, ranked) in layout.items()}
+
+
+class _CsvShows:
+    """Every state from the CSV datasets, re-read when one of their generations changes."""
+
+    datasets: tuple[Dataset, ...] = (CONCERTS, ARTISTS, TOP_TRACKS)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.generations: tuple[int | None, ...] | None = None
+        self.refused: tuple[int | None, ...] | None = None
+        self.states: dict[str, StateData] = {}
+        self.summaries: dict[str, StateSummary] = {}
+        self.loaded = False
+        self.loads = 0
+
+    def refresh(self) -> None:
+        """Read a new version if there is one; UnusableDatasetError when it cannot be served."""
+        try:
+            generations = tuple(self.store.generation(d.name) for d in self.datasets)
+        except StorageError as error:
+            raise UnusableDatasetError("datasets", f"generations unknown ({error})") from error
+        if self.loaded and generations == self.generations:
+            return
+        if generations == self.refused:
+            raise UnusableDatasetError("datasets", "the version already refused")
+        try:
+            states = load_from_datasets(self.store)
+        except UnusableDatasetError:
+            self.refused = generations
+            raise
+        self.states, self.generations, self.refused, self.loaded = states, generations, None, True
+        self.loads += 1
+        self.summaries = {state: summarize(data.rows) for state, data in states.items()}
+        logger.info(
+            "datasets loaded whole (no serving layout yet)",
+            extra={"rows": sum(len(s.rows) for s in states.values())},
+        )
+
+
+class _LayoutShows:
+    """The serving layout: its index, and the states in use, least recently used leave first."""
+
+    def __init__(self, store: Store, budget_bytes: int) -> None:
+        self.store = store
+        self.budget_bytes = budget_bytes
+        self.index_generation: int | None = None
+        self.summaries: dict[str, StateSummary] = {}
+        self.cache: OrderedDict[str, StateData] = OrderedDict()
+        self.refused: dict[str, tuple[int, ...]] = {}
+        self.lock = threading.Lock()
+        self.state_locks: dict[str, threading.Lock] = {}
+        self.loads = 0
+
+    def refresh(self, generation: int) -> None:
+        """Read the index when it changed; ServingLayoutError when it cannot be read."""
+        if generation == self.index_generation:
+            return
+        index = read_index(self.store)
+        if index is None:
+            raise ServingLayoutError(f"{INDEX} is gone")
+        self.summaries, self.index_generation = index.states, index.generation
+        logger.info("serving index loaded", extra={"states": len(index.states)})
+
+    def state(self, code: str, summary: StateSummary) -> StateData:
+        """Return a state's data, reading its files on first use or when they changed."""
+        wanted = (summary.shows_generation, summary.tracks_generation)
+        with self.lock:
+            held = self.cache.get(code)
+            if held is not None:
+                self.cache.move_to_end(code)
+                if held.generations == wanted or self.refused.get(code) == wanted:
+                    return held
+            state_lock = self.state_locks.setdefault(code, threading.Lock())
+        # Another request is reading this state: serve the old copy meanwhile, if there is one.
+        if not state_lock.acquire(blocking=held is None):
+            return held  # type: ignore[return-value]  # held is not None when not blocking
+        try:
+            with self.lock:
+                current = self.cache.get(code)
+                if current is not None and current.generations == wanted:
+                    return current
+            return self._read(code, wanted, held)
+        finally:
+            state_lock.release()
+
+    def _read(self, code: str, wanted: tuple[int, ...], held: StateData | None) -> StateData:
+        started = time.perf_counter()
+        try:
+            rows, tracks = read_state(self.store, code)
+            fresh = state_data(rows, tracks, wanted)
+        except (ServingLayoutError, KeyError, ValueError, TypeError) as error:
+            logger.error(
+                "state refused; the pages keep the last good copy"
+                if held is not None
+                else "state refused; there is no good copy to serve",
+                extra={"state": code, "problem": str(error)},
+            )
+            with self.lock:
+                self.refused[code] = wanted
+            if held is None:
+                raise DataUnavailableError() from error
+            return held
+        with self.lock:
+            self.cache[code] = fresh
+            self.cache.move_to_end(code)
+            self.loads += 1
+            self._evict(keep=code)
+        logger.info(
+            "state loaded",
+            extra={
+                "state": code,
+                "rows": len(fresh.rows),
+                "mb": round(fresh.nbytes / 2**20, 1),
+                "ms": round((time.perf_counter() - started) * 1000),
+            },
+        )
+        return fresh
+
+    def _evict(self, keep: str) -> None:
+        total = sum(data.nbytes for data in self.cache.values())
+        for code in list(self.cache):
+            if total <= self.budget_bytes:
+                return
+            if code != keep:
+                total -= self.cache.pop(code).nbytes
+
+    @property
+    def cached_bytes(self) -> int:
+        with self.lock:
+            return sum(data.nbytes for data in self.cache.values())
 
 
 class DatasetCache:
-    """Keep the shaped datasets in memory; rebuild them when a dataset's generation changes."""
+    """The shows a worker serves: from the serving layout when written, else from the CSVs."""
 
     def __init__(
         self,
         store: Store,
         check_every: float = CHECK_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        budget_bytes: int = STATE_CACHE_BYTES,
     ) -> None:
         self.store = store
         self.check_every = check_every
         self.clock = clock
         self.lock = threading.Lock()
-        self.loads = 0
         self.problem = ""  # what was wrong with the last version refused, if it still stands
-        self._data: ShowsData | None = None
-        self._refused: tuple[int | None, ...] | None = None
+        self.layout = _LayoutShows(store, budget_bytes)
+        self.csv = _CsvShows(store)
+        self.mode = ""  # "layout" or "datasets": what is served
         self._checked_at = -float("inf")
+        self._data: ShowsData | None = None
+
+    @property
+    def loads(self) -> int:
+        """How many times data was read (a state's files, or the datasets whole)."""
+        return self.layout.loads + self.csv.loads
 
     def shows(self) -> ShowsData:
-        """Return the shaped datasets, re-reading only what changed.
-
-        A new version is read whole before it replaces the one served, and only if it reads and
-        has the columns the pages need; otherwise the last good copy stays (marked stale).
-        Raises DataUnavailableError when no version has been good yet.
-        """
+        """Return what the pages need, checking for new versions at most every check_every."""
         with self.lock:
             now = self.clock()
             if now - self._checked_at >= self.check_every:
@@ -266,40 +343,51 @@ class DatasetCache:
             return self._data
 
     def _refresh(self) -> None:
-        datasets: tuple[Dataset, ...] = (CONCERTS, ARTISTS, TOP_TRACKS)
         try:
-            generations = tuple(self.store.generation(dataset.name) for dataset in datasets)
+            index_generation = self.store.generation(INDEX)
         except StorageError as error:
-            self._refuse(UnusableDatasetError("datasets", f"generations unknown ({error})"))
+            self._refuse("serving", f"generation unknown ({error})")
             return
-        if self._data is not None and generations == self._data.generations:
-            self._data.stale, self.problem = False, ""  # storage answers again; nothing new
-            return
-        if generations == self._refused:
-            return  # the version already refused: do not read it again
+        if index_generation is not None:
+            try:
+                self.layout.refresh(index_generation)
+            except ServingLayoutError as error:
+                if self.mode == "layout":
+                    self._refuse("serving", str(error))
+                    return
+                logger.error(
+                    "serving index refused; reading the datasets", extra={"problem": str(error)}
+                )
+            else:
+                summaries = self.layout.summaries
+                self._serve(
+                    "layout", summaries, lambda code: self.layout.state(code, summaries[code])
+                )
+                return
         try:
-            fresh = load_shows(self.store)
+            self.csv.refresh()
         except UnusableDatasetError as error:
-            self._refused = generations
-            self._refuse(error)
+            self._refuse(error.dataset_name, error.problem)
             return
-        fresh.generations = generations
-        self._data, self._refused, self.problem = fresh, None, ""
-        self.loads += 1
-        logger.info(
-            "datasets loaded",
-            extra={"rows": len(fresh.concerts), "generations": list(generations)},
-        )
+        self._serve("datasets", self.csv.summaries, self.csv.states.__getitem__)
 
-    def _refuse(self, error: UnusableDatasetError) -> None:
-        self.problem = str(error)
+    def _serve(
+        self, mode: str, summaries: dict[str, StateSummary], load: Callable[[str], StateData]
+    ) -> None:
+        if mode == "layout" and self.mode == "datasets":
+            self.csv = _CsvShows(self.store)  # the whole datasets leave memory
+        self.mode, self.problem = mode, ""
+        self._data = ShowsData(summaries, load)
+
+    def _refuse(self, name: str, problem: str) -> None:
+        self.problem = f"{name}: {problem}"
         if self._data is not None:
             self._data.stale = True
         logger.error(
             "dataset refused; the pages keep the last good copy"
             if self._data is not None
             else "dataset refused; there is no good copy to serve",
-            extra={"dataset": error.dataset_name, "problem": error.problem},
+            extra={"dataset": name, "problem": problem},
         )
 
     def health(self) -> dict[str, str]:
@@ -312,14 +400,16 @@ class DatasetCache:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app one dataset cache."""
+    """Give the app one cache of the shows."""
     app.extensions["datasets"] = DatasetCache(
-        app.extensions["store"], app.config.get("DATASET_CHECK_SECONDS", CHECK_EVERY_SECONDS)
+        app.extensions["store"],
+        app.config.get("DATASET_CHECK_SECONDS", CHECK_EVERY_SECONDS),
+        budget_bytes=app.config.get("STATE_CACHE_BYTES", STATE_CACHE_BYTES),
     )
 
 
 def shows_data() -> ShowsData:
-    """Return the current app's shaped datasets."""
+    """Return the current app's shows."""
     cache: DatasetCache = current_app.extensions["datasets"]
     return cache.shows()
 
@@ -331,3 +421,15 @@ def miles_from(lat: float, lon: float, lats: pd.Series, lons: pd.Series) -> np.n
     a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
     result: np.ndarray = 2 * 3958.8 * np.arcsin(np.sqrt(a))
     return result
+
+
+def may_reach(
+    lat: float, lon: float, bbox: tuple[float, float, float, float], miles: float
+) -> bool:
+    """Say whether any point of a box of venues may lie within miles of a point."""
+    if any(math.isnan(x) for x in bbox):
+        return False
+    nearest_lat = min(max(lat, bbox[0]), bbox[2])
+    nearest_lon = min(max(lon, bbox[1]), bbox[3])
+    distance = miles_from(lat, lon, pd.Series([nearest_lat]), pd.Series([nearest_lon]))[0]
+    return bool(distance <= miles + 1)  # a mile's slack for the box's flat corners

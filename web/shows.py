@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from shared.spotify import SpotifyError
 from shared.storage import StorageError, Store
 from web import area, places
+from web.area_form import DAY_CHOICES, AreaQuery, FormError, parse_area
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import ShowsData, shows_data
 from web.liner_notes import build_notes, save_notes
@@ -112,7 +113,11 @@ def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
 
 
 def _page(
-    data: ShowsData, query: area.AreaQuery | None, error: str = "", form: Any = None
+    data: ShowsData,
+    query: AreaQuery | None,
+    error: str = "",
+    form: Any = None,
+    selection: area.Selection | None = None,
 ) -> dict[str, Any]:
     """Return everything the area page shows for a query (or for none yet)."""
     user = current_user()
@@ -121,7 +126,7 @@ def _page(
         "query": query,
         "form": form or {},
         "error": error,
-        "day_choices": area.DAY_CHOICES,
+        "day_choices": DAY_CHOICES,
         "user": user,
         "stale": data.stale,
         "cities": area.city_counts(data, (form or {}).get("state", "").upper() if form else ""),
@@ -131,12 +136,11 @@ def _page(
     if query is None:
         return context
     context["cities"] = area.city_counts(data, query.state)
-    first, last = query.window(today())
-    without_genres = area.select_shows(data, query, today(), with_genres=False)
-    rows = area.select_shows(data, query, today())
+    chosen = selection or area.select(data, query, today())
+    first, last, rows = chosen.first, chosen.last, chosen.rows
     by_artist = context["sort"] == "artist"
     shows, uris = area.plan_playlist(
-        rows, data, query.tracks_per_artist, None if by_artist else PREVIEW_SHOWS
+        rows, chosen.tracks_of, query.tracks_per_artist, None if by_artist else PREVIEW_SHOWS
     )
     shows = area.sort_shows(shows, context["sort"])[:PREVIEW_SHOWS]
     counts = area.count(rows)
@@ -145,9 +149,9 @@ def _page(
             "first": first,
             "last": last,
             "window_label": query.window_label(today()),
-            "genres": _with_chosen(area.genre_counts(without_genres), query.genres),
+            "genres": _with_chosen(area.genre_counts(chosen.without_genres), query.genres),
             "counts": counts,
-            "window_counts": area.window_counts(data, query, today()),
+            "window_counts": chosen.window_counts,
             "weekly": area.weekly_counts(rows, first, last),
             "shows": shows,
             "more_shows": max(0, counts.shows - len(shows)),
@@ -167,8 +171,8 @@ def area_page() -> Any:
     if not request.args.get("state"):
         return render_template("shows.html", **_page(data, None))
     try:
-        query = area.parse_area(request.args, request.args.getlist, data, today())
-    except area.FormError as error:
+        query = parse_area(request.args, request.args.getlist, data, today())
+    except FormError as error:
         return render_template("shows.html", **_page(data, None, str(error), request.args)), 400
     return render_template("shows.html", **_page(data, query, form=request.args))
 
@@ -179,8 +183,8 @@ def make_playlist() -> Any:
     """Make the area's playlist, or update one the person made for it before (in place)."""
     data = shows_data()
     try:
-        query = area.parse_area(request.form, request.form.getlist, data, today())
-    except area.FormError as error:
+        query = parse_area(request.form, request.form.getlist, data, today())
+    except FormError as error:
         return render_template("shows.html", **_page(data, None, str(error), request.form)), 400
     user = current_user() or {}
     made = load_made(store(), user.get("id", ""))
@@ -189,16 +193,17 @@ def make_playlist() -> Any:
     if update_id and (earlier is None or earlier.area_prefix != area.name_prefix(query)):
         message = "That playlist is not one you made for this area: pick again below."
         return render_template("shows.html", **_page(data, query, message, request.form)), 400
-    first, last = query.window(today())
-    rows = area.select_shows(data, query, today())
-    shows, uris = area.plan_playlist(rows, data, query.tracks_per_artist)
+    first, last = query.window(today())  # the same dates the selection below uses
+    selection = area.select(data, query, today())
+    shows, uris = area.plan_playlist(selection.rows, selection.tracks_of, query.tracks_per_artist)
     if not uris:
         message = (
             "None of these shows' artists has tracks yet, so there is nothing to put in a playlist."
             if shows
             else "No shows match these choices, so there is nothing to put in a playlist."
         )
-        return render_template("shows.html", **_page(data, query, message, request.form)), 400
+        context = _page(data, query, message, request.form, selection)
+        return render_template("shows.html", **context), 400
     token = earlier.notes_token if earlier else new_notes_token()
     notes_url = site_url(f"/notes/{token}")
     name = area.playlist_name(query, first, last)
@@ -213,9 +218,8 @@ def make_playlist() -> Any:
             uris=uris,
         )
     except SpotifyError as error:
-        return render_template(
-            "shows.html", **_page(data, query, spotify_problem(error), request.form)
-        ), 502
+        context = _page(data, query, spotify_problem(error), request.form, selection)
+        return render_template("shows.html", **context), 502
     now = datetime.now(UTC).strftime(ISO_UTC)
     kept = MadePlaylist(
         result.playlist.id,

@@ -1,0 +1,280 @@
+"""The web at country scale: a worker reads the serving layout's index at start and a state's
+files on first use, keeps a bounded number of states, and shows what it showed before."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from flask import Flask
+
+from sandbox.server import SandboxServer
+from shared.config import load_settings
+from shared.datasets import ARTISTS, CONCERTS, load_dataset
+from shared.serving import INDEX, shape_rows, shows_file
+from shared.storage import FolderStore
+from tests.conftest import BASE_ENV
+from tests.web_helpers import rebuild_serving
+from web import area, create_app
+from web.area_form import DAY_CHOICES, AreaQuery
+from web.data import DatasetCache, DataUnavailableError, miles_from
+
+TODAY = datetime.now(UTC).date()
+
+
+def without_layout(store: FolderStore, tmp_path: Path) -> FolderStore:
+    """Return a copy of the store with the datasets only: the web then reads them whole."""
+    copy = tmp_path / "datasets-only"
+    shutil.copytree(store.root, copy)
+    shutil.rmtree(copy / "serving", ignore_errors=True)
+    return FolderStore(copy)
+
+
+def app_on(store: FolderStore, sandbox: SandboxServer) -> Flask:
+    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(store.root)}
+    return create_app(load_settings(env), store, DATASET_CHECK_SECONDS=0)
+
+
+def sample_queries(store: FolderStore, count: int, seed: int = 3) -> list[str]:
+    """Return varied area queries over the store's shows: states, cities, radii, genres."""
+    concerts, _ = load_dataset(store, CONCERTS)
+    rng = random.Random(seed)
+    genres = sorted({g for gs in concerts["genres"].astype(str) for g in gs.split("|") if g})
+    places = concerts[["venue_state", "venue_city"]].drop_duplicates().to_records(index=False)
+    queries = []
+    for _ in range(count):
+        state, city = places[rng.randrange(len(places))]
+        query = f"state={state}&days={rng.choice(DAY_CHOICES)}&tracks={rng.randint(1, 5)}"
+        if rng.random() < 0.6:
+            query += f"&city={city}"
+            if rng.random() < 0.5:
+                query += f"&radius={rng.choice([10, 30, 100, 250])}"
+        if rng.random() < 0.3:
+            query += f"&genre={rng.choice(genres)}"
+        if rng.random() < 0.2:
+            query += "&headliners=1"
+        queries.append(query.replace(" ", "+"))
+    return queries
+
+
+def main_part(html: str) -> str:
+    return html[html.index("<main>") :]
+
+
+# Item 5: the same pages, counts and playlists as before
+
+
+def test_pages_from_the_layout_equal_pages_from_the_datasets(
+    data_copy: FolderStore, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    assert data_copy.generation(INDEX) is not None  # the ETL run wrote the layout
+    layout = app_on(data_copy, sandbox).test_client()
+    datasets = app_on(without_layout(data_copy, tmp_path), sandbox).test_client()
+
+    for query in ["", *sample_queries(data_copy, 60)]:
+        from_layout = layout.get(f"/shows?{query}")
+        from_datasets = datasets.get(f"/shows?{query}")
+        assert from_layout.status_code == from_datasets.status_code == 200, query
+        assert main_part(from_layout.get_data(as_text=True)) == main_part(
+            from_datasets.get_data(as_text=True)
+        ), query
+
+
+def oracle_shows(rows: pd.DataFrame, query: AreaQuery, today: date) -> int:
+    """Count the shows the old way: every row of the country, distances to all of them."""
+    if query.city and query.radius_miles:
+        here = rows[(rows["venue_state"] == query.state) & (rows["venue_city"] == query.city)]
+        lat, lon = float(here["venue_lat"].mean()), float(here["venue_lon"].mean())
+        rows = rows[
+            miles_from(lat, lon, rows["venue_lat"], rows["venue_lon"]) <= query.radius_miles
+        ]
+    else:
+        rows = rows[rows["venue_state"] == query.state]
+        if query.city:
+            rows = rows[rows["venue_city"] == query.city]
+    first, last = query.window(today)
+    start = pd.Timestamp(datetime.combine(first, datetime.min.time(), UTC))
+    end = pd.Timestamp(datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC))
+    days = rows["local_day"].between(int(f"{first:%Y%m%d}"), int(f"{last:%Y%m%d}"))
+    times = (rows["starts"] >= start - pd.Timedelta(hours=14)) & (
+        rows["starts"] < end + pd.Timedelta(hours=10)
+    )
+    rows = rows[days & times]
+    if query.headliners_only:
+        rows = rows[rows["is_headliner"]]
+    if query.genres:
+        rows = rows[rows["genres"].map(lambda gs: bool(set(query.genres) & set(gs.split("|"))))]
+    return int(rows["show_key"].nunique())
+
+
+def test_radius_counts_equal_a_scan_of_the_whole_country(
+    data_copy: FolderStore, app_and_data: tuple[Flask, DatasetCache]
+) -> None:
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    artists, _ = load_dataset(data_copy, ARTISTS)
+    everything = shape_rows(concerts, artists)
+    _, cache = app_and_data
+    data = cache.shows()
+    rng = random.Random(5)
+    places = everything[["venue_state", "venue_city"]].drop_duplicates().to_records(index=False)
+
+    for _ in range(40):
+        state, city = places[rng.randrange(len(places))]
+        query = AreaQuery(
+            str(state), str(city), rng.choice([5, 30, 120, 250]), rng.choice(DAY_CHOICES)
+        )
+        selection = area.select(data, query, TODAY)
+        assert area.count(selection.rows).shows == oracle_shows(everything, query, TODAY), query
+
+
+@pytest.fixture
+def app_and_data(data_copy: FolderStore, sandbox: SandboxServer) -> tuple[Flask, DatasetCache]:
+    app = app_on(data_copy, sandbox)
+    return app, app.extensions["datasets"]
+
+
+# Item 2: the index at start, a state on first use, a bounded number of states
+
+
+def test_at_start_only_the_index_is_read(data_copy: FolderStore) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+
+    data = cache.shows()
+
+    assert cache.mode == "layout" and cache.loads == 0 and data.states
+    assert cache.layout.cached_bytes == 0
+
+
+def test_a_state_is_read_on_first_use_and_then_kept(data_copy: FolderStore) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+    state = max(cache.shows().states.items(), key=lambda item: item[1].rows)[0]
+
+    first = cache.shows().state(state)
+    again = cache.shows().state(state)
+
+    assert first is again and cache.loads == 1
+    assert len(first.rows) == cache.shows().states[state].rows
+
+
+def test_states_beyond_the_budget_leave_least_recently_used_first(data_copy: FolderStore) -> None:
+    probe = DatasetCache(data_copy, check_every=0)
+    states = sorted(probe.shows().states)
+    sizes = {code: probe.shows().state(code).nbytes for code in states[:6]}
+    budget = sizes[states[0]] + sizes[states[1]] + sizes[states[2]]
+    cache = DatasetCache(data_copy, check_every=0, budget_bytes=budget)
+    data = cache.shows()
+
+    for code in states[:3]:
+        data.state(code)
+    data.state(states[0])  # used again: now the most recent
+    data.state(states[3])  # over budget: the least recently used leave
+
+    held = list(cache.layout.cache)
+    assert states[0] in held and states[3] in held and states[1] not in held
+    assert cache.layout.cached_bytes <= budget
+
+
+def test_a_state_is_read_again_only_when_its_files_changed(data_copy: FolderStore) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+    states = sorted(cache.shows().states)
+    for code in states[:2]:
+        cache.shows().state(code)
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+
+    # The same datasets written again: new generations of every file, the same content.
+    rebuild_serving(data_copy)
+    data = cache.shows()
+    data.state(states[0])
+
+    assert cache.loads == 3  # the index names new files: read again once
+    data.state(states[0])
+    assert cache.loads == 3
+    assert len(concerts) == sum(s.rows for s in data.states.values())
+
+
+def test_while_a_state_reloads_its_old_copy_keeps_serving(data_copy: FolderStore) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+    state = sorted(cache.shows().states)[0]
+    old = cache.shows().state(state)
+    rebuild_serving(data_copy)
+    data = cache.shows()
+    lock = cache.layout.state_locks[state]
+
+    lock.acquire()  # another request is reading the new files
+    try:
+        served = data.state(state)
+    finally:
+        lock.release()
+    fresh = data.state(state)
+
+    assert served is old and fresh is not old
+
+
+def test_a_broken_state_file_keeps_the_old_copy_and_without_one_says_unavailable(
+    data_copy: FolderStore,
+) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+    states = sorted(cache.shows().states)
+    old = cache.shows().state(states[0])
+    rebuild_serving(data_copy)
+    for code in states[:2]:
+        data_copy.write(shows_file(code), b"not parquet")
+    data = cache.shows()
+
+    assert data.state(states[0]) is old
+    with pytest.raises(DataUnavailableError):
+        data.state(states[1])
+
+
+def test_the_datasets_leave_memory_once_a_layout_is_written(
+    data_copy: FolderStore, tmp_path: Path
+) -> None:
+    store = without_layout(data_copy, tmp_path)
+    cache = DatasetCache(store, check_every=0)
+    assert cache.shows().states and cache.mode == "datasets" and cache.csv.states
+
+    rebuild_serving(store)
+    cache.shows()
+
+    assert cache.mode == "layout" and not cache.csv.states
+
+
+def test_many_requests_at_once_read_each_state_once(data_copy: FolderStore) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+    states = sorted(cache.shows().states)[:4]
+    errors: list[BaseException] = []
+
+    def browse(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(20):
+                cache.shows().state(rng.choice(states))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=browse, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors and cache.loads == len(states)
+
+
+def test_the_preview_page_names_the_loaded_state_only(
+    app_and_data: tuple[Flask, DatasetCache],
+) -> None:
+    app, cache = app_and_data
+    client = app.test_client()
+    state = max(cache.shows().states.items(), key=lambda item: item[1].rows)[0]
+
+    page = client.get(f"/shows?state={state}&days=90").get_data(as_text=True)
+
+    assert list(cache.layout.cache) == [state]
+    assert re.search(r'id="counts"><strong>\d+</strong>', page)
