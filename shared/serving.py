@@ -5,8 +5,8 @@ so that a worker holds only the states people are looking at. The ETL writes it 
 datasets (`etl/serving.py`); it can always be rebuilt from them (`python -m etl serving`).
 
     serving/index.json                   every state's counts, cities, genres, area and files
-    serving/states/<ST>/shows.parquet    the state's concert rows, shaped and joined with matches
-    serving/states/<ST>/tracks.parquet   the tracks of the artists who play there
+    serving/states/<ST>/shows.npz        the state's concert rows, shaped and joined with matches
+    serving/states/<ST>/tracks.npz       the tracks of the artists who play there
 
 The shaping lives here once: the web uses it too when no layout has been written yet.
 """
@@ -21,9 +21,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from shared.names import clean_text, performer_key
 from shared.storage import NotFoundError, StorageError, Store, check_name
@@ -105,11 +104,11 @@ class ServingIndex:
 
 
 def shows_file(state: str) -> str:
-    return check_name(f"serving/states/{state}/shows.parquet")
+    return check_name(f"serving/states/{state}/shows.npz")
 
 
 def tracks_file(state: str) -> str:
-    return check_name(f"serving/states/{state}/tracks.parquet")
+    return check_name(f"serving/states/{state}/tracks.npz")
 
 
 def _text(value: object) -> str:
@@ -260,25 +259,60 @@ def build_layout(
     return layout
 
 
-def to_parquet(frame: pd.DataFrame) -> bytes:
-    """Return a frame as Parquet bytes (text dictionary-encoded, compressed)."""
+def to_columns(frame: pd.DataFrame) -> bytes:
+    """Return a frame as a compressed NumPy archive, one array a column: text as codes into
+    its distinct values (written once each), times as UTC nanoseconds, the rest as it is."""
+    arrays: dict[str, np.ndarray] = {}
+    kinds = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            utc = pd.to_datetime(column, utc=True).dt.tz_localize(None)
+            arrays[name] = utc.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            kinds.append(f"{name}:utc")
+        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            values = column.to_numpy()
+            if values.dtype == object:  # a nullable column with gaps: numbers with NaN
+                values = column.astype("float64").to_numpy()
+            arrays[name] = values
+            kinds.append(f"{name}:plain")
+        else:
+            codes, distinct = pd.factorize(column.astype(str))
+            arrays[f"{name}.codes"] = codes.astype(np.int32)
+            arrays[f"{name}.text"] = np.array([str(v) for v in distinct], dtype=str)
+            kinds.append(f"{name}:text")
+    arrays["columns"] = np.array(kinds, dtype=str)
     out = io.BytesIO()
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, out, compression="zstd")
+    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
     return out.getvalue()
 
 
-def from_parquet(data: bytes, columns: list[str]) -> pd.DataFrame:
-    """Read Parquet bytes written by to_parquet; ServingLayoutError when they are not."""
+def from_columns(data: bytes, columns: list[str]) -> pd.DataFrame:
+    """Read what to_columns wrote, text as pandas categories; ServingLayoutError otherwise.
+
+    No pickled objects are ever loaded: a file that is not plain arrays is refused.
+    """
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise ServingLayoutError(f"not a Parquet file ({error})") from error
-    missing = [column for column in columns if column not in table.column_names]
+        archive = np.load(io.BytesIO(data), allow_pickle=False)
+        frame = {}
+        for kind in archive["columns"].tolist():
+            name, _, how = str(kind).rpartition(":")
+            if how == "text":
+                values = archive[f"{name}.text"].tolist()
+                codes = archive[f"{name}.codes"]
+                frame[name] = pd.Categorical.from_codes(
+                    codes, categories=pd.Index(values, dtype=object)
+                )
+            elif how == "utc":
+                frame[name] = pd.to_datetime(archive[name], utc=True)
+            else:
+                frame[name] = archive[name]
+    except (ValueError, KeyError, OSError, TypeError, EOFError) as error:
+        raise ServingLayoutError(f"not a serving file ({error})") from error
+    missing = [column for column in columns if column not in frame]
     if missing:
         raise ServingLayoutError(f"lacks the columns {', '.join(missing)}")
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+    return pd.DataFrame(frame)
 
 
 ROW_COLUMNS = [
@@ -313,7 +347,7 @@ def write_layout(
     """
     states = {}
     for state, (rows, tracks) in sorted(layout.items()):
-        shows_data, tracks_data = to_parquet(rows), to_parquet(tracks)
+        shows_data, tracks_data = to_columns(rows), to_columns(tracks)
         summary = summarize(rows)
         states[state] = StateSummary(
             **{
@@ -384,4 +418,4 @@ def read_state(store: Store, state: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         tracks = store.read(tracks_file(state)).data
     except StorageError as error:  # NotFoundError included: the index names files that are gone
         raise ServingLayoutError(f"{state}'s serving files could not be read ({error})") from error
-    return from_parquet(shows, ROW_COLUMNS), from_parquet(tracks, TRACK_COLUMNS)
+    return from_columns(shows, ROW_COLUMNS), from_columns(tracks, TRACK_COLUMNS)

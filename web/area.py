@@ -113,20 +113,32 @@ def _window_mask(rows: pd.DataFrame, first: date, last: date) -> np.ndarray:
 
 
 def _genre_mask(rows: pd.DataFrame, genres: tuple[str, ...]) -> np.ndarray:
-    """Say which rows carry one of the genres (every row when none is chosen)."""
+    """Say which rows carry one of the genres (every row when none is chosen).
+
+    Rows share a few hundred genre lists ("rock|indie"): each list is split once, not each row.
+    """
     if not genres:
         return np.ones(len(rows), dtype=bool)
     wanted = set(genres)
-    genre_sets = rows["genres"].astype(str).str.split("|")
-    return np.fromiter((bool(wanted & set(row)) for row in genre_sets), dtype=bool, count=len(rows))
+    lists = rows["genres"].astype("category").cat.categories
+    hit = [text for text in lists if wanted & set(str(text).split("|"))]
+    mask: np.ndarray = rows["genres"].isin(hit).to_numpy(dtype=bool)
+    return mask
 
 
 def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
     """Return the genres present in rows with their number of shows, most shows first."""
-    exploded = rows.assign(genre=rows["genres"].astype(str).str.split("|")).explode("genre")
-    exploded = exploded[exploded["genre"].astype(bool)]
-    counts = exploded.groupby("genre")["show_key"].nunique().sort_values(ascending=False)
-    return [(str(genre), int(n)) for genre, n in counts.items()]
+    pairs = rows[["show_key", "genres"]].astype({"genres": "category"}).drop_duplicates()
+    shows_of: dict[str, list[np.ndarray]] = {}
+    show_codes = pd.factorize(pairs["show_key"])[0]
+    for genre_list, positions in pairs.groupby("genres", observed=True).indices.items():
+        for genre in str(genre_list).split("|"):
+            if genre:
+                shows_of.setdefault(genre, []).append(show_codes[positions])
+    counts = {
+        genre: int(np.unique(np.concatenate(parts)).size) for genre, parts in shows_of.items()
+    }
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
@@ -137,13 +149,18 @@ def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
 
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
     """Return shows per week (weeks starting Monday) from first to last, zeros included."""
-    shows = rows.drop_duplicates("show_key")
-    days = pd.to_datetime(shows["local_day"].astype(str), format="%Y%m%d", errors="coerce").dt.date
-    week_of = days.map(lambda d: d - timedelta(days=d.weekday()) if isinstance(d, date) else None)
-    per_week = week_of.value_counts()
+    days = rows.drop_duplicates("show_key")["local_day"].to_numpy()
+    per_week: dict[date, int] = {}
+    for day, shows in zip(*np.unique(days, return_counts=True), strict=True):
+        try:
+            local = date(int(day) // 10000, int(day) // 100 % 100, int(day) % 100)
+        except ValueError:  # 0: the day was unreadable
+            continue
+        monday = local - timedelta(days=local.weekday())
+        per_week[monday] = per_week.get(monday, 0) + int(shows)
     weeks, monday = [], first - timedelta(days=first.weekday())
     while monday <= last:
-        weeks.append((monday, int(per_week.get(monday, 0))))
+        weeks.append((monday, per_week.get(monday, 0)))
         monday += timedelta(weeks=1)
     return weeks
 
@@ -183,42 +200,79 @@ def plan_playlist(
     """Return the shows (the first preview_shows) with their artists' tracks, and the playlist's
     track URIs in order: by show date, headliners first; each artist and track once.
 
-    One pass over plain lists: rows come ordered by start, show and billing already.
+    Rows come ordered by start, show and billing already. The playlist needs each artist once,
+    at their first row; the shows shown need only their own rows: a whole state's rows are
+    never turned into objects one by one.
     """
-    shows: list[PlannedShow] = []
+    artist_ids = _texts(rows["spotify_artist_id"])
+    first_row: dict[str, int] = {}
+    for index, artist_id in enumerate(artist_ids):
+        if artist_id:
+            first_row.setdefault(artist_id, index)
     uris: list[str] = []
     seen_tracks: set[str] = set()
-    seen_artists: set[str] = set()
-    columns = [
-        "show_key",
-        "performer_key",
-        "performer_name",
-        "starts_at_local",
-        "venue_name",
-        "venue_city",
-        "event_title",
-        "event_url",
-        "spotify_artist_id",
-    ]
-    values = {column: rows[column].astype(str).tolist() for column in columns}
-    time_tbd = rows["time_tbd"].tolist()
-    checked = rows["checked"].tolist()
-    current = ""
-    for index, show_key in enumerate(values["show_key"]):
-        artist_id = values["spotify_artist_id"][index]
-        tracks = tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+    added_at: dict[int, list[Track]] = {}  # a first row -> the tracks its artist brings in
+    for artist_id, index in first_row.items():  # in the order artists first play
+        if len(uris) >= MAX_TRACKS:
+            break
         added: list[Track] = []
-        if artist_id and artist_id not in seen_artists and len(uris) < MAX_TRACKS:
-            seen_artists.add(artist_id)
-            for track in tracks:
-                if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
-                    seen_tracks.add(track.track_id)
-                    uris.append(f"spotify:track:{track.track_id}")
-                    added.append(track)
-        if preview_shows is not None and len(shows) >= preview_shows and show_key != current:
-            continue
-        if show_key != current:
-            current = show_key
+        for track in tracks_of.get(artist_id, [])[:tracks_per_artist]:
+            if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
+                seen_tracks.add(track.track_id)
+                uris.append(f"spotify:track:{track.track_id}")
+                added.append(track)
+        added_at[index] = added
+    shows = _planned_shows(
+        rows,
+        artist_ids=artist_ids,
+        tracks_of=tracks_of,
+        tracks_per_artist=tracks_per_artist,
+        added_at=added_at,
+        preview_shows=preview_shows,
+    )
+    return shows, uris
+
+
+def _planned_shows(
+    rows: pd.DataFrame,
+    *,
+    artist_ids: list[str],
+    tracks_of: dict[str, list[Track]],
+    tracks_per_artist: int,
+    added_at: dict[int, list[Track]],
+    preview_shows: int | None,
+) -> list[PlannedShow]:
+    """Return the first preview_shows shows (all with None), each artist with their tracks."""
+    show_keys = _texts(rows["show_key"])
+    end = len(show_keys)
+    if preview_shows is not None:
+        seen, end = 0, 0
+        previous = None
+        for key in show_keys:
+            if key != previous:
+                seen, previous = seen + 1, key
+                if seen > preview_shows:
+                    break
+            end += 1
+    head = rows.iloc[:end]
+    values = {
+        column: _texts(head[column])
+        for column in (
+            "performer_name",
+            "starts_at_local",
+            "venue_name",
+            "venue_city",
+            "event_title",
+            "event_url",
+        )
+    }
+    time_tbd = head["time_tbd"].tolist()
+    checked = head["checked"].tolist()
+    shows: list[PlannedShow] = []
+    current = None
+    for index in range(end):
+        if show_keys[index] != current:
+            current = show_keys[index]
             shows.append(
                 PlannedShow(
                     values["starts_at_local"][index],
@@ -230,13 +284,29 @@ def plan_playlist(
                     bool(time_tbd[index]),
                 )
             )
-        artist = PlannedArtist(values["performer_name"][index], artist_id, tracks, "", added)
+        artist_id = artist_ids[index]
+        tracks = tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+        artist = PlannedArtist(
+            values["performer_name"][index], artist_id, tracks, "", added_at.get(index, [])
+        )
         if not artist_id:
             artist.reason = "not found on Spotify" if checked[index] else "not matched yet"
         elif not tracks:
             artist.reason = "no tracks yet"
         shows[-1].artists.append(artist)
-    return shows, uris
+    return shows
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """Return a column's values as text; a category's text is made once, not once a row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories.astype(str).to_numpy(dtype=object)
+        codes = column.cat.codes.to_numpy()
+        if not len(categories):
+            return [""] * len(codes)
+        texts: list[str] = np.where(codes >= 0, categories[codes], "").tolist()
+        return texts
+    return column.astype(str).tolist()
 
 
 def plan(data: ShowsData, query: AreaQuery, today: date) -> tuple[list[PlannedShow], list[str]]:

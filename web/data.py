@@ -9,6 +9,8 @@ A version that cannot be read is refused and the last good copy stays (marked st
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import logging
 import math
@@ -43,7 +45,7 @@ logger = logging.getLogger(__name__)
 CHECK_EVERY_SECONDS = 10.0
 # States kept in memory per worker, by their in-memory size. An F1 instance has 384 MB, of
 # which a worker's libraries take about 150.
-STATE_CACHE_BYTES = 48 * 1024 * 1024
+STATE_CACHE_BYTES = 32 * 1024 * 1024
 
 # Without these the pages would be silently empty or wrong: a version lacking one is refused.
 REQUIRED_COLUMNS = {
@@ -62,7 +64,7 @@ REQUIRED_COLUMNS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a state holds tens of thousands
 class Track:
     """A track that may go into a playlist."""
 
@@ -135,8 +137,21 @@ def state_data(
         strict=True,
     ):
         tracks_of.setdefault(str(artist_id), []).append(Track(str(track_id), str(name), int(rank)))
+    # A track: its object (56 bytes with slots), its id and its name as Python strings.
     nbytes = int(rows.memory_usage(deep=True).sum()) + 200 * len(tracks)
     return StateData(rows, tracks_of, nbytes, generations)
+
+
+def _libc_trim() -> Callable[[], object]:
+    """Return glibc's malloc_trim (give freed heap back to the system), or a no-op elsewhere."""
+    found = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(found), "malloc_trim", None) if found else None
+    return (lambda: trim(0)) if trim else (lambda: None)
+
+
+# Reading a state frees far more than it keeps (the file, Arrow's tables, pandas' copies): give
+# the freed memory back at once, so that a worker's size follows the states it holds.
+give_back_memory = _libc_trim()
 
 
 def load_for_web(store: Store, dataset: Dataset, **options: object) -> pd.DataFrame:
@@ -280,6 +295,7 @@ class _LayoutShows:
             self.cache.move_to_end(code)
             self.loads += 1
             self._evict(keep=code)
+        give_back_memory()
         logger.info(
             "state loaded",
             extra={
