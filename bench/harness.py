@@ -96,3 +96,52 @@ def peak_rss_mb(pid: int) -> float:
 
 def env_with(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **extra}
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    """Wait until url answers at all (a slow answer while the service starts counts as not yet)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def storage_emulator_process(bucket_name: str) -> Iterator[str]:
+    """Run the Cloud Storage emulator (in memory) in its own process; point clients at it."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gcp_storage_emulator",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--default-bucket",
+        bucket_name,
+        "--in-memory",
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    try:
+        wait_for_http(f"{url}/storage/v1/b/{bucket_name}", process)
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
+        process.terminate()
+        process.wait(timeout=20)
