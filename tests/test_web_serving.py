@@ -3,6 +3,8 @@ files on first use, keeps a bounded number of states, and shows what it showed b
 
 from __future__ import annotations
 
+import io
+import math
 import random
 import re
 import shutil
@@ -10,6 +12,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from flask import Flask
@@ -17,7 +20,14 @@ from flask import Flask
 from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
-from shared.serving import INDEX, shape_rows, shows_file
+from shared.serving import (
+    INDEX,
+    ServingLayoutError,
+    from_columns,
+    shape_rows,
+    shows_file,
+    to_columns,
+)
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV
 from tests.web_helpers import rebuild_serving
@@ -278,3 +288,29 @@ def test_the_preview_page_names_the_loaded_state_only(
 
     assert list(cache.layout.cache) == [state]
     assert re.search(r'id="counts"><strong>\d+</strong>', page)
+
+
+def test_a_serving_file_holding_pickled_objects_is_refused() -> None:
+    out = io.BytesIO()
+    np.savez(out, columns=np.array(["x:plain"]), x=np.array([{"a": 1}], dtype=object))
+
+    with pytest.raises(ServingLayoutError):
+        from_columns(out.getvalue(), ["x"])
+
+
+def test_columns_round_trip_text_times_numbers_and_gaps() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["a", "b", "a", ""],
+            "when": pd.to_datetime(["2026-12-01T01:00:00Z"] * 4, utc=True),
+            "number": pd.array([1, None, 3, 4], dtype="Int64"),
+            "flag": [True, False, True, False],
+        }
+    )
+
+    back = from_columns(to_columns(frame), list(frame.columns))
+
+    assert back["text"].astype(str).tolist() == ["a", "b", "a", ""]
+    assert back["when"].tolist() == frame["when"].tolist()
+    assert back["number"].tolist()[0] == 1 and math.isnan(back["number"].tolist()[1])
+    assert back["flag"].tolist() == [True, False, True, False]
