@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-from sandbox.geo import CITIES, STATE_NAMES, City
+from sandbox.geo import CITIES, City
+from shared.config import STATE_NAMES
 
 BASE62 = string.digits + string.ascii_letters
 GENRES = [

@@ -7,17 +7,19 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[attr-defined]  # no py.typed
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Precondition meaning "only if the object does not exist yet" (Cloud Storage's own convention).
 IF_ABSENT = 0
@@ -74,6 +76,20 @@ class Store(Protocol):
 
     def list(self, prefix: str = "") -> list[str]:
         """Return the names of the objects that start with `prefix`, sorted."""
+
+
+def retry_on_conflict(name: str, attempt: Callable[[], T], attempts: int = 5) -> T:
+    """Run a read-change-write of one object again while another writer gets there first.
+
+    `attempt` reads the object, changes it and writes it with its generation as precondition;
+    a ConflictError means someone else wrote in between, so it reads again.
+    """
+    for _ in range(attempts):
+        try:
+            return attempt()
+        except ConflictError:
+            continue
+    raise ConflictError(f"{name} kept changing; gave up after {attempts} tries")
 
 
 def check_name(name: str) -> str:

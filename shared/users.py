@@ -8,7 +8,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, check_name
+from shared.storage import (
+    IF_ABSENT,
+    NotFoundError,
+    Store,
+    check_name,
+    retry_on_conflict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,18 +109,17 @@ def update_user(
     attempts: int = 5,
 ) -> BackupSettings | None:
     """Apply a change to a user's settings, re-reading if another writer got there first."""
-    for _ in range(attempts):
+
+    def attempt() -> BackupSettings | None:
         loaded = load_user(store, user_id)
         if loaded is None:
             return None
         current, generation = loaded
         changed = change(current)
-        try:
-            save_user(store, changed, if_generation_match=generation)
-        except ConflictError:
-            continue
+        save_user(store, changed, if_generation_match=generation)
         return changed
-    raise ConflictError(f"user {user_id}'s settings kept changing; gave up after {attempts} tries")
+
+    return retry_on_conflict(f"user {user_id}'s settings", attempt, attempts)
 
 
 def mark_needs_sign_in(store: Store, user_id: str, reason: str) -> None:
@@ -152,7 +157,8 @@ def load_session_version(store: Store, user_id: str) -> int:
 def bump_session_version(store: Store, user_id: str, attempts: int = 5) -> int:
     """End every session the user has: raise their session version by one and return it."""
     name = session_object(user_id)
-    for _ in range(attempts):
+
+    def attempt() -> int:
         try:
             stored = store.read(name)
         except NotFoundError:
@@ -160,12 +166,10 @@ def bump_session_version(store: Store, user_id: str, attempts: int = 5) -> int:
         else:
             current, generation = _parse_session_version(stored.data) or 0, stored.generation
         data = json.dumps({"session_version": current + 1}).encode()
-        try:
-            store.write(name, data, if_generation_match=generation, content_type="application/json")
-        except ConflictError:
-            continue
+        store.write(name, data, if_generation_match=generation, content_type="application/json")
         return current + 1
-    raise ConflictError(f"user {user_id}'s session version kept changing; gave up")
+
+    return retry_on_conflict(f"user {user_id}'s session version", attempt, attempts)
 
 
 def _parse_session_version(data: bytes) -> int | None:

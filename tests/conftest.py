@@ -16,6 +16,9 @@ from shared.storage import FolderStore
 from tests import netguard
 
 if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+
     from sandbox.server import SandboxServer
 
 
@@ -150,3 +153,22 @@ def data_copy(built_datasets: Path, tmp_path: Path) -> FolderStore:
 
     shutil.copytree(built_datasets, tmp_path / "webdata")
     return FolderStore(tmp_path / "webdata")
+
+
+def web_app(store: FolderStore, sandbox: SandboxServer) -> Flask:
+    """Return the web app on a store, signed in through the sandbox, re-checking data at once."""
+    from web import create_app
+
+    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(store.root)}
+    return create_app(load_settings(env), store, DATASET_CHECK_SECONDS=0)
+
+
+@pytest.fixture
+def app(sandbox: SandboxServer, data_copy: FolderStore) -> Flask:
+    """The web app on a copy of the built datasets (a test module may define its own)."""
+    return web_app(data_copy, sandbox)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -11,23 +11,13 @@ import pytest
 from flask import Flask
 
 from sandbox.server import SandboxServer
-from shared.config import load_settings
 from shared.datasets import backups_of
 from shared.storage import ConflictError, FolderStore
 from shared.users import load_user, user_object
-from tests.conftest import BASE_ENV
 from tests.test_backups import opt_in
 from tests.web_helpers import csrf_token, sign_in
-from web import create_app
 from web.liner_notes import load_notes, notes_object
 from web.playlists import load_made, made_object
-
-
-@pytest.fixture
-def app(sandbox: SandboxServer, data_copy: FolderStore) -> Flask:
-    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(data_copy.root)}
-    return create_app(load_settings(env), data_copy, DATASET_CHECK_SECONDS=0)
-
 
 BROKEN_CSV = b"\xff\xfe not csv at all"
 

@@ -12,11 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sandbox.server import SandboxServer
-from shared.config import load_settings
 from shared.storage import FolderStore
-from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
-from web import create_app
 from web.area import PlannedArtist, PlannedShow, playlist_description
 from web.data import Track
 from web.liner_notes import (
@@ -28,17 +25,6 @@ from web.liner_notes import (
     save_notes,
 )
 from web.playlists import load_made, made_object
-
-
-@pytest.fixture
-def app(sandbox: SandboxServer, data_copy: FolderStore) -> Flask:
-    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(data_copy.root)}
-    return create_app(load_settings(env), data_copy, DATASET_CHECK_SECONDS=0)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def track(track_id: str, name: str) -> Track:

@@ -18,7 +18,6 @@ import pytest
 from flask import Flask
 
 from sandbox.server import SandboxServer
-from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
 from shared.serving import (
     INDEX,
@@ -29,9 +28,9 @@ from shared.serving import (
     to_columns,
 )
 from shared.storage import FolderStore
-from tests.conftest import BASE_ENV
+from tests.conftest import web_app
 from tests.web_helpers import rebuild_serving
-from web import area, create_app
+from web import area
 from web.area_form import DAY_CHOICES, AreaQuery
 from web.data import DatasetCache, DataUnavailableError, miles_from
 
@@ -44,11 +43,6 @@ def without_layout(store: FolderStore, tmp_path: Path) -> FolderStore:
     shutil.copytree(store.root, copy)
     shutil.rmtree(copy / "serving", ignore_errors=True)
     return FolderStore(copy)
-
-
-def app_on(store: FolderStore, sandbox: SandboxServer) -> Flask:
-    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(store.root)}
-    return create_app(load_settings(env), store, DATASET_CHECK_SECONDS=0)
 
 
 def sample_queries(store: FolderStore, count: int, seed: int = 3) -> list[str]:
@@ -84,8 +78,8 @@ def test_pages_from_the_layout_equal_pages_from_the_datasets(
     data_copy: FolderStore, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     assert data_copy.generation(INDEX) is not None  # the ETL run wrote the layout
-    layout = app_on(data_copy, sandbox).test_client()
-    datasets = app_on(without_layout(data_copy, tmp_path), sandbox).test_client()
+    layout = web_app(data_copy, sandbox).test_client()
+    datasets = web_app(without_layout(data_copy, tmp_path), sandbox).test_client()
 
     for query in ["", *sample_queries(data_copy, 60)]:
         from_layout = layout.get(f"/shows?{query}")
@@ -145,7 +139,7 @@ def test_radius_counts_equal_a_scan_of_the_whole_country(
 
 @pytest.fixture
 def app_and_data(data_copy: FolderStore, sandbox: SandboxServer) -> tuple[Flask, DatasetCache]:
-    app = app_on(data_copy, sandbox)
+    app = web_app(data_copy, sandbox)
     return app, app.extensions["datasets"]
 
 

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sandbox.server import SandboxServer
-from shared.config import load_settings
+from shared.config import STATE_NAMES, load_settings
 from shared.datasets import CONCERTS, load_dataset, save_dataset
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
@@ -22,21 +22,9 @@ from tests.web_helpers import csrf_token, rebuild_serving, sign_in
 from web import area, create_app
 from web.area_form import DAY_CHOICES, AreaQuery
 from web.data import DatasetCache
-from web.places import STATE_NAMES
 from web.playlists import load_made
 
 TODAY = datetime.now(UTC).date()
-
-
-@pytest.fixture
-def app(sandbox: SandboxServer, data_copy: FolderStore) -> Flask:
-    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(data_copy.root)}
-    return create_app(load_settings(env), data_copy, DATASET_CHECK_SECONDS=0)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def busiest_state(store: FolderStore) -> str:

@@ -34,7 +34,7 @@ from shared.backups import (
 from shared.datasets import DatasetSchemaError, backups_of, empty_frame, load_dataset
 from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord, track_uris
-from shared.storage import ConflictError, NotFoundError, Store
+from shared.storage import ConflictError, NotFoundError
 from shared.tokens import TokenBox
 from shared.users import (
     ACTIVE,
@@ -53,6 +53,7 @@ from web.auth import (
     spotify_problem,
     user_api,
 )
+from web.data import app_store as store
 from web.places import clock, plural
 from web.playlists import write_playlist
 
@@ -113,11 +114,6 @@ class Week:
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"day_label": day_label, "moment_label": moment_label}
-
-
-def store() -> Store:
-    found: Store = current_app.extensions["store"]
-    return found
 
 
 def utc_now() -> datetime:

@@ -424,6 +424,12 @@ def init_app(app: Flask) -> None:
     )
 
 
+def app_store() -> Store:
+    """Return the current app's store (the bucket, or a folder in the demo and tests)."""
+    found: Store = current_app.extensions["store"]
+    return found
+
+
 def shows_data() -> ShowsData:
     """Return the current app's shows."""
     cache: DatasetCache = current_app.extensions["datasets"]

@@ -14,11 +14,13 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 
+from shared.links import is_web_link
 from shared.storage import NotFoundError, Store, check_name
 from web.area import PlannedShow
 from web.auth import current_user
+from web.data import app_store
 from web.playlists import load_made, made_object
 from web.text import clean_name
 
@@ -83,7 +85,7 @@ def build_notes(
                         show.time_tbd,
                         clean_name(show.venue),
                         clean_name(show.city),
-                        show.url if show.url.lower().startswith(("http://", "https://")) else "",
+                        show.url if is_web_link(show.url) else "",
                         clean_name(show.title),
                     )
                 )
@@ -119,7 +121,7 @@ def _line(fields_read: dict[str, Any]) -> NoteLine:
         expected = {"int": int, "bool": bool}.get(str(field.type), str)
         if not isinstance(getattr(line, field.name), expected):
             raise TypeError(f"liner-notes field {field.name} is not {expected.__name__}")
-    if not line.event_url.lower().startswith(("http://", "https://")):
+    if not is_web_link(line.event_url):
         return replace(line, event_url="")
     return line
 
@@ -163,8 +165,7 @@ def delete_user_notes(store: Store, user_id: str) -> int:
 @bp.get("/notes/<token>")
 def page(token: str) -> Any:
     """Show a playlist's liner notes to anyone with the link."""
-    store: Store = current_app.extensions["store"]
-    notes = load_notes(store, token) if TOKEN.fullmatch(token) else None
+    notes = load_notes(app_store(), token) if TOKEN.fullmatch(token) else None
     if notes is None:
         abort(
             404,

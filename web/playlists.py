@@ -10,7 +10,14 @@ from typing import Any
 
 from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord
-from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, check_name
+from shared.storage import (
+    IF_ABSENT,
+    ConflictError,
+    NotFoundError,
+    Store,
+    check_name,
+    retry_on_conflict,
+)
 from web.text import clean_name
 
 logger = logging.getLogger(__name__)
@@ -120,7 +127,8 @@ def _made(entry: Any) -> MadePlaylist:
 
 def remember_playlist(store: Store, user_id: str, made: MadePlaylist, attempts: int = 5) -> None:
     """Add or replace one playlist in the person's record (another writer's change is kept)."""
-    for _ in range(attempts):
+
+    def attempt() -> None:
         record = load_made(store, user_id)
         # A playlist made again (the earlier one deleted in Spotify) takes the earlier's place.
         others = [
@@ -130,17 +138,14 @@ def remember_playlist(store: Store, user_id: str, made: MadePlaylist, attempts: 
         ]
         kept = sorted([*others, made], key=lambda p: p.updated_at)[-MADE_KEPT:]
         data = json.dumps({"playlists": [asdict(p) for p in kept]}, indent=1).encode()
-        try:
-            store.write(
-                made_object(user_id),
-                data,
-                if_generation_match=record.generation,
-                content_type="application/json",
-            )
-        except ConflictError:
-            continue
-        return
-    raise ConflictError(f"{made_object(user_id)} kept changing; gave up after {attempts} tries")
+        store.write(
+            made_object(user_id),
+            data,
+            if_generation_match=record.generation,
+            content_type="application/json",
+        )
+
+    retry_on_conflict(made_object(user_id), attempt, attempts)
 
 
 def adopt_earlier_playlists(store: Store, api: SpotifyApi, user_id: str, name_prefix: str) -> int:

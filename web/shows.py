@@ -9,12 +9,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+from shared.links import is_web_link
 from shared.spotify import SpotifyError
-from shared.storage import StorageError, Store
+from shared.storage import StorageError
 from web import area, places
 from web.area_form import DAY_CHOICES, AreaQuery, FormError, parse_area
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import ShowsData, shows_data
+from web.data import app_store as store
 from web.liner_notes import build_notes, save_notes
 from web.playlists import (
     MadePlaylist,
@@ -41,6 +43,12 @@ ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 def clean_name_filter(text: object) -> str:
     """Show a name without control characters or bidi overrides (a second guard in templates)."""
     return clean_name(text)
+
+
+@bp.app_template_test("web_link")
+def web_link_test(url: object) -> bool:
+    """{% if url is web_link %}: only http(s) URLs become links, whatever a dataset holds."""
+    return is_web_link(url)
 
 
 @bp.app_template_filter("plural")
@@ -78,11 +86,6 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def store() -> Store:
-    found: Store = current_app.extensions["store"]
-    return found
-
-
 def site_url(path: str) -> str:
     """Return a page's public address: the site is where Spotify sends people back to."""
     parts = urlsplit(current_app.extensions["settings"].spotify_redirect_uri)
@@ -103,12 +106,14 @@ def _with_chosen(genres: list[tuple[str, int]], chosen: tuple[str, ...]) -> list
 
 def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
     """Return the person's playlists for an area, taking in earlier ones on their first visit."""
-    if store().generation(made_object(user_id)) is None and not session.get(ADOPTED_KEY):
-        session[ADOPTED_KEY] = True  # one try a session, even when Spotify fails
-        try:
-            adopt_earlier_playlists(store(), user_api(), user_id, area.NAME_PREFIX)
-        except SpotifyError as error:
-            logger.warning("earlier playlists not taken in", extra={"error": str(error)})
+    # One look a session (a storage call, and at most one Spotify request), even on failure.
+    if not session.get(ADOPTED_KEY):
+        session[ADOPTED_KEY] = True
+        if store().generation(made_object(user_id)) is None:
+            try:
+                adopt_earlier_playlists(store(), user_api(), user_id, area.NAME_PREFIX)
+            except SpotifyError as error:
+                logger.warning("earlier playlists not taken in", extra={"error": str(error)})
     return load_made(store(), user_id).for_area(area_prefix)
 
 

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, render_template
 
 from shared.storage import StorageError, Store
 from web.auth import current_user, login_required
-from web.data import DatasetCache
+from web.data import DatasetCache, app_store
 from web.places import clock, plural
 
 logger = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ def healthz() -> dict[str, str]:
 @login_required
 def page() -> str:
     """Show how the last ETL runs went, newest first, with a chart of their match rates."""
-    read = load_recent_runs(current_app.extensions["store"])
+    read = load_recent_runs(app_store())
     return render_template(
         "status.html",
         user=current_user(),

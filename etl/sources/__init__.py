@@ -8,11 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.sources.timezones import STATE_TIMEZONES
 from etl.sources.titles import names_in_title
+from shared.links import is_web_link
 from shared.names import clean_text
 
 logger = logging.getLogger(__name__)
@@ -191,12 +191,8 @@ def safe_url(value: Any, what: str, notes: Counter[str] | None = None) -> str:
     text = str(value or "").strip()
     if not text:
         return ""
-    try:
-        parts = urlsplit(text)
-        if parts.scheme.lower() in {"http", "https"} and parts.hostname:
-            return text
-    except ValueError:
-        pass
+    if is_web_link(text):
+        return text
     logger.warning("dropped an event URL that is not http(s)", extra={"event": what})
     if notes is not None:
         notes["url not http(s), dropped"] += 1
