@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-# Real recorded answers live beside the repo, never in it (see its README for where each is from).
-REAL_API = Path(__file__).resolve().parents[2] / "shared" / "real-api"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find_real_api() -> Path:
+    """Return the handbook's real recorded answers, which live beside the repo, never in it.
+
+    Looked for in REAL_API_DIR if set, then in ../shared beside this checkout, then beside the
+    checkout this one was cloned from (a fresh clone in a temporary folder). When none is there,
+    the first place is returned, and the contract tests fail loudly on it.
+    """
+    places = [Path(os.environ["REAL_API_DIR"])] if os.environ.get("REAL_API_DIR") else []
+    places.append(REPO.parent / "shared" / "real-api")
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        origin = ""
+    if origin and Path(origin).is_dir():
+        places.append(Path(origin).resolve().parent / "shared" / "real-api")
+    return next((place for place in places if place.is_dir()), places[0])
+
+
+REAL_API = find_real_api()
 
 
 # What our Spotify parsers read of a search answer (`type=artist,track`): the sandbox must send
