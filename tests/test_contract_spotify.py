@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,8 +38,9 @@ from shared.spotify_records import (
     parse_track,
     parse_user,
 )
+from tests.contract import REAL_API
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-api" / "spotify"
+REAL = REAL_API / "spotify"
 
 
 def real(name: str) -> Any:
