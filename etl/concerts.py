@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from etl.sources import Event, EventSource, SourceError, StateFetch
-from shared.datasets import CONCERTS
+from shared.datasets import CONCERTS, performer_keys
 from shared.names import normalize_name, performer_key
 
 logger = logging.getLogger(__name__)
@@ -284,18 +284,7 @@ def carry_over(
 
 def with_performer_keys(concerts: pd.DataFrame) -> pd.DataFrame:
     """Return concerts with every row's performer key: rows written before the column get one."""
-    if "performer_key" in concerts.columns:
-        keys = concerts["performer_key"].astype(str)
-    else:
-        keys = pd.Series("", index=concerts.index)
-    unkeyed = keys == ""
-    if not unkeyed.any():
-        return concerts
-    keyed = concerts.copy()
-    keyed["performer_key"] = keys.where(
-        ~unkeyed, concerts["performer_name"].astype(str).map(performer_key)
-    )
-    return keyed
+    return concerts.assign(performer_key=performer_keys(concerts))  # copy-on-write: cheap
 
 
 def sort_concerts(frame: pd.DataFrame) -> pd.DataFrame:

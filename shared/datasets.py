@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from shared.names import performer_key
 from shared.storage import NotFoundError, Store, check_name
 
 logger = logging.getLogger(__name__)
@@ -305,3 +306,18 @@ def _convert(text: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
         numbers = numbers.where(numbers == numbers.round())
     bad = numbers.isna() & (text != "")
     return (numbers.astype("Int64") if kind == "int" else numbers), bad
+
+
+def performer_keys(concerts: pd.DataFrame) -> pd.Series:
+    """Return each row's performer key: the stored one, computed from the name where absent
+    (rows written before the ETL stored the key, or with it blank)."""
+    names = concerts["performer_name"]
+    if "performer_key" not in concerts.columns:
+        return names.map(lambda name: performer_key(str(name)))
+    stored = concerts["performer_key"]
+    blank = stored.map(lambda key: pd.isna(key) or not str(key).strip()).astype(bool)
+    missing = blank.to_numpy(dtype=bool)
+    if not missing.any():
+        return stored
+    computed = names[missing].map(lambda name: performer_key(str(name))).astype(str)
+    return stored.astype(str).where(~missing, computed)

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared.names import clean_text, performer_key
+from shared.datasets import performer_keys
+from shared.names import clean_text
 from shared.storage import NotFoundError, StorageError, Store, check_name
 
 logger = logging.getLogger(__name__)
@@ -120,18 +121,6 @@ def _text(value: object) -> str:
 def _clean(value: object) -> str:
     """Return a name cleaned of control characters; a missing one as ""."""
     return clean_text(_text(value))
-
-
-def performer_keys(concerts: pd.DataFrame) -> pd.Series:
-    """Return each row's performer key: the stored one, computed from the name where absent."""
-    names = concerts["performer_name"]
-    if "performer_key" not in concerts.columns:
-        return names.map(performer_key)
-    stored = concerts["performer_key"]
-    missing = stored.map(lambda key: not str(key).strip()).astype(bool)
-    if not missing.any():
-        return stored
-    return stored.astype(str).where(~missing, names[missing].map(performer_key).astype(str))
 
 
 def shape_rows(concerts: pd.DataFrame, artists: pd.DataFrame) -> pd.DataFrame:
