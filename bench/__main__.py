@@ -11,11 +11,16 @@ from typing import Any
 import bench
 
 
-def main() -> int:
-    """Run each benchmark's `run()`, which returns {figure name: value}."""
+def main(only: list[str]) -> int:
+    """Run each benchmark's `run()`, which returns {figure name: value}.
+
+    `python -m bench listening web` runs only those; no names runs them all.
+    """
     figures: dict[str, Any] = {}
     modules = sorted(
-        name for _, name, _ in pkgutil.iter_modules(bench.__path__) if name.startswith("bench_")
+        name
+        for _, name, _ in pkgutil.iter_modules(bench.__path__)
+        if name.startswith("bench_") and (not only or name.removeprefix("bench_") in only)
     )
     for name in modules:
         module = importlib.import_module(f"bench.{name}")
@@ -31,4 +36,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""Command line of the ETL: `python -m etl build [--data DIR] [--states NY,CA]`, and
+"""Command line of the ETL: `python -m etl build [--data DIR] [--states NY,CA]`,
+`python -m etl catch-up [--data DIR]` to resume the matching a build left undone, and
 `python -m etl serving [--data DIR]` to rebuild the web's serving layout from the datasets."""
 
 from __future__ import annotations
@@ -8,15 +9,18 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from etl.catch_up import NOTHING_TO_DO, run_catch_up
 from etl.lease import LeaseHeld
 from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
+from etl.plays import run_plays
 from etl.serving import ServingBuildError, rebuild_serving_layout
 from etl.sources import StateFetch
 from etl.sources.registry import NoEventSourceError, make_sources
-from shared.config import ConfigError, load_settings
+from shared.config import ConfigError, Settings, load_settings
 from shared.datasets import DatasetSchemaError
 from shared.logging import setup_logging
 from shared.spotify import SpotifyRefusedError
@@ -67,7 +71,22 @@ def print_summary(report: dict[str, Any]) -> None:
         )
     if "serving" in report:
         print(f"serving: {serving_line(report['serving'])}")
+    if "saved_areas" in report:
+        print(f"saved areas: {saved_areas_line(report['saved_areas'])}")
     print(f"{report['message']} (run {report['run_id']}, {report['duration_s']} s)")
+
+
+def saved_areas_line(refresh: dict[str, Any]) -> str:
+    """Return what the report says of the saved areas' refresh, as one line."""
+    if refresh.get("error"):
+        return f"NOT REFRESHED: {refresh['error']}"
+    stopped = f", stopped: {refresh['stopped']}" if refresh.get("stopped") else ""
+    return (
+        f"{refresh['areas']} areas of {refresh['people']} people: {refresh['updated']} updated, "
+        f"{refresh['unchanged']} unchanged, {refresh['made_again']} made again, "
+        f"{refresh['paused_areas']} paused, {refresh['newly_needing_sign_in']} people paused, "
+        f"{refresh['failed']} failed{stopped}"
+    )
 
 
 def serving_line(serving: dict[str, Any]) -> str:
@@ -91,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     serving = commands.add_parser("serving", help="rebuild the serving layout from the datasets")
     serving.add_argument("--data", help="where datasets live (overrides DATA_URL)")
     serving.add_argument("--verbose", action="store_true", help="log every step")
+    plays = commands.add_parser("plays", help="read every opted-in person's new plays (hourly)")
+    plays.add_argument("--data", help="where the data lives (overrides DATA_URL)")
+    plays.add_argument("--verbose", action="store_true", help="log every step")
+    catch_up = commands.add_parser(
+        "catch-up", help="resume the matching a build left undone (daily)"
+    )
+    catch_up.add_argument("--data", help="where the data lives (overrides DATA_URL)")
+    catch_up.add_argument("--verbose", action="store_true", help="log every step")
     args = parser.parse_args(argv)
 
     setup_logging(logging.INFO if args.verbose else logging.WARNING)
@@ -101,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         env["ETL_STATES"] = args.states
     try:
         settings = load_settings(env)
-        if args.command == "serving":
-            return rebuild_serving(open_store(settings.data_url))
+        if args.command in ONE_OFF_COMMANDS:
+            return ONE_OFF_COMMANDS[args.command](open_store(settings.data_url), settings)
         sources = make_sources(settings)
     except (ConfigError, NoEventSourceError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -128,6 +155,50 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report["status"] == "failed" else 0
 
 
+def catch_up(store: Store, settings: Settings) -> int:
+    """Run the daily catch-up once and say what it did."""
+    try:
+        report = run_catch_up(store, make_spotify(settings), settings=settings)
+    except LeaseHeld as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except (DatasetSchemaError, SpotifyRefusedError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    left = report["left_before"]
+    print(
+        f"catch-up: {left['performers']} performers and {left['tracks_due']} artists' tracks "
+        f"were left; {report['spotify']['requests']} Spotify requests",
+        flush=True,
+    )
+    if report["status"] != NOTHING_TO_DO:
+        artists = report["artists"]
+        print(f"artists: {artists['checked']} checked, {artists['left_for_next_run']} left")
+        if "serving" in report:
+            print(f"serving: {serving_line(report['serving'])}")
+        if "saved_areas" in report:
+            print(f"saved areas: {saved_areas_line(report['saved_areas'])}")
+    print(f"{report['status']}: {report['message']} (run {report['run_id']})")
+    return 1 if report["status"] == "failed" else 0
+
+
+def collect_plays(store: Store, settings: Settings) -> int:
+    """Run the hourly listening-history job once and say what it did."""
+    try:
+        report = run_plays(store, settings)
+    except LeaseHeld as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
+    print(
+        f"plays: {report['read']} of {report['users']} people read, "
+        f"{report['plays_added']} new plays, {report['newly_paused']} paused, "
+        f"{report['failed']} failed{stopped}",
+        flush=True,
+    )
+    return 1 if report["failed"] else 0
+
+
 def rebuild_serving(store: Store) -> int:
     """Rebuild the serving layout and print what was written; 1 when it was not."""
     started = time.monotonic()
@@ -144,6 +215,14 @@ def rebuild_serving(store: Store) -> int:
         f"{time.monotonic() - started:.1f} s"
     )
     return 0
+
+
+# The commands that read the data already there (no event source needed).
+ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings], int]] = {
+    "serving": lambda store, _settings: rebuild_serving(store),
+    "plays": collect_plays,
+    "catch-up": catch_up,
+}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store
 
 logger = logging.getLogger(__name__)
 
-LEASE_NAME = "locks/etl"
+LEASE_NAME = "locks/etl"  # the build's (and, later, the catch-up's): they touch the same datasets
+PLAYS_LEASE_NAME = "locks/plays"  # the hourly listening-history job's own
 DEFAULT_LEASE_DEADLINE = timedelta(hours=6)
 
 
@@ -37,40 +38,50 @@ class Lease:
     host: str
     generation: int = 0
     took_over_from: str = ""
+    name: str = LEASE_NAME
 
 
 def take_lease(
-    store: Store, run_id: str, *, now: datetime, deadline: timedelta = DEFAULT_LEASE_DEADLINE
+    store: Store,
+    run_id: str,
+    *,
+    now: datetime,
+    deadline: timedelta = DEFAULT_LEASE_DEADLINE,
+    name: str = LEASE_NAME,
 ) -> Lease:
     """Take the lease, or take over a stale one; raise LeaseHeld when another run is active."""
-    lease = Lease(run_id, _iso(now), _iso(now + deadline), socket.gethostname())
+    lease = Lease(run_id, _iso(now), _iso(now + deadline), socket.gethostname(), name=name)
     body = json.dumps(
-        {k: v for k, v in asdict(lease).items() if k not in ("generation", "took_over_from")}
+        {
+            k: v
+            for k, v in asdict(lease).items()
+            if k not in ("generation", "took_over_from", "name")
+        }
     ).encode()
     try:
         generation = store.write(
-            LEASE_NAME, body, if_generation_match=IF_ABSENT, content_type="application/json"
+            name, body, if_generation_match=IF_ABSENT, content_type="application/json"
         )
         return Lease(**{**asdict(lease), "generation": generation})
     except ConflictError:
         pass
     try:
-        current = store.read(LEASE_NAME)
+        current = store.read(name)
     except NotFoundError:
-        return take_lease(store, run_id, now=now, deadline=deadline)  # released meanwhile
+        return take_lease(store, run_id, now=now, deadline=deadline, name=name)  # released
     holder = _holder(current.data)
     if holder.get("stale_at", "") > _iso(now):
         raise LeaseHeld(holder)
     try:
         # Only one of several runs that find the same stale lease wins this write.
         generation = store.write(
-            LEASE_NAME,
+            name,
             body,
             if_generation_match=current.generation,
             content_type="application/json",
         )
     except ConflictError:
-        raise LeaseHeld(_holder(store.read(LEASE_NAME).data)) from None
+        raise LeaseHeld(_holder(store.read(name).data)) from None
     logger.warning(
         "took over a stale ETL lease",
         extra={
@@ -87,7 +98,7 @@ def take_lease(
 def release_lease(store: Store, lease: Lease) -> None:
     """Give the lease back, unless another run has taken it over meanwhile."""
     try:
-        store.delete(LEASE_NAME, if_generation_match=lease.generation)
+        store.delete(lease.name, if_generation_match=lease.generation)
     except (ConflictError, NotFoundError):
         logger.warning(
             "the ETL lease was no longer ours to release", extra={"run_id": lease.run_id}

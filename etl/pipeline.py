@@ -14,10 +14,13 @@ from etl.alerts import alerts_for, log_alerts
 from etl.backups import BackupsSummary, back_up_everyone
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
 from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
+from etl.refresh_areas import RefreshSummary, refresh_saved_areas
 from etl.report import load_latest_report, make_report, save_report
 from etl.serving import ServingSummary, serve_datasets
 from etl.sources import EventSource, StateFetch
-from etl.tracks import TracksSummary, match_and_fetch_tracks
+from etl.track_run import TracksSummary
+from etl.tracks import match_and_fetch_tracks
+from etl.wanted import wanted_performers
 from shared.config import Settings
 from shared.datasets import (
     ARTISTS,
@@ -129,6 +132,7 @@ class BuildSummary:
     tracks: TracksSummary
     backups: BackupsSummary | None = None
     serving: ServingSummary | None = None
+    saved_areas: RefreshSummary | None = None
 
 
 def run_build(
@@ -141,8 +145,9 @@ def run_build(
     settings: Settings | None = None,
     on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
 ) -> BuildSummary:
-    """Run the steps: concerts, backups (with settings), artist matches and their tracks, then
-    the serving layout the web reads.
+    """Run the steps: concerts, backups (with settings), artist matches and their tracks (the
+    performers people want first), the serving layout the web reads, then (with settings) the
+    saved areas' playlists refreshed from it.
 
     Backups come before matching: a week's Discover Weekly not saved this week is lost, while
     matching left undone for want of quota simply resumes next run. The datasets the steps read
@@ -159,11 +164,19 @@ def run_build(
         )
     concerts, _ = load_dataset(store, CONCERTS)
     try:
-        tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now)
+        wanted = wanted_performers(store, concerts, now.date())
+        tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now, wanted=wanted)
     finally:
         del concerts
         _, serving_summary = serve_datasets(store, now=now)
-    return BuildSummary(concerts_summary, tracks_summary, backups_summary, serving_summary)
+    refresh_summary = None
+    if settings is not None and not serving_summary.error:
+        refresh_summary = refresh_saved_areas(
+            store, settings, spotify.ledger, now=now, deadline=spotify.deadline
+        )
+    return BuildSummary(
+        concerts_summary, tracks_summary, backups_summary, serving_summary, refresh_summary
+    )
 
 
 def save_report_and_alert(

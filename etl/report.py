@@ -1,4 +1,4 @@
-"""The run report: what an ETL run did, saved as runs/<run_id>.json and runs/latest.json."""
+"""The run report: what an ETL run did, as runs/<run_id>.json (a build's also as latest)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ from shared.storage import NotFoundError, Store
 if TYPE_CHECKING:
     from etl.pipeline import BuildSummary
     from etl.serving import ServingSummary
+    from etl.track_run import TracksSummary
 
 logger = logging.getLogger(__name__)
 
 LATEST = "runs/latest.json"
+BUILD = "build"
+CATCH_UP = "catch-up"
 
 
 def iso(moment: datetime) -> str:
@@ -34,10 +37,12 @@ def make_report(
     ledger: RequestLedger,
     errors: list[str],
     took_over_from: str = "",
+    kind: str = BUILD,
 ) -> dict[str, Any]:
-    """Return the report of a run as plain JSON-able data."""
+    """Return the report of a run (a build, or a catch-up) as plain JSON-able data."""
     report: dict[str, Any] = {
         "run_id": run_id,
+        "kind": kind,
         "started_at": iso(started),
         "ended_at": iso(ended),
         "duration_s": round((ended - started).total_seconds(), 1),
@@ -80,40 +85,53 @@ def make_report(
                 "notes": concerts.notes,
                 "rows_kept_from_failed_states": concerts.carried_over_rows,
             },
-            "artists": {
-                "new_performers": tracks.performers_new,
-                "checked": tracks.performers_checked,
-                "left_for_next_run": tracks.performers_left,
-                "failed": tracks.performers_failed,
-                "new_matches_by_method": dict(tracks.new_matches),
-                "match_rate": tracks.match_rate,
-                "new_matches_by_confidence": dict(tracks.matches_by_confidence),
-                "answered_by_earlier_searches": tracks.reused_results,
-            },
-            "tracks": {
-                "written": tracks.tracks_written,
-                "artists_refreshed": tracks.artists_with_tracks_refreshed,
-                "checkpoints": tracks.checkpoints,
-            },
         }
     )
     if build.backups is not None:
         report["backups"] = asdict(build.backups)
+    add_tracks_report(report, tracks)
+    add_serving_report(report, build.serving)
+    if build.saved_areas is not None:
+        report["saved_areas"] = build.saved_areas.as_report()
+    return report
+
+
+def add_tracks_report(report: dict[str, Any], tracks: TracksSummary) -> None:
+    """Add what matching did to a report; its status says whether matching stopped early."""
+    report["artists"] = {
+        "new_performers": tracks.performers_new,
+        "checked": tracks.performers_checked,
+        "left_for_next_run": tracks.performers_left,
+        "failed": tracks.performers_failed,
+        "new_matches_by_method": dict(tracks.new_matches),
+        "match_rate": tracks.match_rate,
+        "new_matches_by_confidence": dict(tracks.matches_by_confidence),
+        "answered_by_earlier_searches": tracks.reused_results,
+    }
+    report["tracks"] = {
+        "written": tracks.tracks_written,
+        "artists_refreshed": tracks.artists_with_tracks_refreshed,
+        "checkpoints": tracks.checkpoints,
+    }
     report["spotify"]["mode"] = tracks.mode
-    if not errors:
+    if not report["errors"]:
         report["status"] = {"quota": "stopped_quota", "budget": "stopped_budget"}.get(
             tracks.stopped, "ok"
         )
         report["message"] = tracks.message
-    if build.serving is not None:
-        report["serving"] = serving_report(build.serving)
-        if build.serving.error:
-            # The datasets are saved but the web still serves the last layout: a failed run,
-            # so that it alerts.
-            error = f"serving layout not written: {build.serving.error}"
-            report["errors"] = [*report["errors"], error]
-            report["status"], report["message"] = "failed", report["errors"][0]
-    return report
+
+
+def add_serving_report(report: dict[str, Any], serving: ServingSummary | None) -> None:
+    """Add the serving layout to a report; a layout not written makes the run a failure."""
+    if serving is None:
+        return
+    report["serving"] = serving_report(serving)
+    if serving.error:
+        # The datasets are saved but the web still serves the last layout: a failed run,
+        # so that it alerts.
+        error = f"serving layout not written: {serving.error}"
+        report["errors"] = [*report["errors"], error]
+        report["status"], report["message"] = "failed", report["errors"][0]
 
 
 def serving_report(serving: ServingSummary) -> dict[str, Any]:
@@ -129,10 +147,15 @@ def serving_report(serving: ServingSummary) -> dict[str, Any]:
 
 
 def save_report(store: Store, report: dict[str, Any]) -> None:
-    """Write the report under its run id and as the latest."""
+    """Write the report under its run id and, for a build, as the latest.
+
+    `runs/latest.json` stays the last weekly build's: the next build's alerts compare with it,
+    and a catch-up, matching only what a build left, is not a fair match rate to compare with.
+    """
     data = json.dumps(report, indent=2, sort_keys=True).encode()
     store.write(f"runs/{report['run_id']}.json", data, content_type="application/json")
-    store.write(LATEST, data, content_type="application/json")
+    if report.get("kind", "build") == "build":
+        store.write(LATEST, data, content_type="application/json")
 
 
 def load_latest_report(store: Store) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""The etl service's Flask app: the cron-only build endpoint, and the health check."""
+"""The etl service's Flask app: the cron-only build, catch-up and plays endpoints, and the
+health check."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from flask import Flask, request
 
 from etl.alerts import RUN_FAILED, Alert, log_alerts
+from etl.catch_up import run_catch_up
 from etl.lease import LeaseHeld
 from etl.pipeline import make_spotify, run_etl
+from etl.plays import run_plays
 from etl.sources.registry import NoEventSourceError, make_sources
 from shared.config import Settings, load_settings
 from shared.storage import Store, open_store
@@ -35,12 +38,9 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
         App Engine strips X-Appengine-Cron from outside requests, so its presence proves cron
         (or "Force run" in the Cloud Scheduler console) sent the request.
         """
-        if request.headers.get("X-Appengine-Cron") != "true":
-            logger.warning(
-                "refused a build request that did not come from cron",
-                extra={"remote": request.remote_addr},
-            )
-            return {"status": "forbidden", "error": "only App Engine cron may start a build"}, 403
+        refused = _refuse_unless_cron("build")
+        if refused:
+            return refused
         try:
             sources = make_sources(settings)
         except NoEventSourceError as error:
@@ -61,4 +61,47 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return {"status": "failed", "error": f"{type(error).__name__}: {error}"}, 500
         return report, 200
 
+    @app.get("/tasks/catch-up")
+    def catch_up() -> tuple[dict[str, Any], int]:
+        """Resume the matching a build left undone, daily, for App Engine cron only.
+
+        It shares the build's lease: while a build runs, the catch-up answers 409 and does
+        nothing (cron tries again the next day).
+        """
+        refused = _refuse_unless_cron("catch-up")
+        if refused:
+            return refused
+        try:
+            report = run_catch_up(
+                app.extensions["store"], make_spotify(settings), settings=settings
+            )
+        except LeaseHeld as error:
+            return {"status": "busy", "error": str(error)}, 409
+        except Exception as error:  # the run report holds the details
+            return {"status": "failed", "error": f"{type(error).__name__}: {error}"}, 500
+        return report, 200
+
+    @app.get("/tasks/plays")
+    def plays() -> tuple[dict[str, Any], int]:
+        """Read every opted-in person's new plays, hourly, for App Engine cron only."""
+        refused = _refuse_unless_cron("plays run")
+        if refused:
+            return refused
+        try:
+            return run_plays(app.extensions["store"], settings), 200
+        except LeaseHeld as error:
+            return {"status": "busy", "error": str(error)}, 409
+
     return app
+
+
+def _refuse_unless_cron(what: str) -> tuple[dict[str, Any], int] | None:
+    """App Engine strips X-Appengine-Cron from outside requests: its presence proves cron (or
+    "Force run" in the Cloud Scheduler console) sent the request."""
+    if request.headers.get("X-Appengine-Cron") == "true":
+        return None
+    logger.warning(
+        f"refused a {what} request that did not come from cron",
+        extra={"remote": request.remote_addr},
+    )
+    return {"status": "forbidden", "error": f"only App Engine cron may start a {what}"}, 403

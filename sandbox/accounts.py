@@ -25,6 +25,8 @@ KNOWN_SCOPES = {
     "user-read-email",
     "user-library-read",
     "user-top-read",
+    "user-read-recently-played",
+    "user-follow-read",
 }
 
 

@@ -6,10 +6,13 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sandbox.server import SandboxServer
+from sandbox.streaming_history import write_export
 from sandbox.world import generate_world
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +49,34 @@ def sign_in_help(world: dict[str, Any], web_url: str, sandbox_url: str) -> list[
     return lines
 
 
+def listening_help(sandbox: SandboxServer, folder: Path, env: dict[str, str]) -> list[str]:
+    """Write alice's Spotify export for the Listening page's import, and read plays every minute.
+
+    On App Engine cron reads plays hourly; the demo does it every minute (`python -m etl plays`)
+    so that plays show up while you look.
+    """
+    state = sandbox.sandbox
+    files = write_export(state.listening, "alice", folder / "alice", state.clock.now())
+
+    def hourly_in_a_minute() -> None:
+        while True:
+            time.sleep(60)
+            subprocess.call(
+                [sys.executable, "-m", "etl", "plays"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+
+    threading.Thread(target=hourly_in_a_minute, daemon=True).start()
+    return [
+        f"  listening: alice's Spotify export is in {files[0].parent} (import it on /listening);",
+        "    plays are read every minute here (hourly on App Engine); move the sandbox clock with",
+        f"    curl -X POST {sandbox.url}/_sandbox/advance-hours -H 'Content-Type: application/json'"
+        " -d '{\"hours\": 3}'",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="port of the web app")
@@ -53,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artists", type=int, default=400)
     parser.add_argument("--events", type=int, default=1200)
     parser.add_argument("--data", type=Path, default=REPO_ROOT / "var" / "demo-data")
+    parser.add_argument("--export", type=Path, default=REPO_ROOT / "var" / "demo-export")
     args = parser.parse_args(argv)
 
     world = generate_world(args.artists, args.events, seed=1)
@@ -69,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if subprocess.call(build, cwd=REPO_ROOT, env=env) != 0:  # noqa: S603 (our own command)
             print("the ETL build failed; serving what data there is", file=sys.stderr)
         help_lines = sign_in_help(world, f"http://127.0.0.1:{args.port}", sandbox.url)
+        help_lines += listening_help(sandbox, args.export, env)
         print("\n".join(help_lines), flush=True)
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, get_args
 
 from flask import (
@@ -21,15 +22,24 @@ from flask import (
 )
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from sandbox import accounts, seatgeek, secretmanager, spotify_api, ticketmaster
+from sandbox import (
+    accounts,
+    listening_api,
+    seatgeek,
+    secretmanager,
+    spotify_api,
+    ticketmaster,
+)
 from sandbox.accounts import TokenStore
 from sandbox.catalog import Catalog
+from sandbox.listening import Listening, SandboxClock
 from sandbox.playlists import PlaylistStore
 from sandbox.secretmanager import DEFAULT_SECRETS, SecretStore
 from sandbox.spotify_objects import entry_content, owner_out
 from sandbox.state import DescriptionLinks, Limits, Options, QuotaBody, Refusal, Stats
 
 controls = Blueprint("controls", __name__, url_prefix="/_sandbox")
+HOURS_A_WEEK = 168
 
 
 class Sandbox:
@@ -40,12 +50,15 @@ class Sandbox:
         world: dict[str, Any],
         options: Options,
         secrets: dict[str, dict[str, str]] | None = None,
+        start: datetime | None = None,
     ) -> None:
         spotify = world.get("spotify", {})
         self.options = options
         self.catalog = Catalog(
             spotify.get("artists", []), spotify.get("tracks", []), spotify.get("episodes", [])
         )
+        self.clock = SandboxClock(start)
+        self.listening = Listening.from_world(world, self.catalog, options.seed)
         self.users: dict[str, dict[str, Any]] = {
             user["id"]: user for user in spotify.get("users", [])
         }
@@ -53,7 +66,7 @@ class Sandbox:
             spotify.get("playlists", []), list(self.catalog.tracks), list(self.users), options.seed
         )
         self.tokens = TokenStore()
-        self.limits = Limits(options)
+        self.limits = Limits(options, now=self.clock.now)
         self.stats = Stats()
         self.item_writes = 0
         merged = {project: dict(values) for project, values in DEFAULT_SECRETS.items()}
@@ -81,13 +94,16 @@ def create_app(
     world: dict[str, Any],
     options: Options | None = None,
     secrets: dict[str, dict[str, str]] | None = None,
+    start: datetime | None = None,
 ) -> Flask:
-    """Create the sandbox's WSGI app for a world."""
+    """Create the sandbox's WSGI app for a world; its clock starts at `start` (default: now)."""
     app = Flask(__name__)
-    app.extensions["sandbox"] = Sandbox(world, options or Options(), secrets)
+    app.extensions["sandbox"] = Sandbox(world, options or Options(), secrets, start)
     for blueprint in (
         accounts.bp,
         spotify_api.bp,
+        listening_api.bp,
+        listening_api.controls,
         seatgeek.bp,
         ticketmaster.bp,
         secretmanager.bp,
@@ -187,7 +203,8 @@ def _item_write_outage(sandbox: Sandbox, rule: str) -> bool:
 
 @controls.get("/stats")
 def stats() -> dict[str, Any]:
-    """Give requests by endpoint, 429s by reason, and the playlists users created."""
+    """Give requests by endpoint, 429s by reason, the playlists users created, and the quota
+    day with the Spotify requests counted in it."""
     sandbox: Sandbox = current_app.extensions["sandbox"]
     created = [
         {
@@ -204,6 +221,9 @@ def stats() -> dict[str, Any]:
     answer = sandbox.stats.as_dict()
     answer["playlists"] = created
     answer["week"] = sandbox.playlists.week
+    answer["now"] = sandbox.clock.now().isoformat()
+    day, used = sandbox.limits.quota_used()
+    answer["quota"] = {"day": day.isoformat(), "spotify_requests": used}
     answer["options"] = asdict(sandbox.options)
     return answer
 
@@ -271,9 +291,12 @@ def reset() -> dict[str, str]:
 
 
 @controls.post("/advance-week")
-def advance_week() -> dict[str, int]:
-    """Move to the next sandbox week: every Discover Weekly changes."""
-    return {"week": current_app.extensions["sandbox"].playlists.advance_week()}
+def advance_week() -> dict[str, Any]:
+    """Move to the next sandbox week: every Discover Weekly changes, the clock moves 168 hours
+    (so the daily quota starts afresh too)."""
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    now = sandbox.clock.advance(HOURS_A_WEEK)
+    return {"week": sandbox.playlists.advance_week(), "now": now.isoformat()}
 
 
 @controls.post("/config")
@@ -336,8 +359,9 @@ class SandboxServer:
         options: Options | None = None,
         port: int = 0,
         secrets: dict[str, dict[str, str]] | None = None,
+        start: datetime | None = None,
     ) -> None:
-        self.app = create_app(world, options, secrets)
+        self.app = create_app(world, options, secrets, start)
         self.server: BaseWSGIServer = make_server(
             "127.0.0.1", port, self.app, threaded=True, request_handler=_QuietHandler
         )

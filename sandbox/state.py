@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 Mode = Literal["development", "extended"]
@@ -15,9 +18,35 @@ Mode = Literal["development", "extended"]
 QuotaBody = Literal["mixed", "reason", "no_reason", "empty"]
 DescriptionLinks = Literal["accepted", "refused"]
 
-# The quota answer of Spotify's Development Mode (Spotify blog 2026-07-23).
-QUOTA_RETRY_AFTER_SECONDS = 50_400
+# The daily quota's Retry-After is the time left until the next sandbox quota day, kept within
+# these bounds. Real quota answers ask for hours (13,749 s recorded in spotify-web-api-node#426,
+# ~50,000 s reported by the Spotify blog 2026-07-23). At least an hour, even just before midnight:
+# the sandbox clock moves only by its controls, so a client that waited a few real seconds would
+# find the same day, and a short wait on a body without a reason reads as the 30 s window's 429.
+QUOTA_RETRY_AFTER_MIN_SECONDS = 3_600
+QUOTA_RETRY_AFTER_MAX_SECONDS = 86_400
 RATE_WINDOW_SECONDS = 30.0
+
+
+def quota_day(moment: datetime) -> date:
+    """Return the quota day a moment falls in: its UTC date.
+
+    Spotify does not publish its daily quota's window (a rolling 24 h by some reports); the
+    sandbox counts calendar days, starting at midnight UTC of the sandbox clock, so moving the
+    clock a day at a time gives a fresh quota each day.
+    """
+    return moment.astimezone(UTC).date()
+
+
+def seconds_until_next_quota_day(moment: datetime) -> int:
+    """Return the Retry-After of a quota 429 at a moment: until the next quota day, bounded."""
+    next_day = datetime.combine(quota_day(moment) + timedelta(days=1), datetime.min.time(), UTC)
+    left = math.ceil((next_day - moment).total_seconds())
+    return min(max(left, QUOTA_RETRY_AFTER_MIN_SECONDS), QUOTA_RETRY_AFTER_MAX_SECONDS)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -48,12 +77,18 @@ class Refusal:
 
 @dataclass
 class Limits:
-    """Rolling-window rate limit, daily quota and seeded faults, shared by all threads."""
+    """Rolling-window rate limit, daily quota and seeded faults, shared by all threads.
+
+    The rate window runs on real time (spotipy waits in real seconds); the daily quota runs on
+    `now`, the sandbox clock, and starts afresh with each quota day (see `quota_day`).
+    """
 
     options: Options
+    now: Callable[[], datetime] = _wall_clock
     lock: threading.Lock = field(default_factory=threading.Lock)
     spotify_times: deque[float] = field(default_factory=deque)
-    spotify_today: int = 0
+    spotify_today: int = 0  # Spotify requests counted in `counted_day`
+    counted_day: date | None = None
     ticketmaster_times: deque[float] = field(default_factory=deque)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -61,19 +96,34 @@ class Limits:
         self.rng.seed(self.options.seed)
 
     def reset(self) -> None:
-        """Forget past requests: a new day, an empty window."""
+        """Forget past requests: a fresh quota, an empty window."""
         with self.lock:
             self.spotify_times.clear()
             self.ticketmaster_times.clear()
             self.spotify_today = 0
+            self.counted_day = None
             self.rng.seed(self.options.seed)
+
+    def quota_used(self) -> tuple[date, int]:
+        """Return the sandbox's quota day and the Spotify requests counted in it so far."""
+        with self.lock:
+            return self._count_from(self.now())
+
+    def _count_from(self, moment: datetime) -> tuple[date, int]:
+        """Start a new count when the sandbox clock has passed into another quota day."""
+        day = quota_day(moment)
+        if day != self.counted_day:
+            self.counted_day, self.spotify_today = day, 0
+        return day, self.spotify_today
 
     def check_spotify(self) -> Refusal | None:
         """Count a Spotify Web API request, or refuse it as Spotify would."""
         with self.lock:
             options = self.options
-            if options.daily_quota is not None and self.spotify_today >= options.daily_quota:
-                return Refusal(429, "quota_exceeded", QUOTA_RETRY_AFTER_SECONDS)
+            sandbox_now = self.now()
+            _, used = self._count_from(sandbox_now)
+            if options.daily_quota is not None and used >= options.daily_quota:
+                return Refusal(429, "quota_exceeded", seconds_until_next_quota_day(sandbox_now))
             now = time.monotonic()
             if options.rate_limit:
                 while self.spotify_times and now - self.spotify_times[0] >= RATE_WINDOW_SECONDS:

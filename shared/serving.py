@@ -321,6 +321,8 @@ ROW_COLUMNS = [
     "spotify_artist_id",
     "checked",
 ]
+# Columns a layout written before them lacks, and what they are then: no performer unchecked.
+ROW_DEFAULTS = {"checked": True}
 
 
 def write_layout(
@@ -407,4 +409,6 @@ def read_state(store: Store, state: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         tracks = store.read(tracks_file(state)).data
     except StorageError as error:  # NotFoundError included: the index names files that are gone
         raise ServingLayoutError(f"{state}'s serving files could not be read ({error})") from error
-    return from_columns(shows, ROW_COLUMNS), from_columns(tracks, TRACK_COLUMNS)
+    rows = from_columns(shows, [column for column in ROW_COLUMNS if column not in ROW_DEFAULTS])
+    missing = {column: value for column, value in ROW_DEFAULTS.items() if column not in rows}
+    return rows.assign(**missing), from_columns(tracks, TRACK_COLUMNS)

@@ -163,7 +163,12 @@ class SpotifyApi:
                 self.ledger.count(self.ledger.failures, type(error).__name__)
                 wait = self._backoff(attempt)
             except SpotifyOauthError as error:
-                raise SpotifyRefusedError(401, f"token refused: {error}") from error
+                if not _grant_refused(error):
+                    # The accounts service failed (5xx, 429, garbage): not the person's doing.
+                    self.ledger.count(self.ledger.failures, "token_endpoint")
+                    wait = self._backoff(attempt)
+                else:
+                    raise SpotifyRefusedError(401, f"token refused: {error}") from error
             if attempt == self.max_attempts:
                 break
             logger.warning(
@@ -337,6 +342,20 @@ class SpotifyApi:
             raise
         return True
 
+    def recently_played(self, after_ms: int | None, limit: int = 50) -> Any:
+        """Return the raw recently-played page after a cursor (ms); shared.plays parses it.
+
+        Spotify keeps only the last 50 plays reachable, so one request of 50 is all there is.
+        """
+        if after_ms:
+            return self.call(
+                "recently_played",
+                self.client.current_user_recently_played,
+                limit=limit,
+                after=after_ms,
+            )
+        return self.call("recently_played", self.client.current_user_recently_played, limit=limit)
+
     def artist_top_tracks(self, artist_id: str) -> list[TrackRecord]:
         """Return an artist's top tracks (Extended Quota only; Development Mode refuses it)."""
         answer = self.call(
@@ -368,9 +387,17 @@ class StoredGrant:
 
 
 def make_oauth(
-    settings: Settings, cache_handler: CacheHandler, scope: str = USER_SCOPES
+    settings: Settings,
+    cache_handler: CacheHandler,
+    scope: str = USER_SCOPES,
+    *,
+    show_dialog: bool = False,
 ) -> SpotifyOAuth:
-    """Return spotipy's authorization-code manager for our settings (real or sandbox)."""
+    """Return spotipy's authorization-code manager for our settings (real or sandbox).
+
+    `show_dialog`: Spotify asks the person even for scopes they granted before (without it, a
+    scope granted once is granted again silently).
+    """
     oauth = SpotifyOAuth(
         client_id=settings.spotify_client_id,
         client_secret=settings.spotify_client_secret,
@@ -379,6 +406,7 @@ def make_oauth(
         cache_handler=cache_handler,
         open_browser=False,
         requests_timeout=10,
+        show_dialog=show_dialog,
     )
     oauth.OAUTH_AUTHORIZE_URL = settings.spotify_accounts_base + "authorize"
     oauth.OAUTH_TOKEN_URL = settings.spotify_accounts_base + "api/token"
@@ -420,6 +448,15 @@ def _readable_error_body(response: requests.Response, *args: Any, **kwargs: Any)
     response._content = json.dumps(
         {"error": {"status": response.status_code, "message": message}}
     ).encode()
+
+
+# What the accounts service answers when a grant or the app's credentials are no good (RFC 6749
+# section 5.2); anything else from it (a 5xx page, a 429) is a failure to retry, not a refusal.
+GRANT_REFUSALS = {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}
+
+
+def _grant_refused(error: SpotifyOauthError) -> bool:
+    return getattr(error, "error", None) in GRANT_REFUSALS
 
 
 def _retry_after(error: spotipy.SpotifyException) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -76,6 +77,9 @@ class Store(Protocol):
 
     def list(self, prefix: str = "") -> list[str]:
         """Return the names of the objects that start with `prefix`, sorted."""
+
+    def generations(self, prefix: str = "") -> dict[str, int]:
+        """Return each object under `prefix` with its generation, in one listing (no content)."""
 
 
 def retry_on_conflict(name: str, attempt: Callable[[], T], attempts: int = 5) -> T:
@@ -190,13 +194,30 @@ class FolderStore:
             path.unlink()
 
     def list(self, prefix: str = "") -> list[str]:
-        names = []
-        for path in self.root.rglob("*"):
+        return sorted(self._walk(prefix))
+
+    def generations(self, prefix: str = "") -> dict[str, int]:
+        found = {}
+        for name, path in self._walk(prefix).items():
+            try:
+                found[name] = path.stat().st_mtime_ns
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+        return dict(sorted(found.items()))
+
+    def _walk(self, prefix: str) -> dict[str, Path]:
+        # Walk only the folder the prefix names ("plays/alice/" walks that folder, not the store).
+        folder = self.root
+        if "/" in prefix:
+            with contextlib.suppress(ValueError):  # an odd prefix walks the whole store
+                folder = self.root / check_name(prefix.rsplit("/", 1)[0])
+        names = {}
+        for path in folder.rglob("*"):
             relative = path.relative_to(self.root).as_posix()
             hidden = any(part.startswith(".") for part in relative.split("/"))
             if path.is_file() and not hidden and relative.startswith(prefix):
-                names.append(relative)
-        return sorted(names)
+                names[relative] = path
+        return names
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -293,3 +314,10 @@ class GcsStore:
             for blob in self.bucket.list_blobs(prefix=self.prefix + prefix)
         ]
         return sorted(names)
+
+    def generations(self, prefix: str = "") -> dict[str, int]:
+        found = {
+            blob.name[len(self.prefix) :]: int(blob.generation or 0)
+            for blob in self.bucket.list_blobs(prefix=self.prefix + prefix)
+        }
+        return dict(sorted(found.items()))

@@ -34,7 +34,8 @@ def test_etl_service_can_run_for_hours() -> None:
 
 
 def test_cron_runs_the_build_weekly_on_the_etl_service() -> None:
-    (job,) = load("cron.yaml")["cron"]
+    jobs = {job["url"]: job for job in load("cron.yaml")["cron"]}
+    job = jobs["/tasks/build"]
 
     assert job["url"] == "/tasks/build"
     assert job["target"] == "etl"
@@ -42,6 +43,27 @@ def test_cron_runs_the_build_weekly_on_the_etl_service() -> None:
     assert job["timezone"]
     assert job["retry_parameters"]["job_retry_limit"] >= 1
     assert "min_backoff_seconds" in job["retry_parameters"]
+
+
+def test_cron_catches_up_daily_on_the_etl_service() -> None:
+    jobs = {job["url"]: job for job in load("cron.yaml")["cron"]}
+    job = jobs["/tasks/catch-up"]
+
+    assert job["target"] == "etl"
+    assert job["schedule"].startswith("every day ")
+    assert job["timezone"] == jobs["/tasks/build"]["timezone"]
+    # No retries: a catch-up refused while the build holds the lease waits for the next day.
+    assert "retry_parameters" not in job
+
+
+def test_cron_reads_plays_hourly_on_the_etl_service() -> None:
+    jobs = {job["url"]: job for job in load("cron.yaml")["cron"]}
+    job = jobs["/tasks/plays"]
+
+    assert job["target"] == "etl"
+    assert job["schedule"] == "every 1 hours"
+    # No retries: a failed hour is caught up by the next one (the cursor is kept).
+    assert "retry_parameters" not in job
 
 
 def test_dispatch_sends_tasks_to_etl() -> None:

@@ -1,4 +1,4 @@
-"""A person's whole path in a real browser: open, sign in, pick an area, preview, create."""
+"""A person's whole path in a real browser: sign in, preview, create, back up, listen, delete."""
 
 from __future__ import annotations
 
@@ -17,14 +17,19 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from sandbox.server import SandboxServer
+from shared import area_plan
+from shared.area_query import AreaQuery
 from shared.config import load_settings
 from shared.datasets import backups_of, load_dataset
+from shared.exports import parse_export_file
+from shared.liner_notes import count_user_notes
+from shared.listening import HISTORY_SCOPE, load_record, record_object
+from shared.plays import load_plays, month_objects
 from shared.storage import FolderStore
 from shared.users import load_user
 from tests.conftest import BASE_ENV, REPO_ROOT, free_port
-from web import area, create_app
-from web.area_form import AreaQuery
-from web.liner_notes import count_user_notes
+from tests.contract import REAL_API
+from web import create_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -38,6 +43,11 @@ LAUNCH_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "browser"
+# A real extended export, read where the recordings live (never copied into the repo).
+MICA_EXPORT = REAL_API / "exports" / "extended" / "mica-92__Streaming_History_Audio_2024_4.json"
+SPOTIFY_EXPORT_NAME = "Streaming_History_Audio_2024_4.json"  # the name Spotify gives it
+# The browser's own timezone, which the stats page picks up by itself.
+BROWSER_TIMEZONE = "America/Argentina/Buenos_Aires"
 
 
 @pytest.fixture(scope="module")
@@ -102,18 +112,24 @@ def planned_uris(app: Flask, query: AreaQuery) -> list[str]:
     with app.app_context():
         data = app.extensions["datasets"].shows()
         today = datetime.now(UTC).date()
-        _, uris = area.plan(data, query, today)
+        _, uris = area_plan.plan(data, query, today)
     return uris
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_whole_path_at_phone_and_desktop_widths(
-    browser: Browser, web: tuple[str, Flask], sandbox: SandboxServer, size: str
+    browser: Browser,
+    web: tuple[str, Flask],
+    sandbox: SandboxServer,
+    size: str,
+    tmp_path: Path,
 ) -> None:
     url, app = web
     store: FolderStore = app.extensions["store"]
     width, height = SIZES[size]
-    page = browser.new_page(viewport={"width": width, "height": height})
+    page = browser.new_page(
+        viewport={"width": width, "height": height}, timezone_id=BROWSER_TIMEZONE
+    )
     before = set(alices_playlists(sandbox))
 
     page.goto(url)
@@ -190,10 +206,20 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     page.click("#preview")
     page.wait_for_selector("#update")
     step(page, size, 9, "update-offer")
+    page.check("#keep-fresh-box")
     page.click("#update")
     page.wait_for_selector("#what-happened")
     assert page.inner_text("h1").startswith("Updated: ")
+    assert "It will be kept fresh" in page.inner_text("#kept-fresh")
     step(page, size, 10, "playlist-updated")
+
+    # Saved areas: the area kept fresh, its playlist, and when it is refreshed next.
+    page.click("#kept-fresh a")
+    page.wait_for_selector("#saved-areas")
+    listed = page.inner_text("#saved-areas")
+    assert "New York, NY · next 30 days · 1 track each" in listed
+    assert "not refreshed yet" in listed and "Next refresh: Mon" in listed
+    step(page, size, 10, "saved-areas")
     now = alices_playlists(sandbox)
     assert set(now) - before == {playlist_id}  # updated in place, nothing new
     one_each = planned_uris(app, AreaQuery("NY", "New York", tracks_per_artist=1))
@@ -235,27 +261,120 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     assert page.locator("#runs > li").count() >= 1
     step(page, size, 15, "status")
 
+    months = walk_listening(page, size, url, store, tmp_path)
+
     # Delete my data: a second step that says exactly what goes, then it is gone.
     page.goto(f"{url}/backups")
     page.click("#delete-my-data")
     page.wait_for_selector("#confirm-delete")
     listed = page.inner_text("#deleted")
     assert "1 week of backups" in listed and "liner-notes page" in listed
+    assert "your 1 saved area " in listed
+    assert f"your listening history ({months} months of plays)" in listed
     assert users_objects(store, "alice"), "nothing is deleted before the confirmation"
-    step(page, size, 16, "delete-confirm")
+    step(page, size, 23, "delete-confirm")
     page.click("#confirm-delete")
     page.wait_for_selector("text=Sign in")
-    step(page, size, 17, "deleted")
+    step(page, size, 24, "deleted")
     assert users_objects(store, "alice") == []
     page.close()
 
 
+def walk_listening(page: Page, size: str, url: str, store: FolderStore, tmp_path: Path) -> int:
+    """Turn history on, import a real export, read the stats in two timezones; return its months."""
+    # Off at first, and says why one would turn it on; Spotify asks for the one added scope.
+    page.click("header >> text=Listening")
+    page.wait_for_selector("#history-off")
+    assert "Spotify shows only your last 50 plays" in page.inner_text("#history-off")
+    assert "read your recently played tracks" in page.inner_text("#scope-note")
+    step(page, size, 16, "listening-off")
+    page.click("#history-on-form button[type=submit]")
+    page.wait_for_selector("text=Sign in to Spotify (sandbox)")
+    assert HISTORY_SCOPE == "user-read-recently-played"
+    assert HISTORY_SCOPE in page.inner_text("code").split()
+    step(page, size, 17, "history-consent")
+    page.check("input[value=alice]")
+    page.click("#agree")
+    page.wait_for_url(f"{url}/listening")
+    page.wait_for_selector("#history-on")
+    assert "History is on" in page.inner_text("main")
+    assert record_object("alice") in store.list("listening/")
+    loaded = load_record(store, "alice")
+    assert loaded is not None and loaded[0].status == "active"
+    step(page, size, 18, "history-on")
+
+    # Import Spotify's export, under the name Spotify gives it: music kept, podcasts left out.
+    export_bytes = MICA_EXPORT.read_bytes()
+    expected = parse_export_file(SPOTIFY_EXPORT_NAME, export_bytes)
+    export_file = tmp_path / SPOTIFY_EXPORT_NAME
+    export_file.write_bytes(export_bytes)
+    page.set_input_files("#files", str(export_file))
+    with page.expect_navigation():
+        page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#last-import")
+    kept = load_plays(store, "alice")
+    result = page.inner_text("#last-import")
+    assert f"1 file with {len(expected.plays):,} plays of music: {len(kept):,} new plays kept" in (
+        result
+    )
+    assert f"left out: {expected.skipped['episode']:,} podcast episodes." in result
+    months = month_objects(store, "alice")
+    assert months and len(kept) > 0
+    assert f"{len(kept):,} plays, from" in page.inner_text("#months")
+    assert f"({len(months)} month files)" in page.inner_text("#months")
+    step(page, size, 19, "history-imported")
+
+    # Stats: the page reloads once in the browser's timezone, then shows totals, tops, pictures.
+    page.click("#stats-link")
+    page.wait_for_selector('#listening-stats[data-tz-chosen="1"]')
+    # Chromium's ICU names some zones by their older alias (America/Buenos_Aires here).
+    browser_zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    assert browser_zone.endswith("/Buenos_Aires")
+    assert page.input_value("#tz") == browser_zone
+    assert page.get_attribute("#listening-stats", "data-tz") == browser_zone
+    assert page.inner_text("#total-plays") != "0"
+    assert page.is_visible("#totals")
+    assert page.locator("#period-all-time ol.top-list.artists li").count() > 0
+    assert page.locator("#period-all-time ol.top-list.tracks li").count() > 0
+    assert page.is_visible("#period-all-time ol.top-list.artists")
+    charts = page.locator("figure.stats-figure svg")
+    assert charts.count() == 4
+    assert all(charts.nth(index).is_visible() for index in range(4))
+    heatmap_before = page.inner_text("#figure-heatmap figcaption")
+    assert f"in {browser_zone} time" in heatmap_before
+    step(page, size, 20, "stats")
+
+    # Another timezone by the form: the hours move with it.
+    page.fill("#tz", "Asia/Tokyo")
+    with page.expect_navigation():
+        page.click("#tz-form button[type=submit]")
+    page.wait_for_selector('#listening-stats[data-tz="Asia/Tokyo"]')
+    assert page.input_value("#tz") == "Asia/Tokyo"
+    heatmap_after = page.inner_text("#figure-heatmap figcaption")
+    assert "in Asia/Tokyo time" in heatmap_after and heatmap_after != heatmap_before
+    step(page, size, 21, "stats-tokyo")
+
+    # Back on the Listening page, the way to delete the history alone is there.
+    page.click("text=← Your listening")
+    page.wait_for_selector("#delete-history")
+    step(page, size, 22, "listening-with-history")
+    return len(months)
+
+
 def users_objects(store: FolderStore, user_id: str) -> list[str]:
-    """Return every object Local Shows keeps of a person (their liner notes included)."""
+    """Return every object Local Shows keeps of a person (liner notes and listening included)."""
     names = [
         name
-        for prefix in ("users/", "backups/", "playlists/")
+        for prefix in (
+            "users/",
+            "backups/",
+            "playlists/",
+            "listening/",
+            "plays/",
+            "areas/",
+            "previews/",
+        )
         for name in store.list(prefix)
-        if name.split("/", 1)[1].startswith(f"{user_id}.")
+        if name.split("/", 1)[1].startswith((f"{user_id}.", f"{user_id}/"))
     ]
     return names + [f"notes: {n}" for n in range(count_user_notes(store, user_id))]

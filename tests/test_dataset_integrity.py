@@ -19,7 +19,7 @@ from etl.concerts import build_concerts, carry_over
 from etl.service import create_app
 from etl.sources import seatgeek as sg
 from etl.sources import ticketmaster as tm
-from etl.tracks import plan_performers
+from etl.track_plan import plan_performers
 from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.datasets import (

@@ -244,7 +244,7 @@ def test_spotipy_never_sleeps_and_quota_stops_at_once(sandbox: SandboxServer) ->
     with pytest.raises(QuotaExhaustedError) as raised:
         api.search_artists("Sting")
 
-    assert raised.value.retry_after is not None and raised.value.retry_after >= 50_000
+    assert raised.value.retry_after is not None and raised.value.retry_after >= 3600
     assert slept == []
     assert not hasattr(
         api.client._session.get_adapter("http://x").max_retries, "status_forcelist"

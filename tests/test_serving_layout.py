@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from etl.pipeline import BuildSummary, ConcertsSummary
 from etl.report import make_report
 from etl.serving import ServingSummary, build_serving_layout
-from etl.tracks import TracksSummary
+from etl.track_run import TracksSummary
 from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, save_dataset
 from shared.names import clean_text, performer_key
 from shared.serving import (

@@ -72,6 +72,25 @@ def test_list_by_prefix(store: Store) -> None:
     assert store.list("nothing/") == []
 
 
+def test_generations_list_each_object_with_the_generation_a_read_gives(store: Store) -> None:
+    first = store.write("plays/alice/2026-01.csv", b"a")
+    store.write("plays/alice/2026-02.csv", b"b")
+    store.write("plays/alicia/2026-01.csv", b"c")
+    store.write("plays/bob/2026-01.csv", b"d")
+
+    found = store.generations("plays/alice/")
+
+    assert list(found) == ["plays/alice/2026-01.csv", "plays/alice/2026-02.csv"]
+    read = store.read("plays/alice/2026-01.csv")
+    assert found["plays/alice/2026-01.csv"] == first == read.generation
+    assert store.generations("plays/ali") == {
+        **found,
+        "plays/alicia/2026-01.csv": store.generation("plays/alicia/2026-01.csv"),
+    }
+    assert store.generations("nothing/") == {}
+    assert store.list("plays/alice/") == list(found)
+
+
 def test_delete_removes(store: Store) -> None:
     store.write("users/alice.json", b"{}")
 

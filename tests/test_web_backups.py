@@ -397,7 +397,7 @@ def test_the_confirm_pages_say_exactly_what_goes_and_what_stays(
     sandbox: SandboxServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("web.liner_notes.count_user_notes", lambda _store, user_id: 4)
+    monkeypatch.setattr("web.account.count_user_notes", lambda _store, user_id: 4)
     source = own_playlist(sandbox, "alice").meta["name"]
     stored = {name: store.generation(name) for name in store.list()}
 
@@ -483,7 +483,7 @@ def test_delete_my_data_deletes_settings_backups_sessions_and_liner_notes(
         deleted_notes.append(user_id)
         return 2
 
-    monkeypatch.setattr("web.liner_notes.delete_user_notes", delete_user_notes)
+    monkeypatch.setattr("web.account.delete_user_notes", delete_user_notes)
     bob = opt_in(app, "bob", "playlist:")
     bob_before = [name for name in store.list() if "bob" in name]
     alice = alice_with_weeks

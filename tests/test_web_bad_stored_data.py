@@ -11,13 +11,13 @@ import pytest
 from flask import Flask
 
 from sandbox.server import SandboxServer
+from shared.area_playlists import load_made, made_object
 from shared.datasets import backups_of
+from shared.liner_notes import load_notes, notes_object
 from shared.storage import ConflictError, FolderStore
 from shared.users import load_user, user_object
 from tests.test_backups import opt_in
 from tests.web_helpers import csrf_token, sign_in
-from web.liner_notes import load_notes, notes_object
-from web.playlists import load_made, made_object
 
 BROKEN_CSV = b"\xff\xfe not csv at all"
 

@@ -12,11 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sandbox.server import SandboxServer
-from shared.storage import FolderStore
-from tests.web_helpers import csrf_token, sign_in
-from web.area import PlannedArtist, PlannedShow, playlist_description
-from web.data import Track
-from web.liner_notes import (
+from shared.area_plan import PlannedArtist, PlannedShow, playlist_description
+from shared.area_playlists import load_made, made_object
+from shared.liner_notes import (
     build_notes,
     count_user_notes,
     delete_user_notes,
@@ -24,7 +22,9 @@ from web.liner_notes import (
     notes_object,
     save_notes,
 )
-from web.playlists import load_made, made_object
+from shared.shows_data import Track
+from shared.storage import FolderStore
+from tests.web_helpers import csrf_token, sign_in
 
 
 def track(track_id: str, name: str) -> Track:

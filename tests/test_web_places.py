@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.places import plural, show_day, show_time, state_label
+from shared.places import plural, show_day, show_time, state_label
 
 
 @pytest.mark.parametrize(

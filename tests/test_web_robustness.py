@@ -21,16 +21,17 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from sandbox.server import SandboxServer
+from shared import area_query
 from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, save_dataset
 from shared.names import performer_key
 from shared.serving import shape_rows
 from shared.storage import FolderStore
+from shared.text import clean_name
 from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
-from web import area_form, create_app
+from web import create_app
 from web.data import DatasetCache
-from web.text import clean_name
 
 TODAY = datetime.now(UTC).date()
 HOSTILE_CITY = "Aus\x00tin\u202e"
@@ -223,7 +224,7 @@ def test_making_a_playlist_of_no_shows_says_so(signed_in: tuple[FlaskClient, str
     [
         ("9999-12-31", "9999-12-31"),
         ("2262-04-12", "2262-04-12"),
-        (TODAY.isoformat(), (TODAY + timedelta(days=area_form.MAX_DAYS_AHEAD + 1)).isoformat()),
+        (TODAY.isoformat(), (TODAY + timedelta(days=area_query.MAX_DAYS_AHEAD + 1)).isoformat()),
     ],
 )
 def test_far_dates_are_refused_with_a_message(
@@ -240,7 +241,7 @@ def test_far_dates_are_refused_with_a_message(
 
 
 def test_the_last_day_allowed_still_works(app: Flask) -> None:
-    last = TODAY + timedelta(days=area_form.MAX_DAYS_AHEAD)
+    last = TODAY + timedelta(days=area_query.MAX_DAYS_AHEAD)
     form = {"state": "NY", "from": (last - timedelta(days=7)).isoformat(), "to": last.isoformat()}
 
     answer = app.test_client().get("/shows", query_string=form)
@@ -411,7 +412,7 @@ DAYS_FROM_TODAY = st.one_of(st.integers(-5, 60), st.integers(60, 4000)).map(
 FIELD_VALUES = {
     "city": mostly("New York", "Brooklyn", "Mobile", "Cody", "Austin", "new york"),
     "radius": mostly("0", "5", "250", "251", "-1"),
-    "days": mostly(*(str(days) for days in area_form.DAY_CHOICES), "8"),
+    "days": mostly(*(str(days) for days in area_query.DAY_CHOICES), "8"),
     "tracks": mostly("1", "3", "5", "6"),
     "headliners": st.sampled_from(["1", ""]),
 }

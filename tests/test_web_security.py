@@ -23,7 +23,7 @@ from shared.storage import FolderStore, StoredObject
 from shared.tokens import TokenBox
 from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
-from web import SECURITY_HEADERS, create_app
+from web import SECURITY_HEADERS, create_app, security_headers
 from web.auth import SessionVersions, safe_next
 
 C0_AND_SPACE = "".join(chr(code) for code in range(0x21))  # what browsers trim from a URL
@@ -381,13 +381,23 @@ def test_every_response_carries_the_security_headers(
     if signed_in:
         sign_in(client)
 
+    expected = security_headers(app.extensions["settings"])
     for method, url in every_route(app):
         answer = client.open(url, method=method)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in expected.items():
             assert answer.headers.get(name) == value, (method, url, answer.status_code)
-    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    csp = expected["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
     assert "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert expected.keys() == SECURITY_HEADERS.keys()
+
+
+def test_forms_may_lead_only_here_and_to_spotifys_consent_page(app: Flask) -> None:
+    accounts = urlsplit(app.extensions["settings"].spotify_accounts_base)
+    csp = security_headers(app.extensions["settings"])["Content-Security-Policy"]
+
+    (form_action,) = [p.strip() for p in csp.split(";") if p.strip().startswith("form-action")]
+    assert form_action == f"form-action 'self' {accounts.scheme}://{accounts.netloc}"
 
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)

@@ -18,6 +18,8 @@ import pytest
 from flask import Flask
 
 from sandbox.server import SandboxServer
+from shared import area_plan
+from shared.area_query import DAY_CHOICES, AreaQuery
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
 from shared.serving import (
     INDEX,
@@ -27,12 +29,11 @@ from shared.serving import (
     shows_file,
     to_columns,
 )
+from shared.shows_data import load_shows, miles_from
 from shared.storage import FolderStore
 from tests.conftest import web_app
 from tests.web_helpers import rebuild_serving
-from web import area
-from web.area_form import DAY_CHOICES, AreaQuery
-from web.data import DatasetCache, DataUnavailableError, miles_from
+from web.data import DatasetCache, DataUnavailableError
 
 TODAY = datetime.now(UTC).date()
 
@@ -133,8 +134,32 @@ def test_radius_counts_equal_a_scan_of_the_whole_country(
         query = AreaQuery(
             str(state), str(city), rng.choice([5, 30, 120, 250]), rng.choice(DAY_CHOICES)
         )
-        selection = area.select(data, query, TODAY)
-        assert area.count(selection.rows).shows == oracle_shows(everything, query, TODAY), query
+        selection = area_plan.select(data, query, TODAY)
+        assert area_plan.count(selection.rows).shows == oracle_shows(everything, query, TODAY), (
+            query
+        )
+
+
+def test_a_one_off_read_plans_what_the_web_plans(data_copy: FolderStore, tmp_path: Path) -> None:
+    served = DatasetCache(data_copy, check_every=0).shows()
+    from_layout = load_shows(data_copy)
+    from_datasets = load_shows(without_layout(data_copy, tmp_path))
+    rows = served.all_rows()
+    places = rows[["venue_state", "venue_city"]].drop_duplicates().to_records(index=False)
+    rng = random.Random(7)
+    busiest = sorted(served.states, key=lambda code: -served.states[code].shows)[:3]
+    queries = [AreaQuery(state, days=90) for state in busiest]
+    for _ in range(6):
+        state, city = places[rng.randrange(len(places))]
+        queries.append(AreaQuery(str(state), str(city), rng.choice([0, 30, 250]), 90))
+
+    assert from_layout.states == served.states
+    assert set(from_datasets.states) == set(served.states)
+    plans = [area_plan.plan(served, query, TODAY) for query in queries]
+    assert any(uris for _, uris in plans)
+    for query, planned in zip(queries, plans, strict=True):
+        assert area_plan.plan(from_layout, query, TODAY) == planned, query
+        assert area_plan.plan(from_datasets, query, TODAY) == planned, query
 
 
 @pytest.fixture

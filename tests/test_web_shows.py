@@ -13,16 +13,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sandbox.server import SandboxServer
+from shared import area_plan
+from shared.area_playlists import load_made
+from shared.area_query import DAY_CHOICES, AreaQuery
 from shared.config import STATE_NAMES, load_settings
 from shared.datasets import CONCERTS, load_dataset, save_dataset
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
 from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, rebuild_serving, sign_in
-from web import area, create_app
-from web.area_form import DAY_CHOICES, AreaQuery
+from web import create_app
 from web.data import DatasetCache
-from web.playlists import load_made
 
 TODAY = datetime.now(UTC).date()
 
@@ -310,7 +311,7 @@ def test_playlist_is_made_in_order_and_refreshed_in_place(
     with app.test_request_context():
         data = app.extensions["datasets"].shows()
         query = AreaQuery(state, days=90, tracks_per_artist=2)
-        _, uris = area.plan(data, query, TODAY)
+        _, uris = area_plan.plan(data, query, TODAY)
     assert [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
     assert len(uris) == len(set(uris)) > 100  # more than one write of 100
     assert b"Updated: " in second.data and b'id="playlist-link"' in second.data
@@ -456,18 +457,18 @@ def test_the_cache_looks_at_generations_at_most_every_few_seconds(data_copy: Fol
 
 def test_description_fits_300_characters() -> None:
     shows = [
-        area.PlannedShow(
+        area_plan.PlannedShow(
             f"{date(2026, 12, 1) + timedelta(days=i)}T20:00:00",
             f"Venue {i}",
             "City",
             "t",
             "",
-            [area.PlannedArtist(f"A very long artist name number {i}", "")],
+            [area_plan.PlannedArtist(f"A very long artist name number {i}", "")],
         )
         for i in range(40)
     ]
 
-    text = area.playlist_description(shows)
+    text = area_plan.playlist_description(shows)
 
     assert (
         len(text) <= 300

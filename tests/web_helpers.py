@@ -22,6 +22,23 @@ def sign_in(client: FlaskClient, user: str = "alice") -> TestResponse:
     return client.get(callback[callback.index("/callback") :])
 
 
+def follow_sign_in(client: FlaskClient, start: TestResponse, user: str = "alice") -> TestResponse:
+    """Follow a redirect to Spotify's authorize page (a feature's added permission) and back."""
+    assert start.status_code in (302, 303), start.get_data(as_text=True)[:300]
+    authorize = requests.get(
+        start.headers["Location"] + f"&sandbox_user={user}", allow_redirects=False, timeout=10
+    )
+    callback = authorize.headers["Location"]
+    return client.get(callback[callback.index("/callback") :])
+
+
+def turn_history_on(client: FlaskClient, user: str = "alice") -> TestResponse:
+    """On the Listening page, turn history on: Spotify asks for the added scope, then back."""
+    page = client.get("/listening")
+    answer = client.post("/listening/on", data={"csrf_token": csrf_token(page)})
+    return follow_sign_in(client, answer, user)
+
+
 def csrf_token(page: TestResponse) -> str:
     """Return the CSRF token a page's form carries."""
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))

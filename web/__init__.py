@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from flask_wtf.csrf import CSRFProtect
 
 from shared.config import Settings, load_settings
@@ -26,9 +27,23 @@ SECURITY_HEADERS = {
 }
 
 
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The headers for this deployment: forms may also lead to Spotify's consent page.
+
+    Browsers apply form-action to the redirects after a form is sent too (CSP 3), and "Turn
+    history on" is a form (a POST, so no link can turn it on) whose answer redirects through
+    /login to Spotify's authorize page: the accounts origin must be allowed, and only it.
+    """
+    parts = urlsplit(settings.spotify_accounts_base)
+    accounts = f"{parts.scheme}://{parts.netloc}"
+    csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {accounts}")
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
 def add_security_headers(response: Response) -> Response:
     """Give every response, error pages and static files included, the security headers."""
-    for name, value in SECURITY_HEADERS.items():
+    headers = current_app.extensions.get("security_headers", SECURITY_HEADERS)
+    for name, value in headers.items():
         response.headers.setdefault(name, value)
     return response
 
@@ -50,6 +65,7 @@ def create_app(
     )
     app.config.update(flask_config)
     app.extensions["settings"] = settings
+    app.extensions["security_headers"] = security_headers(settings)
     app.extensions["store"] = store or open_store(settings.data_url)
 
     from web import (
@@ -60,7 +76,9 @@ def create_app(
         errors,
         home,
         liner_notes,
+        listening,
         sandbox_links,
+        saved_areas,
         shows,
         status,
     )
@@ -78,4 +96,6 @@ def create_app(
     app.register_blueprint(account.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(liner_notes.bp)
+    app.register_blueprint(listening.bp)
+    app.register_blueprint(saved_areas.bp)
     return app

@@ -8,13 +8,18 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from shared.area_playlists import made_object
 from shared.datasets import backups_of
-from shared.storage import NotFoundError
+from shared.liner_notes import count_user_notes, delete_user_notes
+from shared.listening import record_object
+from shared.places import plural
+from shared.plays import month_objects
+from shared.saved_areas import SavedAreasError, delete_saved_areas, load_saved_areas
+from shared.storage import NotFoundError, StorageError
 from shared.users import BackupSettings, user_object
-from web import liner_notes
 from web.auth import current_user, end_sessions_and_forget, login_required
 from web.backups import Week, load_weeks, store, user_settings, weeks_of
-from web.places import plural
+from web.listening import forget_history
 
 bp = Blueprint("account", __name__)
 
@@ -91,8 +96,27 @@ def confirm_delete() -> Any:
         "confirm_delete.html",
         user=user,
         kept=kept_of(user["id"]),
-        notes=liner_notes.count_user_notes(store(), user["id"]),
+        notes=count_user_notes(store(), user["id"]),
+        history=history_kept(user["id"]),
+        areas=areas_kept(user["id"]),
     )
+
+
+def areas_kept(user_id: str) -> int:
+    """How many saved areas a person keeps (-1: a record is there, but cannot be read)."""
+    try:
+        loaded = load_saved_areas(store(), user_id)
+    except (SavedAreasError, StorageError):
+        return -1
+    return len(loaded[0].areas) if loaded else 0
+
+
+def history_kept(user_id: str) -> dict[str, int]:
+    """What Local Shows keeps of a person's listening: months of plays, and whether it is on."""
+    return {
+        "months": len(month_objects(store(), user_id)),
+        "on": int(store().generation(record_object(user_id)) is not None),
+    }
 
 
 @bp.post("/backups/delete-my-data")
@@ -101,9 +125,17 @@ def delete_my_data() -> Any:
     """Delete everything Local Shows keeps about the user, and sign them out."""
     user_id = (current_user() or {})["id"]
     kept = kept_of(user_id)
+    history = history_kept(user_id)
+    areas = areas_kept(user_id)
     try:
-        notes = liner_notes.delete_user_notes(store(), user_id)
+        notes = delete_user_notes(store(), user_id)
+        forget_history(store(), user_id)
+        delete_saved_areas(store(), user_id)
         _remove(user_id)
+        with contextlib.suppress(NotFoundError):
+            store().delete(made_object(user_id))
     finally:
         end_sessions_and_forget()  # signed out everywhere, whatever else failed
-    return render_template("backups_deleted.html", user=None, kept=kept, notes=notes), 200
+    return render_template(
+        "backups_deleted.html", user=None, kept=kept, notes=notes, history=history, areas=areas
+    ), 200

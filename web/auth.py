@@ -16,6 +16,7 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -26,7 +27,9 @@ from flask import (
 from spotipy.cache_handler import CacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
+from shared.listening import HISTORY_SCOPE
 from shared.spotify import (
+    USER_SCOPES,
     QuotaExhaustedError,
     SpotifyApi,
     SpotifyError,
@@ -48,6 +51,9 @@ USER_KEY = "user"
 STATE_KEY = "oauth_state"
 SESSION_VERSION_KEY = "session_version"
 AFTER_LOGIN_KEY = "after_login"
+GRANTING_KEY = "granting"  # the feature whose added scope this sign-in asks for
+# A scope is asked for only when a person turns on the feature that needs it (ARCHITECTURE.md).
+FEATURE_SCOPES = {"history": HISTORY_SCOPE}
 SIGN_IN_KEYS = (TOKEN_KEY, USER_KEY, SESSION_VERSION_KEY)
 SIGNED_OUT_MESSAGE = "You were signed out. Please sign in again."
 SESSION_VERSION_TTL_SECONDS = 5.0
@@ -154,9 +160,15 @@ def token_box() -> TokenBox:
     return TokenBox(current_app.extensions["settings"].token_encryption_key)
 
 
-def oauth() -> SpotifyOAuth:
-    """Return the OAuth manager for this request's session."""
-    return make_oauth(current_app.extensions["settings"], EncryptedSessionCache(token_box()))
+def oauth(feature: str = "", *, show_dialog: bool = False) -> SpotifyOAuth:
+    """Return the OAuth manager for this request's session (asking, for a feature, its scope)."""
+    scope = USER_SCOPES + (" " + FEATURE_SCOPES[feature] if feature in FEATURE_SCOPES else "")
+    return make_oauth(
+        current_app.extensions["settings"],
+        EncryptedSessionCache(token_box()),
+        scope=scope,
+        show_dialog=show_dialog,
+    )
 
 
 def user_api() -> SpotifyApi:
@@ -275,12 +287,43 @@ def spotify_problem(error: SpotifyError) -> str:
 
 @bp.get("/login")
 def login() -> Any:
-    """Send the user to Spotify, with a fresh random state to check on the way back."""
+    """Send the user to Spotify, with a fresh random state to check on the way back.
+
+    Only the sign-in scopes: a feature's added scope is asked for by that feature's POST form
+    (`authorize_feature`), never by a link, so no other site can turn a feature on.
+    """
+    next_page = request.args.get("next", "")
+    return _authorize("", safe_next(next_page) if next_page else "")
+
+
+def authorize_feature(feature: str, next_page: str) -> Any:
+    """Ask Spotify for a feature's added scope, showing the consent dialog even if given before."""
+    return _authorize(feature if feature in FEATURE_SCOPES else "", safe_next(next_page))
+
+
+def _authorize(feature: str, after_login: str) -> Any:
     state = secrets.token_urlsafe(24)
     session[STATE_KEY] = state
-    next_page = request.args.get("next", "")
-    session[AFTER_LOGIN_KEY] = safe_next(next_page) if next_page else ""
-    return redirect(oauth().get_authorize_url(state=state))
+    session[AFTER_LOGIN_KEY] = after_login
+    session[GRANTING_KEY] = feature
+    return redirect(oauth(feature, show_dialog=bool(feature)).get_authorize_url(state=state))
+
+
+def _not_signed_in(error: str, feature: str) -> Any:
+    """Spotify sent an error instead of a code: say so (the person may just have said no)."""
+    declined = error == "access_denied"
+    if declined and feature and current_user() is not None:
+        # A signed-in person said no to an added permission: nothing changes for them.
+        flash("Spotify did not give the permission, so nothing was turned on.", "error")
+        return redirect(safe_next(str(session.pop(AFTER_LOGIN_KEY, "")) or "/"))
+    message = (
+        "You chose not to connect Spotify. Local Shows needs it to put playlists in your account."
+        if declined
+        else f"Spotify did not sign you in ({error})."
+    )
+    return render_template(
+        "auth_error.html", title="Not signed in", message=message
+    ), 200 if declined else 400
 
 
 @bp.get("/callback")
@@ -296,24 +339,17 @@ def callback() -> Any:
             "Please sign in again.",
         ), 400
     session.pop(STATE_KEY)
+    feature = str(session.pop(GRANTING_KEY, ""))
     if request.args.get("error"):
-        declined = request.args["error"] == "access_denied"
-        message = (
-            "You chose not to connect Spotify. Local Shows needs it to put playlists "
-            "in your account."
-            if declined
-            else f"Spotify did not sign you in ({request.args['error']})."
-        )
-        return render_template(
-            "auth_error.html", title="Not signed in", message=message
-        ), 200 if declined else 400
+        return _not_signed_in(str(request.args["error"]), feature)
     code = request.args.get("code", "")
     if not code:
         return render_template(
             "auth_error.html", title="Not signed in", message="Spotify sent no sign-in code."
         ), 400
     try:
-        oauth().get_access_token(code, as_dict=False, check_cache=False)
+        # A person who approves gives every scope asked for: Spotify has no partial consent.
+        oauth(feature).get_access_token(code, as_dict=False, check_cache=False)
         user = user_api().me()
     except SpotifyOauthError as error:
         forget_sign_in()
@@ -337,6 +373,10 @@ def callback() -> Any:
     token = EncryptedSessionCache(token_box()).get_cached_token()
     if token and token.get("refresh_token"):
         refresh_stored_grant(user.id, str(token["refresh_token"]))
+        if feature == "history":
+            from web.listening import grant_history
+
+            grant_history(user.id, user.display_name, str(token["refresh_token"]))
     after_login = str(session.pop(AFTER_LOGIN_KEY, ""))
     return redirect(safe_next(after_login) if after_login else url_for("shows.area"))
 

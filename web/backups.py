@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 
+from shared.area_playlists import write_playlist
 from shared.backups import (
     ISO_UTC,
     WEEKLY_RUN_ZONE,
@@ -32,6 +33,7 @@ from shared.backups import (
     next_weekly_run,
 )
 from shared.datasets import DatasetSchemaError, backups_of, empty_frame, load_dataset
+from shared.places import clock, plural
 from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord, track_uris
 from shared.storage import ConflictError, NotFoundError
@@ -54,8 +56,6 @@ from web.auth import (
     user_api,
 )
 from web.data import app_store as store
-from web.places import clock, plural
-from web.playlists import write_playlist
 
 logger = logging.getLogger(__name__)
 

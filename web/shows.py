@@ -9,16 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from shared.links import is_web_link
-from shared.spotify import SpotifyError
-from shared.storage import StorageError
-from web import area, places
-from web.area_form import DAY_CHOICES, AreaQuery, FormError, parse_area
-from web.auth import current_user, login_required, spotify_problem, user_api
-from web.data import ShowsData, shows_data
-from web.data import app_store as store
-from web.liner_notes import build_notes, save_notes
-from web.playlists import (
+from shared import area_plan, places
+from shared.area_playlists import (
     MadePlaylist,
     adopt_earlier_playlists,
     load_made,
@@ -27,7 +19,26 @@ from web.playlists import (
     remember_playlist,
     write_area_playlist,
 )
-from web.text import clean_name
+from shared.area_query import DAY_CHOICES, AreaQuery, FormError, parse_area
+from shared.liner_notes import build_notes, save_notes
+from shared.links import is_web_link
+from shared.saved_areas import REMAKE, content_hash
+from shared.shows_data import ShowsData
+from shared.spotify import SpotifyError
+from shared.storage import StorageError
+from shared.text import clean_name
+from web.auth import current_user, login_required, spotify_problem, user_api
+from web.data import app_store as store
+from web.data import shows_data
+from web.saved_areas import (
+    KeepFreshError,
+    MadeForArea,
+    check_can_keep,
+    keep_fresh,
+    query_fields,
+    query_of,
+    remember_previewed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +105,7 @@ def site_url(path: str) -> str:
 
 def _sort(form: Any) -> str:
     order = str((form or {}).get("sort", "date"))
-    return order if order in area.SORTS else "date"
+    return order if order in area_plan.SORTS else "date"
 
 
 def _with_chosen(genres: list[tuple[str, int]], chosen: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -111,7 +122,7 @@ def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
         session[ADOPTED_KEY] = True
         if store().generation(made_object(user_id)) is None:
             try:
-                adopt_earlier_playlists(store(), user_api(), user_id, area.NAME_PREFIX)
+                adopt_earlier_playlists(store(), user_api(), user_id, area_plan.NAME_PREFIX)
             except SpotifyError as error:
                 logger.warning("earlier playlists not taken in", extra={"error": str(error)})
     return load_made(store(), user_id).for_area(area_prefix)
@@ -122,7 +133,7 @@ def _page(
     query: AreaQuery | None,
     error: str = "",
     form: Any = None,
-    selection: area.Selection | None = None,
+    selection: area_plan.Selection | None = None,
 ) -> dict[str, Any]:
     """Return everything the area page shows for a query (or for none yet)."""
     user = current_user()
@@ -134,36 +145,39 @@ def _page(
         "day_choices": DAY_CHOICES,
         "user": user,
         "stale": data.stale,
-        "cities": area.city_counts(data, (form or {}).get("state", "").upper() if form else ""),
-        "sorts": area.SORTS,
+        "cities": area_plan.city_counts(
+            data, (form or {}).get("state", "").upper() if form else ""
+        ),
+        "sorts": area_plan.SORTS,
         "sort": _sort(form),
     }
     if query is None:
         return context
-    context["cities"] = area.city_counts(data, query.state)
-    chosen = selection or area.select(data, query, today())
+    context["cities"] = area_plan.city_counts(data, query.state)
+    chosen = selection or area_plan.select(data, query, today())
     first, last, rows = chosen.first, chosen.last, chosen.rows
     by_artist = context["sort"] == "artist"
-    shows, uris = area.plan_playlist(
+    shows, uris = area_plan.plan_playlist(
         rows, chosen.tracks_of, query.tracks_per_artist, None if by_artist else PREVIEW_SHOWS
     )
-    shows = area.sort_shows(shows, context["sort"])[:PREVIEW_SHOWS]
-    counts = area.count(rows)
+    shows = area_plan.sort_shows(shows, context["sort"])[:PREVIEW_SHOWS]
+    counts = area_plan.count(rows)
     context.update(
         {
+            "unchecked": area_plan.unchecked_artists(rows),
             "first": first,
             "last": last,
             "window_label": query.window_label(today()),
-            "genres": _with_chosen(area.genre_counts(chosen.without_genres), query.genres),
+            "genres": _with_chosen(area_plan.genre_counts(chosen.without_genres), query.genres),
             "counts": counts,
             "window_counts": chosen.window_counts,
-            "weekly": area.weekly_counts(rows, first, last),
+            "weekly": area_plan.weekly_counts(rows, first, last),
             "shows": shows,
             "more_shows": max(0, counts.shows - len(shows)),
             "track_count": len(uris),
-            "playlist_name": area.playlist_name(query, first, last),
+            "playlist_name": area_plan.playlist_name(query, first, last),
             "hidden": query.as_form(),
-            "existing": _made_for_area(user["id"], area.name_prefix(query)) if user else [],
+            "existing": _made_for_area(user["id"], area_plan.name_prefix(query)) if user else [],
         }
     )
     return context
@@ -179,7 +193,21 @@ def area_page() -> Any:
         query = parse_area(request.args, request.args.getlist, data, today())
     except FormError as error:
         return render_template("shows.html", **_page(data, None, str(error), request.args)), 400
+    user = current_user()
+    if user:
+        remember_previewed(user["id"], query, today())
     return render_template("shows.html", **_page(data, query, form=request.args))
+
+
+def _keep(user: dict[str, str], query: AreaQuery, written: MadeForArea) -> str:
+    """Keep the area of a playlist just made fresh; return why not ("" when kept)."""
+    try:
+        keep_fresh(user, query, written, str(request.form.get("when_deleted", REMAKE)), today())
+    except (KeepFreshError, StorageError, ValueError) as error:  # SavedAreasError included
+        logger.error("playlist made, but its area not saved", extra={"error": str(error)})
+        problem = str(error) if isinstance(error, KeepFreshError) else ""
+        return problem or "Local Shows could not save the area just now."
+    return ""
 
 
 @bp.post("/shows/playlist")
@@ -195,12 +223,20 @@ def make_playlist() -> Any:
     made = load_made(store(), user.get("id", ""))
     update_id = str(request.form.get("update", ""))
     earlier = made.get(update_id) if update_id else None
-    if update_id and (earlier is None or earlier.area_prefix != area.name_prefix(query)):
+    if update_id and (earlier is None or earlier.area_prefix != area_plan.name_prefix(query)):
         message = "That playlist is not one you made for this area: pick again below."
         return render_template("shows.html", **_page(data, query, message, request.form)), 400
+    keeping = bool(request.form.get("keep_fresh"))
+    try:
+        if keeping:  # refused before anything is made
+            check_can_keep(user.get("id", ""), query, today())
+    except KeepFreshError as error:
+        return render_template("shows.html", **_page(data, query, str(error), request.form)), 400
     first, last = query.window(today())  # the same dates the selection below uses
-    selection = area.select(data, query, today())
-    shows, uris = area.plan_playlist(selection.rows, selection.tracks_of, query.tracks_per_artist)
+    selection = area_plan.select(data, query, today())
+    shows, uris = area_plan.plan_playlist(
+        selection.rows, selection.tracks_of, query.tracks_per_artist
+    )
     if not uris:
         message = (
             "None of these shows' artists has tracks yet, so there is nothing to put in a playlist."
@@ -211,15 +247,17 @@ def make_playlist() -> Any:
         return render_template("shows.html", **context), 400
     token = earlier.notes_token if earlier else new_notes_token()
     notes_url = site_url(f"/notes/{token}")
-    name = area.playlist_name(query, first, last)
+    name = area_plan.playlist_name(query, first, last)
+    description = area_plan.playlist_description(shows, notes_url)
+    plain_description = area_plan.playlist_description(shows)
     try:
         result = write_area_playlist(
             user_api(),
             user_id=user.get("id", ""),
             update_id=earlier.playlist_id if earlier else "",
             name=name,
-            description=area.playlist_description(shows, notes_url),
-            plain_description=area.playlist_description(shows),
+            description=description,
+            plain_description=plain_description,
             uris=uris,
         )
     except SpotifyError as error:
@@ -229,7 +267,7 @@ def make_playlist() -> Any:
     kept = MadePlaylist(
         result.playlist.id,
         result.playlist.name,
-        area.name_prefix(query),
+        area_plan.name_prefix(query),
         result.playlist.url,
         token,
         earlier.made_at if earlier and not result.recreated else now,
@@ -247,6 +285,17 @@ def make_playlist() -> Any:
             "playlist made, but its liner notes or record were not saved",
             extra={"playlist_id": result.playlist.id, "error": str(error)},
         )
+    written = MadeForArea(
+        result.playlist.id,
+        result.playlist.name,
+        result.playlist.url,
+        token,
+        # What a refresh compares with: the same name, description and tracks write nothing.
+        content_hash(name, plain_description if result.description_refused else description, uris)
+        if result.complete
+        else "",
+    )
+    keep_problem = _keep(user, query, written) if keeping else ""
     # Post/Redirect/Get: reloading the result page must not make the playlist again.
     session[MADE_KEY] = {
         "id": result.playlist.id,
@@ -263,6 +312,12 @@ def make_playlist() -> Any:
         "notes_saved": notes_saved,
         "earlier_name": earlier.name if earlier else "",
         "back": url_for("shows.area", **query.as_form()),
+        "kept_fresh": keeping and not keep_problem,
+        "keep_problem": keep_problem,
+        # For "Keep it fresh" on the result page: the area (a rolling window only) and playlist.
+        "area": query_fields(query, today()) if query.days else None,
+        "notes_token": token,
+        "content_hash": written.content_hash,
     }
     return redirect(url_for("shows.made"), code=303)
 
@@ -275,3 +330,23 @@ def made() -> Any:
     if not isinstance(made, dict):
         return redirect(url_for("shows.area"))
     return render_template("result.html", made=made, user=current_user())
+
+
+@bp.post("/shows/made/keep")
+@login_required
+def keep_made_fresh() -> Any:
+    """Keep the playlist just made fresh, from its result page."""
+    made = session.get(MADE_KEY)
+    if not isinstance(made, dict) or not isinstance(made.get("area"), dict):
+        return redirect(url_for("shows.area"), code=303)
+    user = current_user() or {}
+    written = MadeForArea(
+        str(made.get("id", "")),
+        str(made.get("name", "")),
+        str(made.get("url", "")),
+        str(made.get("notes_token", "")),
+        str(made.get("content_hash", "")),
+    )
+    problem = _keep(user, query_of(made["area"]), written)
+    session[MADE_KEY] = {**made, "kept_fresh": not problem, "keep_problem": problem}
+    return redirect(url_for("shows.made"), code=303)

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, render_template
 
+from shared.places import clock, plural
 from shared.storage import StorageError, Store
 from web.auth import current_user, login_required
 from web.data import DatasetCache, app_store
-from web.places import clock, plural
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,10 @@ STATUS_LABELS = {
     "failed": "Failed",
     "stopped_quota": "Stopped: Spotify quota spent",
     "stopped_budget": "Stopped: request budget spent",
+    "nothing_to_do": "Nothing to do",
 }
+# The weekly build fetches concerts and matches; the daily catch-up only resumes matching.
+KIND_LABELS = {"build": "Build", "catch-up": "Catch-up"}
 
 T = TypeVar("T")
 
@@ -98,6 +101,11 @@ class RunSummary:
     match_rate: float | None  # None: no new performer to match
     spotify_requests: int
     status_429: int
+    kind: str = "build"  # reports older than catch-ups were all builds
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
 
     @property
     def status_label(self) -> str:
@@ -161,6 +169,7 @@ def parse_run_report(data: bytes) -> RunSummary:
         match_rate=_match_rate(artists),
         spotify_requests=_require(spotify, "requests", int),
         status_429=sum((_counts(spotify, "status_429_by_reason") or {}).values()),
+        kind=_optional(report, "kind", str) or "build",
     )
 
 

@@ -18,7 +18,7 @@ from shared.storage import (
     check_name,
     retry_on_conflict,
 )
-from web.text import clean_name
+from shared.text import clean_name
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Read an area and dates from a form: every value checked, with a message for each mistake."""
+"""An area's choices (AreaQuery), read from a form: each value checked, each mistake named."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from web.data import ShowsData
-from web.places import short_day, state_label
-from web.text import clean_name
+from shared.places import short_day, state_label
+from shared.shows_data import ShowsData
+from shared.text import clean_name
 
 DAY_CHOICES = (7, 14, 30, 90)
 DEFAULT_DAYS = 30

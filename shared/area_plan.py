@@ -1,4 +1,4 @@
-"""An area's shows, selected once per request, and the playlist planned from them. Pure."""
+"""An area's shows, selected once (a page, a refresh), and the playlist planned from them. Pure."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import pandas as pd
 
-from web.area_form import DAY_CHOICES, AreaQuery
-from web.data import ShowsData, Track, may_reach, miles_from
-from web.places import short_day
-from web.text import clean_name
+from shared.area_query import DAY_CHOICES, AreaQuery
+from shared.places import short_day
+from shared.shows_data import ShowsData, Track, may_reach, miles_from
+from shared.text import clean_name
 
 MAX_TRACKS = 1000  # a playlist this long is already 60+ hours of music
 DESCRIPTION_LIMIT = 300
@@ -29,6 +29,11 @@ class Counts:
 def count(rows: pd.DataFrame) -> Counts:
     """Count distinct shows and artists in rows."""
     return Counts(int(rows["show_key"].nunique()), int(rows["performer_key"].nunique()))
+
+
+def unchecked_artists(rows: pd.DataFrame) -> int:
+    """Count the distinct performers in rows the matching has not looked up yet."""
+    return int(rows.loc[~rows["checked"].astype(bool), "performer_key"].nunique())
 
 
 @dataclass

@@ -1,0 +1,108 @@
+"""Saved areas and recent previews: their records read back as written, bad ones refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.saved_areas import (
+    PREVIEW_DAYS,
+    SavedArea,
+    SavedAreas,
+    SavedAreasError,
+    delete_saved_areas,
+    load_saved_areas,
+    parse_saved_areas,
+    people_with_saved_areas,
+    recent_previews,
+    remember_preview,
+    save_saved_areas,
+    update_saved_areas,
+    with_area,
+)
+from shared.storage import FolderStore
+
+NYC = {"state": "NY", "city": "New York", "radius_miles": 0, "days": 30, "genres": [],
+       "tracks_per_artist": 3, "headliners_only": False}  # fmt: skip
+
+
+def area(area_id: str = "a1") -> SavedArea:
+    return SavedArea(area_id, dict(NYC), "pl1", "Local Shows: New York", "https://x", "tok",
+                     "2026-11-23T10:00:00Z")  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FolderStore:
+    return FolderStore(tmp_path)
+
+
+def test_a_record_reads_back_as_written(store: FolderStore) -> None:
+    record = SavedAreas("alice", "sealed", "Alice", areas=(area("a1"), area("a2")))
+
+    save_saved_areas(store, record)
+
+    loaded = load_saved_areas(store, "alice")
+    assert loaded is not None and loaded[0] == record
+    assert people_with_saved_areas(store) == ["alice"]
+
+
+def test_one_area_changes_the_others_stay(store: FolderStore) -> None:
+    save_saved_areas(store, SavedAreas("alice", "sealed", areas=(area("a1"), area("a2"))))
+
+    update_saved_areas(
+        store,
+        "alice",
+        lambda r: with_area(r, "a2", lambda a: a.__class__(**{**a.__dict__, "paused": "gone"})),
+    )
+
+    loaded = load_saved_areas(store, "alice")
+    assert loaded is not None
+    assert [a.paused for a in loaded[0].areas] == ["", "gone"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"user_id": "alice"}',
+        b'{"user_id": "alice", "sealed_refresh_token": "s", "status": "odd"}',
+        b'{"user_id": "alice", "sealed_refresh_token": "s", "areas": {}}',
+        b'{"user_id": "alice", "sealed_refresh_token": "s", "areas": [{"area_id": "a"}]}',
+        json.dumps(
+            {
+                "user_id": "alice",
+                "sealed_refresh_token": "s",
+                "areas": [{**area().__dict__, "query": {"evil": 1, "state": "NY"}}],
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "user_id": "alice",
+                "sealed_refresh_token": "s",
+                "areas": [{**area().__dict__, "when_deleted": "explode"}],
+            }
+        ).encode(),
+    ],
+)
+def test_bad_records_are_refused_by_name(body: bytes) -> None:
+    with pytest.raises(SavedAreasError):
+        parse_saved_areas(body)
+
+
+def test_previews_are_kept_a_month_and_written_only_when_news(store: FolderStore) -> None:
+    today = date(2026, 11, 23)
+
+    assert remember_preview(store, "alice", NYC, today - timedelta(days=PREVIEW_DAYS + 1))
+    assert remember_preview(store, "bob", {**NYC, "city": "Buffalo"}, today)
+    assert remember_preview(store, "alice", {**NYC, "state": "CA", "city": ""}, today)
+    assert not remember_preview(store, "alice", {**NYC, "state": "CA", "city": ""}, today)
+
+    found = recent_previews(store, today)
+
+    assert sorted(q["city"] or q["state"] for q in found) == ["Buffalo", "CA"]
+    delete_saved_areas(store, "alice")
+    assert [q["city"] for q in recent_previews(store, today)] == ["Buffalo"]
