@@ -115,9 +115,18 @@ def catch_up(
     performers_of = saved_area_performers(store, shows, today)
     wanted = wanted_from_shows(store, shows, today, performers_of)
     left = find_work_left(store, concerts, now=now, wanted=wanted)
+    waiting = areas_waiting(store)
     summary = CatchUpSummary(left)
-    if left.nothing:
-        logger.info("catch-up: nothing left to match")
+    if left.nothing and not waiting:
+        logger.info("catch-up: nothing left to match, no saved area waiting")
+        return summary
+    summary.areas_waiting = len(waiting)
+    if left.nothing:  # the build matched everything but could not refresh every area
+        del concerts
+        logger.info("catch-up: refreshing the saved areas waiting", extra={"areas": len(waiting)})
+        summary.saved_areas = refresh_saved_areas(
+            store, settings, spotify.ledger, now=now, only=waiting, deadline=spotify.deadline
+        )
         return summary
     logger.info(
         "catch-up: matching resumes",
@@ -132,8 +141,6 @@ def catch_up(
     if summary.serving.error:
         return summary
     touched = touched_areas(performers_of, before, playable_performers(store))
-    waiting = {(user_id, area.area_id) for user_id, area in active_saved_areas(store)
-               if not area.content_hash}  # fmt: skip
     summary.areas_touched, summary.areas_waiting = len(touched), len(waiting - touched)
     areas = touched | waiting
     if areas:
@@ -141,6 +148,13 @@ def catch_up(
             store, settings, spotify.ledger, now=now, only=areas, deadline=spotify.deadline
         )
     return summary
+
+
+def areas_waiting(store: Store) -> set[AreaKey]:
+    """Return the active saved areas with no content hash: a refresh that ran out of requests
+    did not reach them, or wrote them only partly (their playlist is not what it should be)."""
+    return {(user_id, area.area_id) for user_id, area in active_saved_areas(store)
+            if not area.content_hash}  # fmt: skip
 
 
 def catch_up_report(report: dict[str, Any], summary: CatchUpSummary | None) -> dict[str, Any]:
@@ -151,7 +165,7 @@ def catch_up_report(report: dict[str, Any], summary: CatchUpSummary | None) -> d
         "performers": summary.left.performers,
         "tracks_due": summary.left.tracks_due,
     }
-    if summary.left.nothing:
+    if summary.left.nothing and summary.saved_areas is None:
         report["status"] = NOTHING_TO_DO
         report["message"] = "nothing left to match: every performer checked, no tracks due"
         return report
@@ -162,6 +176,13 @@ def catch_up_report(report: dict[str, Any], summary: CatchUpSummary | None) -> d
     report["saved_areas_waiting"] = summary.areas_waiting
     if summary.saved_areas is not None:
         report["saved_areas"] = summary.saved_areas.as_report()
+        stopped = summary.saved_areas.stopped
+        if stopped and report["status"] == "ok":
+            report["status"] = f"stopped_{stopped}"
+            report["message"] = (
+                f"{summary.saved_areas.left_waiting} saved areas still wait for a refresh: "
+                f"Spotify's {stopped} ran out; the next catch-up goes on"
+            )
     return report
 
 

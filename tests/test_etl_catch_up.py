@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from etl.catch_up import NOTHING_TO_DO, run_catch_up
 from etl.lease import take_lease
 from etl.pipeline import make_spotify, run_etl
+from etl.refresh_areas import WAITING
 from etl.service import create_app as create_etl_app
 from etl.sources.registry import make_sources
 from etl.wanted import area_performers, concert_shows, query_of
@@ -25,7 +26,14 @@ from shared.datasets import ARTISTS, CONCERTS, load_dataset
 from shared.shows_data import load_shows
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV
-from tests.test_etl_saved_areas import busiest_city, sandbox_playlist, save_area, stats, stored_area
+from tests.test_etl_saved_areas import (
+    busiest_city,
+    refresh,
+    sandbox_playlist,
+    save_area,
+    stats,
+    stored_area,
+)
 from web.status import parse_run_report
 
 CRON = {"X-Appengine-Cron": "true"}
@@ -57,6 +65,7 @@ def test_nothing_left_makes_no_spotify_request(
     data_copy: FolderStore, settings: Settings, sandbox: SandboxServer
 ) -> None:
     save_area(data_copy, settings, "alice", busiest_city(load_shows(data_copy)))
+    refresh(data_copy, settings)  # as the build does: the area's playlist is written
     before = stats(sandbox)["requests"]
 
     started = time.monotonic()
@@ -111,6 +120,41 @@ def test_a_catch_up_checks_what_a_stopped_build_left_and_refreshes_the_area(
     _, uris = area_plan.plan(load_shows(store), query_of(query), NOW.date())
     playlist = sandbox_playlist(sandbox, area.playlist_id)
     assert [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
+
+
+def test_areas_a_refresh_could_not_reach_are_refreshed_with_nothing_left_to_match(
+    data_copy: FolderStore, settings: Settings, sandbox: SandboxServer
+) -> None:
+    """The build matched everything, but Spotify's quota ran out during its refresh."""
+    query = busiest_city(load_shows(data_copy))
+    save_area(data_copy, settings, "alice", query)
+    save_area(data_copy, settings, "bob", query)
+    sandbox.sandbox.limits.reset()
+    sandbox.sandbox.options.daily_quota = 2  # one new playlist takes two: the first person's
+    try:
+        stopped = refresh(data_copy, settings)
+    finally:
+        sandbox.sandbox.limits.reset()
+        sandbox.sandbox.options.daily_quota = None
+    assert stopped.stopped == "quota" and stopped.left_waiting >= 1
+    waiting = [u for u in ("alice", "bob") if not stored_area(data_copy, u).content_hash]
+    assert waiting and stored_area(data_copy, waiting[0]).last_result == WAITING
+
+    report = run_catch_up(data_copy, make_spotify(settings), settings=settings)
+
+    assert report["status"] == "ok" and report["left_before"]["performers"] == 0
+    assert report["saved_areas_waiting"] == len(waiting)
+    assert report["saved_areas"]["updated"] + report["saved_areas"]["made_again"] >= len(waiting)
+    for user in ("alice", "bob"):
+        area = stored_area(data_copy, user)
+        assert area.content_hash and area.last_result.startswith(("Updated: ", "Unchanged: "))
+    _, uris = area_plan.plan(load_shows(data_copy), query_of(query), NOW.date())
+    playlist = sandbox_playlist(sandbox, stored_area(data_copy, waiting[0]).playlist_id)
+    assert [f"spotify:track:{t}" for t in playlist["track_ids"]] == uris
+    # Once written, the next day's catch-up has nothing to do again.
+    before = stats(sandbox)["requests"]
+    again = run_catch_up(data_copy, make_spotify(settings), settings=settings)
+    assert again["status"] == NOTHING_TO_DO and stats(sandbox)["requests"] == before
 
 
 def test_the_catch_up_answers_only_cron(etl_client: FlaskClient) -> None:
