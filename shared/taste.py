@@ -12,6 +12,7 @@ and the serving layout's `spotify_artist_id`): never by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -191,10 +192,8 @@ def update_taste(
 
 def delete_taste(store: Store, user_id: str) -> None:
     """Forget a person's taste: the grant and the profile (nothing to do when there is none)."""
-    try:
+    with contextlib.suppress(NotFoundError):
         store.delete(taste_object(user_id))
-    except NotFoundError:
-        pass
 
 
 # Reading Spotify's answers (real layouts in ../shared/real-api/exports/api/).
