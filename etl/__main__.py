@@ -1,5 +1,6 @@
 """Command line of the ETL: `python -m etl build [--data DIR] [--states NY,CA]`,
-`python -m etl catch-up [--data DIR]` to resume the matching a build left undone, and
+`python -m etl catch-up [--data DIR]` to resume the matching a build left undone,
+`python -m etl plays` and `python -m etl taste` for the listening-history and taste jobs, and
 `python -m etl serving [--data DIR]` to rebuild the web's serving layout from the datasets."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from etl.plays import run_plays
 from etl.serving import ServingBuildError, rebuild_serving_layout
 from etl.sources import StateFetch
 from etl.sources.registry import NoEventSourceError, make_sources
+from etl.taste import run_taste
 from shared.config import ConfigError, Settings, load_settings
 from shared.datasets import DatasetSchemaError
 from shared.logging import setup_logging
@@ -113,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     plays = commands.add_parser("plays", help="read every opted-in person's new plays (hourly)")
     plays.add_argument("--data", help="where the data lives (overrides DATA_URL)")
     plays.add_argument("--verbose", action="store_true", help="log every step")
+    taste = commands.add_parser("taste", help="refresh every due taste profile (daily)")
+    taste.add_argument("--data", help="where the data lives (overrides DATA_URL)")
+    taste.add_argument("--verbose", action="store_true", help="log every step")
     catch_up = commands.add_parser(
         "catch-up", help="resume the matching a build left undone (daily)"
     )
@@ -199,6 +204,23 @@ def collect_plays(store: Store, settings: Settings) -> int:
     return 1 if report["failed"] else 0
 
 
+def collect_taste(store: Store, settings: Settings) -> int:
+    """Run the daily taste job once and say what it did."""
+    try:
+        report = run_taste(store, settings)
+    except LeaseHeld as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
+    print(
+        f"taste: {report['refreshed']} of {report['people']} people refreshed, "
+        f"{report['skipped_not_due']} not due, {report['paused']} paused, "
+        f"{report['failed']} failed, {report['requests']} Spotify requests{stopped}",
+        flush=True,
+    )
+    return 1 if report["failed"] else 0
+
+
 def rebuild_serving(store: Store) -> int:
     """Rebuild the serving layout and print what was written; 1 when it was not."""
     started = time.monotonic()
@@ -221,6 +243,7 @@ def rebuild_serving(store: Store) -> int:
 ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings], int]] = {
     "serving": lambda store, _settings: rebuild_serving(store),
     "plays": collect_plays,
+    "taste": collect_taste,
     "catch-up": catch_up,
 }
 

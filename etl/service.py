@@ -1,5 +1,5 @@
-"""The etl service's Flask app: the cron-only build, catch-up and plays endpoints, and the
-health check."""
+"""The etl service's Flask app: the cron-only build, catch-up, plays and taste endpoints, and
+the health check."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from etl.lease import LeaseHeld
 from etl.pipeline import make_spotify, run_etl
 from etl.plays import run_plays
 from etl.sources.registry import NoEventSourceError, make_sources
+from etl.taste import run_taste
 from shared.config import Settings, load_settings
 from shared.storage import Store, open_store
 
@@ -89,6 +90,17 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return refused
         try:
             return run_plays(app.extensions["store"], settings), 200
+        except LeaseHeld as error:
+            return {"status": "busy", "error": str(error)}, 409
+
+    @app.get("/tasks/taste")
+    def taste() -> tuple[dict[str, Any], int]:
+        """Refresh every due taste profile, daily, for App Engine cron only."""
+        refused = _refuse_unless_cron("taste run")
+        if refused:
+            return refused
+        try:
+            return run_taste(app.extensions["store"], settings), 200
         except LeaseHeld as error:
             return {"status": "busy", "error": str(error)}, 409
 

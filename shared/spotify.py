@@ -356,6 +356,22 @@ class SpotifyApi:
             )
         return self.call("recently_played", self.client.current_user_recently_played, limit=limit)
 
+    def top_artists(self, time_range: str, offset: int, limit: int = 50) -> Any:
+        """Return one raw page of the user's top artists in a time range; shared.taste parses it."""
+        return self.call(
+            "top_artists",
+            self.client.current_user_top_artists,
+            limit=limit,
+            offset=offset,
+            time_range=time_range,
+        )
+
+    def followed_artists(self, after: str | None, limit: int = 50) -> Any:
+        """Return one raw page of the artists the user follows after a cursor (an artist id)."""
+        return self.call(
+            "followed_artists", self.client.current_user_followed_artists, limit=limit, after=after
+        )
+
     def artist_top_tracks(self, artist_id: str) -> list[TrackRecord]:
         """Return an artist's top tracks (Extended Quota only; Development Mode refuses it)."""
         answer = self.call(

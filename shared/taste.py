@@ -148,7 +148,7 @@ def parse_taste(data: bytes) -> TasteRecord:
             raise TasteError(f"artist {artist_id!r} has a wrong top list or play count")
         artists[str(artist_id)] = Known(
             str(known.get("name", "")),
-            tuple(str(t) for t in top if t in TIME_RANGES),
+            tuple(t for t in top if isinstance(t, str) and t in TIME_RANGES),
             bool(known.get("followed", False)),
             max(0, plays),
         )
@@ -188,6 +188,15 @@ def update_taste(
         return changed
 
     return retry_on_conflict(taste_object(user_id), attempt)
+
+
+def taste_users(store: Store) -> list[str]:
+    """Return the ids of people with taste on (or paused)."""
+    return sorted(
+        name.removeprefix("taste/").removesuffix(".json")
+        for name in store.list("taste/")
+        if name.endswith(".json")
+    )
 
 
 def delete_taste(store: Store, user_id: str) -> None:

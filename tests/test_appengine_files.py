@@ -66,6 +66,17 @@ def test_cron_reads_plays_hourly_on_the_etl_service() -> None:
     assert "retry_parameters" not in job
 
 
+def test_cron_refreshes_taste_daily_on_the_etl_service() -> None:
+    jobs = {job["url"]: job for job in load("cron.yaml")["cron"]}
+    job = jobs["/tasks/taste"]
+
+    assert job["target"] == "etl"
+    assert job["schedule"].startswith("every day ")
+    assert job["timezone"] == jobs["/tasks/build"]["timezone"]
+    # No retries: a person missed is read first the next day.
+    assert "retry_parameters" not in job
+
+
 def test_dispatch_sends_tasks_to_etl() -> None:
     rules = load("dispatch.yaml")["dispatch"]
 

@@ -16,6 +16,7 @@ from shared.places import plural
 from shared.plays import month_objects
 from shared.saved_areas import SavedAreasError, delete_saved_areas, load_saved_areas
 from shared.storage import NotFoundError, StorageError
+from shared.taste import delete_taste
 from shared.users import BackupSettings, user_object
 from web.auth import current_user, end_sessions_and_forget, login_required
 from web.backups import Week, load_weeks, store, user_settings, weeks_of
@@ -131,6 +132,7 @@ def delete_my_data() -> Any:
         notes = delete_user_notes(store(), user_id)
         forget_history(store(), user_id)
         delete_saved_areas(store(), user_id)
+        delete_taste(store(), user_id)
         _remove(user_id)
         with contextlib.suppress(NotFoundError):
             store().delete(made_object(user_id))

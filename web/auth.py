@@ -27,7 +27,8 @@ from flask import (
 from spotipy.cache_handler import CacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
-from shared.listening import HISTORY_SCOPE
+from shared.listening import ACTIVE as HISTORY_ACTIVE
+from shared.listening import HISTORY_SCOPE, ListeningRecordError, load_record
 from shared.spotify import (
     USER_SCOPES,
     QuotaExhaustedError,
@@ -39,6 +40,8 @@ from shared.spotify import (
     make_spotipy,
 )
 from shared.storage import Store
+from shared.taste import ACTIVE as TASTE_ACTIVE
+from shared.taste import TASTE_SCOPES, TasteError, load_taste
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import bump_session_version, load_session_version
 
@@ -53,7 +56,7 @@ SESSION_VERSION_KEY = "session_version"
 AFTER_LOGIN_KEY = "after_login"
 GRANTING_KEY = "granting"  # the feature whose added scope this sign-in asks for
 # A scope is asked for only when a person turns on the feature that needs it (ARCHITECTURE.md).
-FEATURE_SCOPES = {"history": HISTORY_SCOPE}
+FEATURE_SCOPES = {"history": HISTORY_SCOPE, "taste": TASTE_SCOPES}
 SIGN_IN_KEYS = (TOKEN_KEY, USER_KEY, SESSION_VERSION_KEY)
 SIGNED_OUT_MESSAGE = "You were signed out. Please sign in again."
 SESSION_VERSION_TTL_SECONDS = 5.0
@@ -160,9 +163,43 @@ def token_box() -> TokenBox:
     return TokenBox(current_app.extensions["settings"].token_encryption_key)
 
 
+def feature_scope(feature: str) -> str:
+    """Return the scopes a feature asks for, for the signed-in person as things stand now.
+
+    Each feature keeps its own refresh token, with the scopes of the grant that gave it. A new
+    grant also asks again for the scopes of the person's other features that are on (history
+    and taste), so that the newest consent covers everything they use.
+    """
+    if feature not in FEATURE_SCOPES:
+        return ""
+    scopes = [FEATURE_SCOPES[feature]]
+    user = current_user()
+    if user is not None and feature == "taste" and _history_on(user["id"]):
+        scopes.append(HISTORY_SCOPE)
+    if user is not None and feature == "history" and _taste_on(user["id"]):
+        scopes.append(TASTE_SCOPES)
+    return " ".join(scopes)
+
+
+def _history_on(user_id: str) -> bool:
+    try:
+        loaded = load_record(current_app.extensions["store"], user_id)
+    except ListeningRecordError:
+        return False
+    return loaded is not None and loaded[0].status == HISTORY_ACTIVE
+
+
+def _taste_on(user_id: str) -> bool:
+    try:
+        loaded = load_taste(current_app.extensions["store"], user_id)
+    except TasteError:
+        return False
+    return loaded is not None and loaded[0].status == TASTE_ACTIVE
+
+
 def oauth(feature: str = "", *, show_dialog: bool = False) -> SpotifyOAuth:
     """Return the OAuth manager for this request's session (asking, for a feature, its scope)."""
-    scope = USER_SCOPES + (" " + FEATURE_SCOPES[feature] if feature in FEATURE_SCOPES else "")
+    scope = " ".join(filter(None, [USER_SCOPES, feature_scope(feature)]))
     return make_oauth(
         current_app.extensions["settings"],
         EncryptedSessionCache(token_box()),
@@ -377,6 +414,10 @@ def callback() -> Any:
             from web.listening import grant_history
 
             grant_history(user.id, user.display_name, str(token["refresh_token"]))
+        elif feature == "taste":
+            from web.taste import grant_taste  # the taste page builds on sign-in, as above
+
+            grant_taste(user.id, user.display_name, str(token["refresh_token"]))
     after_login = str(session.pop(AFTER_LOGIN_KEY, ""))
     return redirect(safe_next(after_login) if after_login else url_for("shows.area"))
 
