@@ -52,6 +52,7 @@ from shared.spotify import (
     StoredGrant,
 )
 from shared.storage import StorageError, Store
+from shared.taste import known_artists
 from shared.tokens import TokenBox, TokenDecryptError
 
 logger = logging.getLogger(__name__)
@@ -212,10 +213,9 @@ def _refresh_area(step: _Step, api: SpotifyApi, user_id: str, area: SavedArea) -
     today = step.now.astimezone(UTC).date()
     first, last = query.window(today)
     if query.state in data.states:
-        selection = area_plan.select(data, query, today)
-        shows, uris = area_plan.plan_playlist(
-            selection.rows, selection.tracks_of, query.tracks_per_artist
-        )
+        # An area of "artists I know", or with a mix, plans with the person's taste as it is now.
+        known = known_artists(store, user_id) if query.uses_taste else None
+        shows, uris = area_plan.plan(data, query, today, known)
     else:
         shows, uris = [], []
     name = area_plan.playlist_name(query, first, last)

@@ -49,7 +49,7 @@ def rebuild_serving_layout(store: Store, *, now: datetime) -> ServingIndex:
             store, CONCERTS, columns=CONCERT_COLUMNS, text_as_category=True
         )
         artists, artists_generation = load_dataset(
-            store, ARTISTS, columns=["performer_key", "spotify_artist_id"]
+            store, ARTISTS, columns=["performer_key", "spotify_artist_id", "match_confidence"]
         )
         tracks, tracks_generation = load_dataset(store, TOP_TRACKS, columns=TRACK_COLUMNS)
     except (DatasetSchemaError, StorageError) as error:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from shared.area_plan import select
-from shared.area_query import DEFAULT_DAYS, AreaQuery
+from shared.area_query import DEFAULT_DAYS, MIXES, AreaQuery
 from shared.saved_areas import (
     ACTIVE,
     SavedArea,
@@ -42,6 +42,7 @@ def query_of(stored: dict[str, Any]) -> AreaQuery:
     radius, days = stored.get("radius_miles", 0), stored.get("days", DEFAULT_DAYS)
     genres, tracks = stored.get("genres", []), stored.get("tracks_per_artist", 3)
     headliners = stored.get("headliners_only", False)
+    known_only, mix = stored.get("known_only", False), stored.get("mix", "")
     if not (isinstance(state, str) and state and isinstance(city, str)):
         raise SavedAreasError("an area's state or city is not text")
     if not all(_whole(value) for value in (radius, days, tracks)):
@@ -50,6 +51,8 @@ def query_of(stored: dict[str, Any]) -> AreaQuery:
         raise SavedAreasError("an area's genres are not a list of text")
     if not isinstance(headliners, bool):
         raise SavedAreasError("an area's headliners choice is not true or false")
+    if not isinstance(known_only, bool) or mix not in MIXES:
+        raise SavedAreasError("an area's known-artists choice or mix is not one the page offers")
     return AreaQuery(
         state=state,
         city=city,
@@ -58,6 +61,8 @@ def query_of(stored: dict[str, Any]) -> AreaQuery:
         genres=tuple(genres),
         tracks_per_artist=tracks,
         headliners_only=headliners,
+        known_only=known_only,
+        mix=mix,
     )
 
 

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import pandas as pd
 
-from shared.area_query import DAY_CHOICES, AreaQuery
+from shared.area_query import DAY_CHOICES, KNOWN_SHARE, AreaQuery
 from shared.places import short_day
 from shared.shows_data import ShowsData, Track, may_reach, miles_from
+from shared.taste import Known
 from shared.text import clean_name
 
 MAX_TRACKS = 1000  # a playlist this long is already 60+ hours of music
@@ -179,8 +180,11 @@ class PlannedArtist:
     tracks: list[Track] = field(default_factory=list)
     reason: str = ""
     # The tracks that go into the playlist from this row: none when the artist already came
-    # with an earlier show, a track is already in, or the playlist is full.
+    # with an earlier show, a track is already in, the playlist is full, or the mix left them out.
     in_playlist: list[Track] = field(default_factory=list)
+    known: str = ""  # how the person knows them ("you follow them"), "" when they do not
+    known_weight: int = 0
+    maybe: bool = False  # the match to this Spotify artist is uncertain
 
 
 @dataclass
@@ -201,9 +205,15 @@ def plan_playlist(
     tracks_of: dict[str, list[Track]],
     tracks_per_artist: int,
     preview_shows: int | None = None,
+    *,
+    known: dict[str, Known] | None = None,
+    mix: str = "",
 ) -> tuple[list[PlannedShow], list[str]]:
     """Return the shows (the first preview_shows) with their artists' tracks, and the playlist's
     track URIs in order: by show date, headliners first; each artist and track once.
+
+    With the person's known artists, each is marked; with a mix, only the artists it chooses
+    (`choose_mix`) bring tracks.
 
     Rows come ordered by start, show and billing already. The playlist needs each artist once,
     at their first row; the shows shown need only their own rows: a whole state's rows are
@@ -214,12 +224,17 @@ def plan_playlist(
     for index, artist_id in enumerate(artist_ids):
         if artist_id:
             first_row.setdefault(artist_id, index)
+    chosen = (
+        set(choose_mix(list(first_row), known or {}, mix)) if mix and known is not None else None
+    )
     uris: list[str] = []
     seen_tracks: set[str] = set()
     added_at: dict[int, list[Track]] = {}  # a first row -> the tracks its artist brings in
     for artist_id, index in first_row.items():  # in the order artists first play
         if len(uris) >= MAX_TRACKS:
             break
+        if chosen is not None and artist_id not in chosen:
+            continue
         added: list[Track] = []
         for track in tracks_of.get(artist_id, [])[:tracks_per_artist]:
             if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
@@ -234,8 +249,58 @@ def plan_playlist(
         tracks_per_artist=tracks_per_artist,
         added_at=added_at,
         preview_shows=preview_shows,
+        known=known or {},
     )
     return shows, uris
+
+
+def choose_mix(artists: list[str], known: dict[str, Known], mix: str) -> list[str]:
+    """Return the artists (Spotify ids, in the order they first play) a mix puts in the playlist.
+
+    The mix is a share of known artists: as many artists as the two lists allow at that share,
+    the soonest of each; "all_known" and "all_new" take every artist of their side.
+    """
+    share = KNOWN_SHARE.get(mix)
+    if share is None:
+        return list(artists)
+    familiar = [a for a in artists if a in known]
+    new = [a for a in artists if a not in known]
+    if share >= 1:
+        return familiar
+    if share <= 0:
+        return new
+    take_known = min(len(familiar), int(len(new) * share / (1 - share) + 1e-9))
+    take_new = min(len(new), round(take_known * (1 - share) / share))
+    chosen = set(familiar[:take_known]) | set(new[:take_new])
+    return [a for a in artists if a in chosen]
+
+
+@dataclass(frozen=True)
+class MixCounts:
+    """What the person knows of an area's artists, and what a mix takes of them."""
+
+    known: int  # distinct artists with shows here that the person knows
+    new: int  # distinct matched artists here new to them
+    chosen_known: int
+    chosen_new: int
+
+
+def mix_counts(rows: pd.DataFrame, known: dict[str, Known], mix: str) -> MixCounts:
+    """Count the area's known and new artists, and those the mix chooses."""
+    artists = list(dict.fromkeys(a for a in _texts(rows["spotify_artist_id"]) if a))
+    chosen = choose_mix(artists, known, mix) if mix else artists
+    familiar = sum(1 for a in artists if a in known)
+    chosen_known = sum(1 for a in chosen if a in known)
+    return MixCounts(familiar, len(artists) - familiar, chosen_known, len(chosen) - chosen_known)
+
+
+def only_known_shows(rows: pd.DataFrame, known: dict[str, Known]) -> pd.DataFrame:
+    """Return the rows of the shows with at least one artist the person knows (whole bills)."""
+    if not known:
+        return rows.iloc[:0]
+    is_known = rows["spotify_artist_id"].astype(str).isin(set(known)).to_numpy()
+    shows = set(rows.loc[is_known, "show_key"].astype(str))
+    return rows.loc[rows["show_key"].astype(str).isin(shows).to_numpy()]
 
 
 def _planned_shows(
@@ -246,6 +311,7 @@ def _planned_shows(
     tracks_per_artist: int,
     added_at: dict[int, list[Track]],
     preview_shows: int | None,
+    known: dict[str, Known],
 ) -> list[PlannedShow]:
     """Return the first preview_shows shows (all with None), each artist with their tracks."""
     show_keys = _texts(rows["show_key"])
@@ -273,6 +339,9 @@ def _planned_shows(
     }
     time_tbd = head["time_tbd"].tolist()
     checked = head["checked"].tolist()
+    uncertain = (
+        head["uncertain"].astype(bool).tolist() if "uncertain" in head else [False] * len(head)
+    )
     shows: list[PlannedShow] = []
     current = None
     for index in range(end):
@@ -294,6 +363,10 @@ def _planned_shows(
         artist = PlannedArtist(
             values["performer_name"][index], artist_id, tracks, "", added_at.get(index, [])
         )
+        knowing = known.get(artist_id) if artist_id else None
+        if knowing is not None:
+            artist.known, artist.known_weight = knowing.label, knowing.weight
+        artist.maybe = bool(artist_id) and bool(uncertain[index])
         if not artist_id:
             artist.reason = "not found on Spotify" if checked[index] else "not matched yet"
         elif not tracks:
@@ -314,17 +387,32 @@ def _texts(column: pd.Series) -> list[str]:
     return column.astype(str).tolist()
 
 
-def plan(data: ShowsData, query: AreaQuery, today: date) -> tuple[list[PlannedShow], list[str]]:
-    """Select the area's shows and plan the whole playlist (what "Make" writes)."""
+def plan(
+    data: ShowsData, query: AreaQuery, today: date, known: dict[str, Known] | None = None
+) -> tuple[list[PlannedShow], list[str]]:
+    """Select the area's shows and plan the whole playlist (what "Make" writes).
+
+    `known` (the person's taste) is needed when the query chooses known artists or a mix.
+    """
     selection = select(data, query, today)
-    return plan_playlist(selection.rows, selection.tracks_of, query.tracks_per_artist)
+    rows = selection.rows
+    if query.known_only:
+        rows = only_known_shows(rows, known or {})
+    return plan_playlist(
+        rows, selection.tracks_of, query.tracks_per_artist, known=known, mix=query.mix
+    )
 
 
-SORTS = {"date": "Date", "artist": "Artist"}
+SORTS = {"date": "Date", "artist": "Artist", "known": "Artists I know first"}
 
 
 def sort_shows(shows: list[PlannedShow], order: str) -> list[PlannedShow]:
-    """Return the shows by date (as planned) or by their first artist's name, A to Z."""
+    """Return the shows by date (as planned), by their first artist's name, A to Z, or with the
+    shows of the artists the person knows best first (then by date)."""
+    if order == "known":
+        return sorted(
+            shows, key=lambda show: -max((a.known_weight for a in show.artists), default=0)
+        )
     if order != "artist":
         return shows
     return sorted(

@@ -19,6 +19,23 @@ MAX_WINDOW_DAYS = 366
 # both Python's datetime (year 9999) and pandas' Timestamp (year 2262).
 MAX_DAYS_AHEAD = 3 * 366
 MAX_TEXT = 100
+# The playlist's mix of artists the person knows and artists new to them (issue 17): the share
+# of the playlist's artists that are known. "" plays everyone, as the shows come.
+MIXES = {
+    "": "Everyone playing",
+    "all_known": "Only artists I know",
+    "mostly_known": "Mostly artists I know",
+    "half": "Half known, half new",
+    "mostly_new": "Mostly new to me",
+    "all_new": "Only artists new to me",
+}
+KNOWN_SHARE = {
+    "all_known": 1.0,
+    "mostly_known": 0.75,
+    "half": 0.5,
+    "mostly_new": 0.25,
+    "all_new": 0.0,
+}
 
 
 class FormError(ValueError):
@@ -38,6 +55,13 @@ class AreaQuery:
     genres: tuple[str, ...] = ()
     tracks_per_artist: int = 3
     headliners_only: bool = False
+    known_only: bool = False  # only the shows of artists the person knows (their taste)
+    mix: str = ""  # a key of MIXES
+
+    @property
+    def uses_taste(self) -> bool:
+        """Tell whether the choices need the person's taste profile."""
+        return self.known_only or bool(self.mix)
 
     def window(self, today: date) -> tuple[date, date]:
         """Return the first and last day of the shows wanted."""
@@ -77,6 +101,10 @@ class AreaQuery:
             values["genre"] = list(self.genres)
         if self.headliners_only:
             values["headliners"] = "1"
+        if self.known_only:
+            values["known"] = "1"
+        if self.mix:
+            values["mix"] = self.mix
         return values
 
 
@@ -152,6 +180,9 @@ def parse_area(form: Mapping[str, Any], getlist: Any, data: ShowsData, today: da
     genres = tuple(sorted({_text(g, "Genre").lower() for g in getlist("genre") if str(g).strip()}))
     if len(genres) > 30:
         raise FormError("Pick at most 30 genres")
+    mix = _text(form.get("mix"), "Mix")
+    if mix not in MIXES:
+        raise FormError(f"Mix must be one of: {', '.join(repr(m) for m in MIXES if m)}")
     canonical_city = next((c for c in cities if c.casefold() == city.casefold()), "")
     return AreaQuery(
         state,
@@ -163,4 +194,6 @@ def parse_area(form: Mapping[str, Any], getlist: Any, data: ShowsData, today: da
         genres,
         tracks,
         bool(form.get("headliners")),
+        bool(form.get("known")),
+        mix,
     )

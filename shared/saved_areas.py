@@ -33,7 +33,7 @@ PAUSE = "pause"  # ... or the area is paused until the person says otherwise
 WHEN_DELETED = (REMAKE, PAUSE)
 # The choices of an area, as AreaQuery's fields (shared/area_query.py); the window is relative.
 QUERY_FIELDS = ("state", "city", "radius_miles", "days", "genres", "tracks_per_artist",
-                "headliners_only")  # fmt: skip
+                "headliners_only", "known_only", "mix")  # fmt: skip
 
 
 class SavedAreasError(ValueError):

@@ -127,8 +127,9 @@ def shape_rows(concerts: pd.DataFrame, artists: pd.DataFrame) -> pd.DataFrame:
     """Return the concert rows shaped for the pages, every state, each with its match.
 
     Sorted by start, show and billing; names cleaned; `starts` a UTC time; `local_day` the day
-    on the venue's clock as 20261121; `spotify_artist_id` the match ("" when none) and `checked`
-    whether the ETL has looked the performer up. Rows whose start cannot be read are left out.
+    on the venue's clock as 20261121; `spotify_artist_id` the match ("" when none), `checked`
+    whether the ETL has looked the performer up, `uncertain` whether the match is a low-confidence
+    one (a page says "maybe"). Rows whose start cannot be read are left out.
     """
     frame = concerts[[column for column in CONCERT_COLUMNS if column in concerts.columns]]
     frame = frame.assign(
@@ -161,10 +162,21 @@ def shape_rows(concerts: pd.DataFrame, artists: pd.DataFrame) -> pd.DataFrame:
         if _text(artist_id)
     }
     checked = {_text(key) for key in artists["performer_key"]}
+    confidence = (
+        artists["match_confidence"]
+        if "match_confidence" in artists
+        else pd.Series("", artists.index)
+    )
+    uncertain = {
+        _text(key)
+        for key, level in zip(artists["performer_key"], confidence, strict=True)
+        if _text(level) == UNCERTAIN_CONFIDENCE
+    }
     keys = frame["performer_key"].astype(str)
     frame = frame.assign(
         spotify_artist_id=keys.map(lambda key: matched.get(key, "")),
         checked=keys.isin(checked),
+        uncertain=keys.isin(uncertain),
         time_tbd=frame["time_tbd"].fillna(False).astype(bool),
         is_headliner=frame["is_headliner"].fillna(False).astype(bool),
     )
@@ -320,9 +332,13 @@ ROW_COLUMNS = [
     "genres",
     "spotify_artist_id",
     "checked",
+    "uncertain",
 ]
-# Columns a layout written before them lacks, and what they are then: no performer unchecked.
-ROW_DEFAULTS = {"checked": True}
+# Columns a layout written before them lacks, and what they are then: no performer unchecked,
+# no match uncertain.
+ROW_DEFAULTS = {"checked": True, "uncertain": False}
+# The matching's confidence ("high", "medium", "low") below which a match is shown as "maybe".
+UNCERTAIN_CONFIDENCE = "low"
 
 
 def write_layout(

@@ -25,7 +25,9 @@ from shared.exports import parse_export_file
 from shared.liner_notes import count_user_notes
 from shared.listening import HISTORY_SCOPE, load_record, record_object
 from shared.plays import load_plays, month_objects
+from shared.shows_data import load_shows
 from shared.storage import FolderStore
+from shared.taste import known_artists
 from shared.users import load_user
 from tests.conftest import BASE_ENV, REPO_ROOT, free_port
 from tests.contract import REAL_API
@@ -262,6 +264,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     step(page, size, 15, "status")
 
     months = walk_listening(page, size, url, store, tmp_path)
+    walk_taste(page, size, url, store)
 
     # Delete my data: a second step that says exactly what goes, then it is gone.
     page.goto(f"{url}/backups")
@@ -278,6 +281,57 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     step(page, size, 24, "deleted")
     assert users_objects(store, "alice") == []
     page.close()
+
+
+def walk_taste(page: Page, size: str, url: str, store: FolderStore) -> None:
+    """Turn taste on, see the marks and the mix on an area, and "Your artists on tour"."""
+    page.goto(f"{url}/tour")
+    page.wait_for_selector("#tour-taste-off")
+    page.click("#tour-taste-off a")
+    page.wait_for_selector("#taste-off")
+    step(page, size, 22, "taste-off")
+    page.click("#taste-on-form button[type=submit]")
+    page.wait_for_selector("text=Sign in to Spotify (sandbox)")
+    assert {"user-top-read", "user-follow-read"} <= set(page.inner_text("code").split())
+    page.check("input[value=alice]")
+    page.click("#agree")
+    page.wait_for_url(f"{url}/taste")
+    page.wait_for_selector("#taste-on")
+    known = known_artists(store, "alice")
+    assert known and int(page.inner_text("#count-known")) == len(known)
+    step(page, size, 22, "taste-on")
+
+    # A state where alice's artists play: their shows, marked, soonest first.
+    data = load_shows(store)
+    today = datetime.now(UTC).date()
+    state = next(
+        code
+        for code in sorted(data.states)
+        if len(
+            area_plan.only_known_shows(
+                area_plan.select(data, AreaQuery(code, days=366), today).rows, known
+            )
+        )
+    )
+    page.click("header >> text=On tour")
+    page.wait_for_selector("#tour-form")
+    page.select_option("#near", "state")
+    page.select_option("#tour-state", state)
+    page.click("#tour-show")
+    page.wait_for_selector("#tour-counts")
+    shows = page.locator("#tour-shows > li.show")
+    assert shows.count() >= 1
+    assert all(shows.nth(i).locator(".known").count() for i in range(min(5, shows.count())))
+    step(page, size, 22, "your-artists-on-tour")
+
+    # The area page: the taste choices, the count of artists known, and a half/half mix.
+    page.goto(f"{url}/shows?state={state}&days=90&sort=known")
+    page.wait_for_selector("#taste-choices")
+    page.select_option("#mix", "half")
+    page.click("#preview")
+    page.wait_for_selector("#known-count")
+    assert "This mix" in page.inner_text("#known-count")
+    step(page, size, 22, "area-with-taste")
 
 
 def walk_listening(page: Page, size: str, url: str, store: FolderStore, tmp_path: Path) -> int:
@@ -373,6 +427,7 @@ def users_objects(store: FolderStore, user_id: str) -> list[str]:
             "plays/",
             "areas/",
             "previews/",
+            "taste/",
         )
         for name in store.list(prefix)
         if name.split("/", 1)[1].startswith((f"{user_id}.", f"{user_id}/"))

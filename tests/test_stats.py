@@ -415,6 +415,7 @@ def stats_page_app() -> Flask:
         "auth": ["login", "logout"],
         "listening": ["page", "download"],
         "saved_areas": ["page"],
+        "tour": ["page"],
     }.items():
         blueprint = Blueprint(name, __name__, url_prefix=f"/{name}")
         for endpoint in rules:

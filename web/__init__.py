@@ -81,6 +81,8 @@ def create_app(
         saved_areas,
         shows,
         status,
+        taste,
+        tour,
     )
 
     csrf.init_app(app)
@@ -98,4 +100,6 @@ def create_app(
     app.register_blueprint(liner_notes.bp)
     app.register_blueprint(listening.bp)
     app.register_blueprint(saved_areas.bp)
+    app.register_blueprint(taste.bp)
+    app.register_blueprint(tour.bp)
     return app

@@ -24,7 +24,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from shared.area_query import AreaQuery
+from shared.area_query import MIXES, AreaQuery
 from shared.backups import next_weekly_run
 from shared.places import plural
 from shared.saved_areas import (
@@ -109,6 +109,9 @@ def query_fields(query: AreaQuery, today: date) -> dict[str, Any]:
         "genres": list(query.genres),
         "tracks_per_artist": query.tracks_per_artist,
         "headliners_only": query.headliners_only,
+        # Only when chosen: areas saved before these existed keep their ids (area_id_of).
+        **({"known_only": True} if query.known_only else {}),
+        **({"mix": query.mix} if query.mix else {}),
     }
 
 
@@ -122,6 +125,8 @@ def query_of(fields: dict[str, Any]) -> AreaQuery:
         genres=tuple(str(g) for g in fields.get("genres", ()) or ()),
         tracks_per_artist=int(fields.get("tracks_per_artist", 3) or 3),
         headliners_only=bool(fields.get("headliners_only", False)),
+        known_only=bool(fields.get("known_only", False)),
+        mix=str(fields.get("mix", "")) if fields.get("mix", "") in MIXES else "",
     )
 
 
@@ -143,6 +148,10 @@ def area_label(fields: dict[str, Any]) -> str:
         parts.append(", ".join(query.genres))
     if query.headliners_only:
         parts.append("headliners only")
+    if query.known_only:
+        parts.append("artists I know")
+    if query.mix and not (query.known_only and query.mix == "all_known"):
+        parts.append(MIXES[query.mix].lower())
     return " · ".join(parts)
 
 

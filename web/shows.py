@@ -19,13 +19,14 @@ from shared.area_playlists import (
     remember_playlist,
     write_area_playlist,
 )
-from shared.area_query import DAY_CHOICES, AreaQuery, FormError, parse_area
+from shared.area_query import DAY_CHOICES, MIXES, AreaQuery, FormError, parse_area
 from shared.liner_notes import build_notes, save_notes
 from shared.links import is_web_link
 from shared.saved_areas import REMAKE, content_hash
 from shared.shows_data import ShowsData
 from shared.spotify import SpotifyError
 from shared.storage import StorageError
+from shared.taste import Known, TasteError, known_artists, load_taste
 from shared.text import clean_name
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import app_store as store
@@ -156,14 +157,27 @@ def _page(
     context["cities"] = area_plan.city_counts(data, query.state)
     chosen = selection or area_plan.select(data, query, today())
     first, last, rows = chosen.first, chosen.last, chosen.rows
-    by_artist = context["sort"] == "artist"
+    known = _known(user)
+    area_rows = rows
+    if query.known_only:
+        rows = area_plan.only_known_shows(rows, known)
+    resorted = context["sort"] != "date"
     shows, uris = area_plan.plan_playlist(
-        rows, chosen.tracks_of, query.tracks_per_artist, None if by_artist else PREVIEW_SHOWS
+        rows,
+        chosen.tracks_of,
+        query.tracks_per_artist,
+        None if resorted else PREVIEW_SHOWS,
+        known=known,
+        mix=query.mix,
     )
     shows = area_plan.sort_shows(shows, context["sort"])[:PREVIEW_SHOWS]
     counts = area_plan.count(rows)
     context.update(
         {
+            "taste_on": user is not None and _taste_on(user),
+            "mixes": MIXES,
+            "mix": area_plan.mix_counts(rows, known, query.mix),
+            "known_in_area": area_plan.mix_counts(area_rows, known, "").known,
             "unchecked": area_plan.unchecked_artists(rows),
             "first": first,
             "last": last,
@@ -181,6 +195,18 @@ def _page(
         }
     )
     return context
+
+
+def _known(user: dict[str, str] | None) -> dict[str, Known]:
+    """Return the signed-in person's known artists ({} when signed out or taste is off)."""
+    return known_artists(store(), user["id"]) if user else {}
+
+
+def _taste_on(user: dict[str, str]) -> bool:
+    try:
+        return load_taste(store(), user["id"]) is not None
+    except (TasteError, StorageError):
+        return False
 
 
 @bp.get("/shows", endpoint="area")
@@ -234,13 +260,22 @@ def make_playlist() -> Any:
         return render_template("shows.html", **_page(data, query, str(error), request.form)), 400
     first, last = query.window(today())  # the same dates the selection below uses
     selection = area_plan.select(data, query, today())
+    rows = selection.rows
+    known = _known(user) if query.uses_taste else None
+    if query.known_only:
+        rows = area_plan.only_known_shows(rows, known or {})
     shows, uris = area_plan.plan_playlist(
-        selection.rows, selection.tracks_of, query.tracks_per_artist
+        rows, selection.tracks_of, query.tracks_per_artist, known=known, mix=query.mix
     )
     if not uris:
         message = (
             "None of these shows' artists has tracks yet, so there is nothing to put in a playlist."
+            if shows and not query.mix
+            else "The mix you chose leaves no artist with tracks: pick another mix."
             if shows
+            else "None of these shows has an artist you know, so there is nothing to put in a "
+            "playlist."
+            if query.known_only
             else "No shows match these choices, so there is nothing to put in a playlist."
         )
         context = _page(data, query, message, request.form, selection)
