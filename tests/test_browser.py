@@ -274,6 +274,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     assert "1 week of backups" in listed and "liner-notes page" in listed
     assert "your 1 saved area " in listed
     assert f"your listening history ({months} months of plays)" in listed
+    assert "your taste: the artists Local Shows knows you love" in listed
     assert users_objects(store, "alice"), "nothing is deleted before the confirmation"
     step(page, size, 23, "delete-confirm")
     page.click("#confirm-delete")

@@ -396,3 +396,18 @@ def test_uncertain_matches_show_maybe_on_the_page(
     page = client.get("/shows", query_string={"state": state, "city": city}).get_data(as_text=True)
 
     assert "maybe: you've played them 5 times" in marks(page)
+
+
+def test_the_empty_form_offers_the_taste_choices_and_a_changed_profile_is_read_again(
+    client: FlaskClient, data_copy: FolderStore, place: tuple[str, str, list[str]]
+) -> None:
+    state, city, ids = place
+    give_taste(data_copy, "alice", {ids[0]: Known("One", plays=5)})
+    sign_in(client, "alice")
+
+    empty = client.get("/shows")
+    assert empty.status_code == 200 and 'id="mix"' in empty.get_data(as_text=True)
+    form = {"state": state, "city": city}
+    assert "you've played them 5 times" in marks(client.get("/shows", query_string=form).text)
+    give_taste(data_copy, "alice", {ids[0]: Known("One", plays=6)})  # a new generation
+    assert "you've played them 6 times" in marks(client.get("/shows", query_string=form).text)

@@ -16,7 +16,7 @@ from shared.places import plural
 from shared.plays import month_objects
 from shared.saved_areas import SavedAreasError, delete_saved_areas, load_saved_areas
 from shared.storage import NotFoundError, StorageError
-from shared.taste import delete_taste
+from shared.taste import delete_taste, taste_object
 from shared.users import BackupSettings, user_object
 from web.auth import current_user, end_sessions_and_forget, login_required
 from web.backups import Week, load_weeks, store, user_settings, weeks_of
@@ -100,6 +100,7 @@ def confirm_delete() -> Any:
         notes=count_user_notes(store(), user["id"]),
         history=history_kept(user["id"]),
         areas=areas_kept(user["id"]),
+        taste=taste_kept(user["id"]),
     )
 
 
@@ -110,6 +111,11 @@ def areas_kept(user_id: str) -> int:
     except (SavedAreasError, StorageError):
         return -1
     return len(loaded[0].areas) if loaded else 0
+
+
+def taste_kept(user_id: str) -> bool:
+    """Whether Local Shows keeps a person's taste record (readable or not)."""
+    return store().generation(taste_object(user_id)) is not None
 
 
 def history_kept(user_id: str) -> dict[str, int]:
@@ -128,6 +134,7 @@ def delete_my_data() -> Any:
     kept = kept_of(user_id)
     history = history_kept(user_id)
     areas = areas_kept(user_id)
+    taste = taste_kept(user_id)
     try:
         notes = delete_user_notes(store(), user_id)
         forget_history(store(), user_id)
@@ -139,5 +146,11 @@ def delete_my_data() -> Any:
     finally:
         end_sessions_and_forget()  # signed out everywhere, whatever else failed
     return render_template(
-        "backups_deleted.html", user=None, kept=kept, notes=notes, history=history, areas=areas
+        "backups_deleted.html",
+        user=None,
+        kept=kept,
+        notes=notes,
+        history=history,
+        areas=areas,
+        taste=taste,
     ), 200

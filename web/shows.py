@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +27,7 @@ from shared.saved_areas import REMAKE, content_hash
 from shared.shows_data import ShowsData
 from shared.spotify import SpotifyError
 from shared.storage import StorageError
-from shared.taste import Known, TasteError, known_artists, load_taste
+from shared.taste import Known, TasteError, load_taste, taste_object
 from shared.text import clean_name
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.data import app_store as store
@@ -151,13 +152,15 @@ def _page(
         ),
         "sorts": area_plan.SORTS,
         "sort": _sort(form),
+        "mixes": MIXES,
     }
+    context["taste_on"], context["known"] = _taste(user)
     if query is None:
         return context
     context["cities"] = area_plan.city_counts(data, query.state)
     chosen = selection or area_plan.select(data, query, today())
     first, last, rows = chosen.first, chosen.last, chosen.rows
-    known = _known(user)
+    known = context["known"]
     area_rows = rows
     if query.known_only:
         rows = area_plan.only_known_shows(rows, known)
@@ -174,8 +177,6 @@ def _page(
     counts = area_plan.count(rows)
     context.update(
         {
-            "taste_on": user is not None and _taste_on(user),
-            "mixes": MIXES,
             "mix": area_plan.mix_counts(rows, known, query.mix),
             "known_in_area": area_plan.mix_counts(area_rows, known, "").known,
             "unchecked": area_plan.unchecked_artists(rows),
@@ -197,16 +198,45 @@ def _page(
     return context
 
 
+TASTE_CACHE_KEY = "known_artists"
+TASTE_CACHE_PEOPLE = 256
+
+
+def _taste(user: dict[str, str] | None) -> tuple[bool, dict[str, Known]]:
+    """Return whether the signed-in person has taste on, and the artists they know.
+
+    The profile is parsed once per worker and generation (a preview asks storage only for the
+    generation); a damaged record is no taste, never a 500.
+    """
+    try:
+        generation = store().generation(taste_object(user["id"])) if user else None
+    except StorageError:
+        generation = None
+    if user is None or generation is None:
+        return False, {}
+    cache: OrderedDict[str, tuple[int, dict[str, Known]]] = current_app.extensions.setdefault(
+        TASTE_CACHE_KEY, OrderedDict()
+    )
+    cached = cache.get(user["id"])
+    if cached is not None and cached[0] == generation:
+        cache.move_to_end(user["id"])
+        return True, cached[1]
+    try:
+        loaded = load_taste(store(), user["id"])
+    except (TasteError, StorageError) as error:
+        logger.warning("taste record unreadable", extra={"user_id": user["id"], "error": error})
+        return True, {}
+    if loaded is None:
+        return False, {}
+    cache[user["id"]] = (loaded[1], dict(loaded[0].artists))
+    while len(cache) > TASTE_CACHE_PEOPLE:
+        cache.popitem(last=False)
+    return True, cache[user["id"]][1]
+
+
 def _known(user: dict[str, str] | None) -> dict[str, Known]:
     """Return the signed-in person's known artists ({} when signed out or taste is off)."""
-    return known_artists(store(), user["id"]) if user else {}
-
-
-def _taste_on(user: dict[str, str]) -> bool:
-    try:
-        return load_taste(store(), user["id"]) is not None
-    except (TasteError, StorageError):
-        return False
+    return _taste(user)[1]
 
 
 @bp.get("/shows", endpoint="area")
