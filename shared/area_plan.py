@@ -403,7 +403,8 @@ def plan(
     )
 
 
-SORTS = {"date": "Date", "artist": "Artist", "known": "Artists I know first"}
+# As the page says them, after "Sort by".
+SORTS = {"date": "date", "artist": "artist", "known": "artists I know first"}
 
 
 def sort_shows(shows: list[PlannedShow], order: str) -> list[PlannedShow]:
