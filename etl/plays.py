@@ -294,17 +294,15 @@ def run_plays(
     store: Store, settings: Settings, *, now: datetime | None = None, **api_options: Any
 ) -> dict[str, object]:
     """One hourly run under its own lease (two at once would read the same cursors)."""
-    from etl.lease import PLAYS_LEASE_NAME, release_lease, take_lease
-    from etl.pipeline import new_run_id
+    from etl.lease import PLAYS_LEASE_NAME
+    from etl.people_run import run_for_people
 
-    moment = now or datetime.now(UTC)
-    run_id = new_run_id(moment)
-    lease = take_lease(
-        store, run_id, now=moment, deadline=PLAYS_LEASE_DEADLINE, name=PLAYS_LEASE_NAME
+    return run_for_people(
+        store,
+        settings,
+        collect_everyone,
+        lease_name=PLAYS_LEASE_NAME,
+        lease_deadline=PLAYS_LEASE_DEADLINE,
+        now=now,
+        **api_options,
     )
-    try:
-        ledger = RequestLedger(budget=settings.spotify_request_budget)
-        summary = collect_everyone(store, settings, ledger, now=moment, **api_options)
-    finally:
-        release_lease(store, lease)
-    return {"run_id": run_id, "status": "ok", **summary.as_report()}

@@ -12,11 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from etl.lease import release_lease, take_lease
-from etl.pipeline import new_run_id
+from etl.people_run import run_for_people
 from shared.config import Settings
 from shared.spotify import BudgetExhaustedError, QuotaExhaustedError, RequestLedger, SpotifyError
 from shared.storage import ConflictError, Store
@@ -155,14 +154,12 @@ def run_taste(
     store: Store, settings: Settings, *, now: datetime | None = None, **api_options: Any
 ) -> dict[str, object]:
     """One daily run under its own lease (two at once would read the same people twice)."""
-    moment = now or datetime.now(UTC)
-    run_id = new_run_id(moment)
-    lease = take_lease(
-        store, run_id, now=moment, deadline=TASTE_LEASE_DEADLINE, name=TASTE_LEASE_NAME
+    return run_for_people(
+        store,
+        settings,
+        collect,
+        lease_name=TASTE_LEASE_NAME,
+        lease_deadline=TASTE_LEASE_DEADLINE,
+        now=now,
+        **api_options,
     )
-    try:
-        ledger = RequestLedger(budget=settings.spotify_request_budget)
-        summary = collect(store, settings, ledger, now=moment, **api_options)
-    finally:
-        release_lease(store, lease)
-    return {"run_id": run_id, "status": "ok", **summary.as_report()}

@@ -1,0 +1,47 @@
+"""One run of a per-person job (the hourly plays, the daily taste) under its own lease.
+
+Two runs at once would read the same people twice, so each job takes a lease of its own name
+(never the build's): the build, the plays and the taste never wait for one another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from etl.lease import release_lease, take_lease
+from etl.pipeline import new_run_id
+from shared.config import Settings
+from shared.spotify import RequestLedger
+from shared.storage import Store
+
+
+class Reported(Protocol):
+    def as_report(self) -> dict[str, Any]: ...
+
+
+def run_for_people(
+    store: Store,
+    settings: Settings,
+    collect: Callable[..., Reported],
+    *,
+    lease_name: str,
+    lease_deadline: timedelta,
+    now: datetime | None = None,
+    **api_options: Any,
+) -> dict[str, object]:
+    """Take the job's lease, run `collect(store, settings, ledger, now=..., **api_options)`
+    within the request budget, give the lease back; return the run's report.
+
+    Raises LeaseHeld (nothing done) when another run of the job holds the lease.
+    """
+    moment = now or datetime.now(UTC)
+    run_id = new_run_id(moment)
+    lease = take_lease(store, run_id, now=moment, deadline=lease_deadline, name=lease_name)
+    try:
+        ledger = RequestLedger(budget=settings.spotify_request_budget)
+        summary = collect(store, settings, ledger, now=moment, **api_options)
+    finally:
+        release_lease(store, lease)
+    return {"run_id": run_id, "status": "ok", **summary.as_report()}
