@@ -6,15 +6,19 @@ Two runs at once would read the same people twice, so each job takes a lease of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from etl.lease import release_lease, take_lease
 from etl.pipeline import new_run_id
 from shared.config import Settings
 from shared.spotify import RequestLedger
 from shared.storage import Store
+
+logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 class Reported(Protocol):
@@ -45,3 +49,27 @@ def run_for_people(
     finally:
         release_lease(store, lease)
     return {"run_id": run_id, "status": "ok", **summary.as_report()}
+
+
+def oldest_first(
+    user_ids: Iterable[str],
+    load: Callable[[str], tuple[R, int] | None],
+    unreadable: type[Exception],
+    last_done: Callable[[R], str],
+    what: str,
+) -> list[tuple[str, R | None]]:
+    """Return each person's record, the one served longest ago first; None for a record that
+    cannot be read (logged), so that the job counts it and goes on to the next person."""
+    found: list[tuple[str, R | None]] = []
+    for user_id in user_ids:
+        try:
+            loaded = load(user_id)
+        except unreadable as error:
+            logger.error(
+                f"unreadable {what} record", extra={"user_id": user_id, "error": str(error)}
+            )
+            found.append((user_id, None))
+            continue
+        if loaded is not None:
+            found.append((user_id, loaded[0]))
+    return sorted(found, key=lambda item: last_done(item[1]) if item[1] is not None else "")

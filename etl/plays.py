@@ -167,19 +167,15 @@ def collect_everyone(
 
 def _due_first(store: Store) -> list[tuple[str, ListeningRecord | None]]:
     """Every person with history on, the one read longest ago first (None: unreadable record)."""
-    found: list[tuple[str, ListeningRecord | None]] = []
-    for user_id in listening_users(store):
-        try:
-            loaded = load_record(store, user_id)
-        except ListeningRecordError as error:
-            logger.error(
-                "unreadable listening record", extra={"user_id": user_id, "error": str(error)}
-            )
-            found.append((user_id, None))
-            continue
-        if loaded is not None:
-            found.append((user_id, loaded[0]))
-    return sorted(found, key=lambda item: item[1].last_read_at if item[1] else "")
+    from etl.people_run import oldest_first
+
+    return oldest_first(
+        listening_users(store),
+        lambda user_id: load_record(store, user_id),
+        ListeningRecordError,
+        lambda record: record.last_read_at,
+        "listening",
+    )
 
 
 def _collect_one(

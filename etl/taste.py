@@ -107,17 +107,15 @@ def collect(
 
 def _oldest_first(store: Store) -> list[tuple[str, TasteRecord | None]]:
     """Every person with taste on, the profile read longest ago first (None: unreadable)."""
-    found: list[tuple[str, TasteRecord | None]] = []
-    for user_id in taste_users(store):
-        try:
-            loaded = load_taste(store, user_id)
-        except TasteError as error:
-            logger.error("unreadable taste record", extra={"user_id": user_id, "error": str(error)})
-            found.append((user_id, None))
-            continue
-        if loaded is not None:
-            found.append((user_id, loaded[0]))
-    return sorted(found, key=lambda item: item[1].refreshed_at if item[1] else "")
+    from etl.people_run import oldest_first
+
+    return oldest_first(
+        taste_users(store),
+        lambda user_id: load_taste(store, user_id),
+        TasteError,
+        lambda record: record.refreshed_at,
+        "taste",
+    )
 
 
 def _refresh_one(
