@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -312,14 +311,12 @@ def _random_plays(size: int, seed: int) -> pd.DataFrame:
     )
 
 
-def test_merging_100k_into_100k_is_fast() -> None:
+def test_merging_100k_into_100k_keeps_every_play_once() -> None:
+    """Its speed is measured by `python -m bench listening`, never timed in a test."""
     existing, new = _random_plays(100_000, 1), _random_plays(100_000, 2)
 
-    started = time.perf_counter()
     merged = merge_plays(existing, new)
-    elapsed = time.perf_counter() - started
 
-    assert elapsed < 2.0
     assert merged.added + merged.doubles == 100_000
     assert len(merged.frame) == 100_000 + merged.added
 
