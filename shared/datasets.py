@@ -115,6 +115,23 @@ BACKUPS = Dataset(
 )
 
 
+# Daily chart snapshots and their history (shared/charts.py): one folder per playlist.
+CHART_SNAPSHOT = Dataset(
+    "charts/_template/snapshot.csv",
+    _columns(
+        "position:int, track_id, track_name, artist_names, album_name, added_at, "
+        "duration_ms:int, captured_at"
+    ),
+)
+CHART_HISTORY = Dataset(
+    "charts/_template/history.csv",
+    _columns(
+        "day, rank:int, track_id, track_name, artist_names, previous_rank, peak_rank:int, "
+        "days_on_chart:int, first_seen, last_seen"
+    ),
+)
+
+
 def backups_of(user_id: str) -> Dataset:
     """Return the backups dataset of one user."""
     return BACKUPS.at(f"backups/{user_id}.csv")

@@ -1,0 +1,413 @@
+"""Daily chart snapshots (issue 18): what is tracked, the daily files, and the history.
+
+Spotify-owned playlists (Top 50, Viral 50) answer 404 to Development Mode apps since
+2024-11-27 (PLATFORM.md); an app with Extended Quota can still read them. So two kinds of
+playlists are tracked:
+
+- the operator's, listed in the setting CHART_PLAYLISTS and read with the app's own token;
+- a person's own or collaborative playlists, added on the Charts page and read with their grant
+  (`chart_people/<user>.json`: the playlists and the sealed grant; deleted with their data).
+
+Objects, per playlist id:
+- `charts/<playlist id>/<YYYY-MM-DD>.csv`: one snapshot a day (CHART_SNAPSHOT's columns),
+  written only if absent: running twice in a day changes nothing; a day missed stays a gap;
+- `charts/<playlist id>/history.csv`: derived from the snapshots (shared/chart_history.py);
+- `charts/<playlist id>/about.json`: the name, and how the last run went, for the page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from shared.chart_history import HISTORY_COLUMNS, build_history
+from shared.datasets import CHART_HISTORY, CHART_SNAPSHOT, Dataset, load_dataset, save_dataset
+from shared.spotify_records import SPOTIFY_ID, PlaylistItem
+from shared.storage import (
+    IF_ABSENT,
+    ConflictError,
+    NotFoundError,
+    Store,
+    check_name,
+    retry_on_conflict,
+)
+
+CHART_SCOPES = "playlist-read-private playlist-read-collaborative"
+ACTIVE = "active"
+NEEDS_SIGN_IN = "needs_sign_in"
+STATUSES = (ACTIVE, NEEDS_SIGN_IN)
+MAX_TRACKED = 10  # playlists a person may track: each costs a request a day per 100 items
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ChartsError(ValueError):
+    """A charts record, a playlist reference or a stored chart file that cannot be used."""
+
+
+def playlist_id_of(text: str) -> str:
+    """Return the playlist id in an id, a `spotify:playlist:` URI or an open.spotify.com link.
+
+    ChartsError, naming the text, for anything else.
+    """
+    value = text.strip()
+    if value.startswith("spotify:playlist:"):
+        value = value.removeprefix("spotify:playlist:")
+    elif "://" in value:
+        parts = urlsplit(value)
+        segments = [s for s in parts.path.split("/") if s]
+        if parts.hostname == "open.spotify.com" and len(segments) >= 2 and "playlist" in segments:
+            value = segments[segments.index("playlist") + 1]
+    if not SPOTIFY_ID.fullmatch(value):
+        raise ChartsError(f"{text.strip()[:80]!r} is not a Spotify playlist id, URI or link")
+    return value
+
+
+def parse_chart_playlists(raw: str) -> tuple[str, ...]:
+    """Read CHART_PLAYLISTS: ids, URIs or links, separated by commas or spaces, each once."""
+    found = [playlist_id_of(part) for part in re.split(r"[,\s]+", raw or "") if part]
+    return tuple(dict.fromkeys(found))
+
+
+def chart_folder(playlist_id: str) -> str:
+    """Return the folder of a playlist's chart files."""
+    if not SPOTIFY_ID.fullmatch(playlist_id):
+        raise ChartsError(f"{playlist_id[:80]!r} is not a Spotify playlist id")
+    return f"charts/{playlist_id}/"
+
+
+def snapshot_dataset(playlist_id: str, day: str) -> Dataset:
+    """Return the dataset of one day's snapshot."""
+    if not DAY.fullmatch(day):
+        raise ChartsError(f"{day[:20]!r} is not a day (YYYY-MM-DD)")
+    date.fromisoformat(day)
+    return CHART_SNAPSHOT.at(chart_folder(playlist_id) + f"{day}.csv")
+
+
+def history_dataset(playlist_id: str) -> Dataset:
+    """Return the dataset of a playlist's history."""
+    return CHART_HISTORY.at(chart_folder(playlist_id) + "history.csv")
+
+
+def about_object(playlist_id: str) -> str:
+    """Return the object name of a playlist's about.json."""
+    return check_name(chart_folder(playlist_id) + "about.json")
+
+
+# Snapshots.
+
+
+def snapshot_rows(items: list[PlaylistItem], captured_at: str) -> tuple[pd.DataFrame, Counter[str]]:
+    """Return a day's snapshot rows (positions from 1), and the entries skipped by kind.
+
+    Episodes, local files and removed items hold no track: they are counted, never written.
+    """
+    rows = [
+        {
+            "position": item.position + 1,
+            "track_id": item.track.id,
+            "track_name": item.track.name,
+            "artist_names": "; ".join(item.track.artist_names),
+            "album_name": item.track.album_name,
+            "added_at": item.added_at,
+            "duration_ms": item.track.duration_ms,
+            "captured_at": captured_at,
+        }
+        for item in items
+        if item.track is not None
+    ]
+    skipped = Counter(item.skipped or "not a track" for item in items if item.track is None)
+    frame = pd.DataFrame(rows, columns=CHART_SNAPSHOT.column_names)
+    frame["duration_ms"] = frame["duration_ms"].astype("Int64")
+    return frame, skipped
+
+
+def snapshot_days(store: Store, playlist_id: str) -> list[str]:
+    """Return the days a playlist has a snapshot of, oldest first."""
+    folder = chart_folder(playlist_id)
+    days = (name.removeprefix(folder).removesuffix(".csv") for name in store.list(folder))
+    return sorted(day for day in days if DAY.fullmatch(day))
+
+
+def has_snapshot(store: Store, playlist_id: str, day: str) -> bool:
+    """Tell whether a day's snapshot exists."""
+    return store.generation(snapshot_dataset(playlist_id, day).name) is not None
+
+
+def save_snapshot(store: Store, playlist_id: str, day: str, frame: pd.DataFrame) -> bool:
+    """Write a day's snapshot if that day has none; return False when it had one already."""
+    try:
+        save_dataset(
+            store, snapshot_dataset(playlist_id, day), frame, if_generation_match=IF_ABSENT
+        )
+    except ConflictError:  # that day's snapshot was taken already
+        return False
+    return True
+
+
+def load_snapshot(store: Store, playlist_id: str, day: str) -> pd.DataFrame:
+    """Return a day's snapshot (empty when there is none)."""
+    return load_dataset(store, snapshot_dataset(playlist_id, day))[0]
+
+
+# History.
+
+
+def load_history(store: Store, playlist_id: str) -> tuple[pd.DataFrame, int | None]:
+    """Return a playlist's history and its generation (empty and None when there is none)."""
+    frame, generation = load_dataset(store, history_dataset(playlist_id))
+    frame["previous_rank"] = frame["previous_rank"].fillna("").astype(str)
+    return frame, generation
+
+
+def save_history(
+    store: Store, playlist_id: str, history: pd.DataFrame, *, if_generation_match: int | None
+) -> int:
+    """Write a playlist's history whole."""
+    return save_dataset(
+        store, history_dataset(playlist_id), history, if_generation_match=if_generation_match
+    )
+
+
+def rebuild_history(store: Store, playlist_id: str) -> pd.DataFrame:
+    """Rebuild a playlist's history from every snapshot it has, and save it."""
+    snapshots = [
+        (day, load_snapshot(store, playlist_id, day)) for day in snapshot_days(store, playlist_id)
+    ]
+    history = build_history(snapshots)
+
+    def attempt() -> pd.DataFrame:
+        generation = store.generation(history_dataset(playlist_id).name)
+        save_history(store, playlist_id, history, if_generation_match=generation or IF_ABSENT)
+        return history
+
+    return retry_on_conflict(history_dataset(playlist_id).name, attempt)
+
+
+def history_csv_rows(history: pd.DataFrame) -> Iterable[list[Any]]:
+    """Yield the history as CSV rows, the header first (for a download; escape cells there)."""
+    yield HISTORY_COLUMNS
+    for row in history[HISTORY_COLUMNS].itertuples(index=False):
+        yield ["" if pd.isna(value) else value for value in row]
+
+
+# About a playlist (written by the daily job).
+
+
+@dataclass(frozen=True)
+class ChartAbout:
+    """A tracked playlist's name and how its last daily run went."""
+
+    playlist_id: str
+    name: str = ""
+    owner: str = ""
+    last_day: str = ""  # the latest day with a snapshot
+    last_run_day: str = ""
+    last_status: str = ""  # "snapshot", "already", "refused", "failed", "not_found"
+    problem: str = ""  # said to people when the last run could not read it
+    tracks: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+
+
+def load_about(store: Store, playlist_id: str) -> ChartAbout:
+    """Return what is known of a playlist's runs (a bare record when none is, or it is damaged)."""
+    try:
+        raw = json.loads(store.read(about_object(playlist_id)).data)
+    except (NotFoundError, ValueError):
+        return ChartAbout(playlist_id)
+    if not isinstance(raw, dict):
+        return ChartAbout(playlist_id)
+    defaults = asdict(ChartAbout(playlist_id))
+    fields = {
+        name: raw[name] if isinstance(raw.get(name), type(default)) else default
+        for name, default in defaults.items()
+    }
+    fields["playlist_id"] = playlist_id
+    fields["skipped"] = {str(k): int(v) for k, v in fields["skipped"].items() if isinstance(v, int)}
+    return ChartAbout(**fields)
+
+
+def save_about(store: Store, about: ChartAbout) -> None:
+    """Write a playlist's about.json whole (the daily job is its only writer, under its lease)."""
+    store.write(
+        about_object(about.playlist_id),
+        json.dumps(asdict(about), indent=1, sort_keys=True).encode(),
+        content_type="application/json",
+    )
+
+
+# What a person tracks.
+
+
+@dataclass(frozen=True)
+class TrackedPlaylist:
+    """A playlist a person tracks."""
+
+    playlist_id: str
+    name: str
+    added_at: str  # ISO UTC
+
+
+@dataclass(frozen=True)
+class ChartsRecord:
+    """A person's tracked playlists and the sealed grant the daily job reads them with."""
+
+    user_id: str
+    sealed_refresh_token: str
+    display_name: str = ""
+    status: str = ACTIVE
+    status_reason: str = ""
+    playlists: tuple[TrackedPlaylist, ...] = ()
+
+    def tracks(self, playlist_id: str) -> bool:
+        """Tell whether the person tracks a playlist."""
+        return any(p.playlist_id == playlist_id for p in self.playlists)
+
+
+def people_object(user_id: str) -> str:
+    """Return the object name of a person's charts record."""
+    return check_name(f"chart_people/{user_id}.json")
+
+
+def parse_charts_record(data: bytes) -> ChartsRecord:
+    """Read a record; ChartsError when fields are missing or of the wrong type."""
+    try:
+        raw = json.loads(data)
+    except ValueError as error:
+        raise ChartsError("the charts record is not JSON") from error
+    if not isinstance(raw, dict):
+        raise ChartsError("the charts record is not a JSON object")
+    text_fields = ("user_id", "sealed_refresh_token", "display_name", "status", "status_reason")
+    fields: dict[str, Any] = {}
+    for name in text_fields:
+        value = raw.get(name, "")
+        if not isinstance(value, str):
+            raise ChartsError(f"field {name!r} is not text")
+        fields[name] = value
+    playlists = raw.get("playlists", [])
+    if not isinstance(playlists, list):
+        raise ChartsError("field 'playlists' is not a list")
+    tracked = []
+    for entry in playlists:
+        if not isinstance(entry, dict) or not SPOTIFY_ID.fullmatch(str(entry.get("playlist_id"))):
+            raise ChartsError("a tracked playlist lacks a playlist id")
+        tracked.append(
+            TrackedPlaylist(
+                str(entry["playlist_id"]),
+                str(entry.get("name", "")),
+                str(entry.get("added_at", "")),
+            )
+        )
+    record = ChartsRecord(**fields, playlists=tuple(tracked))
+    if not record.user_id or not record.sealed_refresh_token or record.status not in STATUSES:
+        raise ChartsError("the charts record lacks a user, a grant or a status")
+    return record
+
+
+def load_charts_record(store: Store, user_id: str) -> tuple[ChartsRecord, int] | None:
+    """Return a person's record and its generation, or None when they track nothing."""
+    try:
+        stored = store.read(people_object(user_id))
+    except NotFoundError:
+        return None
+    return parse_charts_record(stored.data), stored.generation
+
+
+def save_charts_record(
+    store: Store, record: ChartsRecord, *, if_generation_match: int | None = None
+) -> int:
+    """Write a record whole; return its new generation."""
+    body = asdict(record)
+    body["playlists"] = [asdict(p) for p in record.playlists]
+    return store.write(
+        people_object(record.user_id),
+        json.dumps(body, indent=1, sort_keys=True).encode(),
+        if_generation_match=if_generation_match,
+        content_type="application/json",
+    )
+
+
+def update_charts_record(
+    store: Store, user_id: str, change: Callable[[ChartsRecord], ChartsRecord]
+) -> ChartsRecord | None:
+    """Apply a change, re-reading when another writer got there first; None when there is none."""
+
+    def attempt() -> ChartsRecord | None:
+        loaded = load_charts_record(store, user_id)
+        if loaded is None:
+            return None
+        changed = change(loaded[0])
+        save_charts_record(store, changed, if_generation_match=loaded[1])
+        return changed
+
+    return retry_on_conflict(people_object(user_id), attempt)
+
+
+def chart_people(store: Store) -> list[str]:
+    """Return the ids of people who track playlists."""
+    return sorted(
+        name.removeprefix("chart_people/").removesuffix(".json")
+        for name in store.list("chart_people/")
+        if name.endswith(".json")
+    )
+
+
+def without_playlist(record: ChartsRecord, playlist_id: str) -> ChartsRecord:
+    """Return the record without one playlist."""
+    return replace(
+        record, playlists=tuple(p for p in record.playlists if p.playlist_id != playlist_id)
+    )
+
+
+def delete_chart_files(store: Store, playlist_id: str) -> int:
+    """Delete every file of a playlist's chart; return how many."""
+    names = store.list(chart_folder(playlist_id))
+    for name in names:
+        with contextlib.suppress(NotFoundError):
+            store.delete(name)
+    return len(names)
+
+
+def playlists_kept_by_others(
+    store: Store, user_id: str, operator_playlists: Iterable[str]
+) -> set[str]:
+    """Return the playlists the operator lists or anyone but this person tracks.
+
+    An unreadable record of another person keeps nothing: it cannot say what it tracks.
+    """
+    kept = set(operator_playlists)
+    for other in chart_people(store):
+        if other == user_id:
+            continue
+        with contextlib.suppress(ChartsError, NotFoundError):
+            other_record = load_charts_record(store, other)
+            if other_record is not None:
+                kept |= {p.playlist_id for p in other_record[0].playlists}
+    return kept
+
+
+def delete_person_charts(store: Store, user_id: str, operator_playlists: Iterable[str]) -> None:
+    """Forget a person's charts: their record, and the files of playlists no one else keeps.
+
+    A playlist the operator lists, or another person tracks, keeps its files.
+    """
+    loaded = None
+    with contextlib.suppress(ChartsError):
+        loaded = load_charts_record(store, user_id)
+    with contextlib.suppress(NotFoundError):
+        store.delete(people_object(user_id))
+    if loaded is None:
+        return
+    kept = playlists_kept_by_others(store, user_id, operator_playlists)
+    for playlist in loaded[0].playlists:
+        if playlist.playlist_id not in kept:
+            delete_chart_files(store, playlist.playlist_id)
