@@ -1,4 +1,5 @@
-"""Playlists of the sandbox's Spotify: users' own, created ones, and each user's Discover Weekly."""
+"""Playlists of the sandbox's Spotify: users' own, created ones, each user's Discover Weekly,
+and the playlists that churn daily (Spotify's charts, some users' own)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.charts import ChurningChart, day_started, sandbox_day
+from sandbox.listening import SandboxClock
 from sandbox.world import discover_weekly_id
 
 DISCOVER_WEEKLY_SIZE = 30
@@ -41,7 +44,13 @@ def now_iso() -> str:
 
 
 class PlaylistStore:
-    """All playlists, with Discover Weekly made afresh for each sandbox week."""
+    """All playlists, with Discover Weekly made afresh for each sandbox week and the churning
+    playlists brought to the sandbox day whenever one is read or listed.
+
+    A churning playlist's owner or collaborators may edit it; the edits last until the next
+    sandbox day, which replaces its contents with that day's, as the program behind a real
+    one would.
+    """
 
     def __init__(
         self,
@@ -49,6 +58,9 @@ class PlaylistStore:
         track_ids: list[str],
         user_ids: list[str],
         seed: int,
+        *,
+        charts: dict[str, ChurningChart] | None = None,
+        clock: SandboxClock | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.discover_weekly_owner = {discover_weekly_id(user_id): user_id for user_id in user_ids}
@@ -61,6 +73,14 @@ class PlaylistStore:
             ids = list(raw.get("track_ids", []))
             self.playlists[meta["id"]] = Playlist(
                 meta, raw["owner_id"], ids, [now_iso()] * len(ids)
+            )
+        self.clock = clock or SandboxClock()
+        self.charts = charts or {}
+        self.chart_days: dict[str, int] = {}  # the sandbox day each churning playlist holds
+        for chart in self.charts.values():
+            spec = chart.spec
+            self.playlists[spec.playlist_id] = Playlist(
+                spec.meta(), spec.owner_id, [], [], collaborators=set(spec.collaborators)
             )
 
     def discover_weekly(self, user_id: str) -> Playlist:
@@ -96,11 +116,28 @@ class PlaylistStore:
         owner = self.discover_weekly_owner.get(playlist_id)
         if owner is not None:
             return self.discover_weekly(owner)
+        if playlist_id in self.charts:
+            self._bring_to_today(playlist_id)
         with self.lock:
             return self.playlists.get(playlist_id)
 
+    def _bring_to_today(self, *playlist_ids: str) -> None:
+        """Give churning playlists the contents of the sandbox day, unless they hold it."""
+        day = sandbox_day(self.clock)
+        for playlist_id in playlist_ids:
+            with self.lock:
+                if self.chart_days.get(playlist_id) == day:
+                    continue
+                chart_day = self.charts[playlist_id].on(day)
+                playlist = self.playlists[playlist_id]
+                playlist.track_ids = list(chart_day.track_ids)
+                playlist.added_at = [day_started(self.clock, d) for d in chart_day.entered]
+                playlist.snapshot += 1
+                self.chart_days[playlist_id] = day
+
     def owned_or_followed(self, user_id: str) -> list[Playlist]:
         """Return a user's playlists as /me/playlists lists them: own ones, then Discover Weekly."""
+        self._bring_to_today(*self.charts)
         with self.lock:
             own = [p for p in self.playlists.values() if p.can_edit(user_id)]
         return (

@@ -32,6 +32,7 @@ from sandbox import (
 )
 from sandbox.accounts import TokenStore
 from sandbox.catalog import Catalog
+from sandbox.charts import SPOTIFY_CHARTS, ChartSpec, build_charts, sandbox_day
 from sandbox.listening import Listening, SandboxClock
 from sandbox.playlists import PlaylistStore
 from sandbox.secretmanager import DEFAULT_SECRETS, SecretStore
@@ -40,6 +41,8 @@ from sandbox.state import DescriptionLinks, Limits, Options, QuotaBody, Refusal,
 
 controls = Blueprint("controls", __name__, url_prefix="/_sandbox")
 HOURS_A_WEEK = 168
+HOURS_A_DAY = 24
+MAX_DAYS_A_STEP = 400  # advance-day: a year and a bit at once, enough for any test
 
 
 class Sandbox:
@@ -62,8 +65,18 @@ class Sandbox:
         self.users: dict[str, dict[str, Any]] = {
             user["id"]: user for user in spotify.get("users", [])
         }
+        daily = [
+            ChartSpec.from_world(raw)
+            for raw in spotify.get("daily_playlists", [])
+            if raw.get("owner_id") in self.users
+        ]
         self.playlists = PlaylistStore(
-            spotify.get("playlists", []), list(self.catalog.tracks), list(self.users), options.seed
+            spotify.get("playlists", []),
+            list(self.catalog.tracks),
+            list(self.users),
+            options.seed,
+            charts=build_charts([*SPOTIFY_CHARTS, *daily], self.catalog.tracks, options.seed),
+            clock=self.clock,
         )
         self.tokens = TokenStore()
         self.limits = Limits(options, now=self.clock.now)
@@ -221,6 +234,7 @@ def stats() -> dict[str, Any]:
     answer = sandbox.stats.as_dict()
     answer["playlists"] = created
     answer["week"] = sandbox.playlists.week
+    answer["day"] = sandbox_day(sandbox.clock)
     answer["now"] = sandbox.clock.now().isoformat()
     day, used = sandbox.limits.quota_used()
     answer["quota"] = {"day": day.isoformat(), "spotify_requests": used}
@@ -297,6 +311,25 @@ def advance_week() -> dict[str, Any]:
     sandbox: Sandbox = current_app.extensions["sandbox"]
     now = sandbox.clock.advance(HOURS_A_WEEK)
     return {"week": sandbox.playlists.advance_week(), "now": now.isoformat()}
+
+
+@controls.post("/advance-day")
+def advance_day() -> Any:
+    """Move the sandbox clock {"days": n} days (or ?days=n; 1 by default, at most 400): the
+    churning playlists change, a day's quota starts afresh. Discover Weekly keeps its week."""
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    body = request.get_json(silent=True)
+    raw = request.args.get("days", "1")
+    if isinstance(body, dict) and "days" in body:
+        raw = body["days"]
+    try:
+        days = int(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else 0
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_DAYS_A_STEP:
+        return {"error": f"days must be a whole number from 1 to {MAX_DAYS_A_STEP}: {raw!r}"}, 400
+    now = sandbox.clock.advance(HOURS_A_DAY * days)
+    return {"day": sandbox_day(sandbox.clock), "now": now.isoformat()}
 
 
 @controls.post("/config")

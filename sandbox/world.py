@@ -280,6 +280,41 @@ def discover_weekly_id(user_id: str) -> str:
     )
 
 
+def daily_playlist_id(key: str) -> str:
+    """Return the id of a user's churning playlist (stable, whatever the world's seed)."""
+    digest = hashlib.sha256(f"daily-playlist:{key}".encode()).hexdigest()
+    return "".join(BASE62[int(digest[i : i + 2], 16) % 62] for i in range(0, 44, 2))
+
+
+# Users' playlists whose contents change every sandbox day (sandbox/charts.py), so that a
+# Development Mode app has playlists it may read that change daily: (key, name, owner,
+# collaborators, size, churn). The collaborative one is private, as Spotify requires.
+DAILY_PLAYLISTS = [
+    ("alice-daily-50", "Alice's daily 50", "alice", (), 50, "top"),
+    ("office-chart", "Office chart", "bob", ("alice",), 40, "viral"),
+]
+
+
+def _daily_playlists() -> list[dict[str, Any]]:
+    """Return the world's churning user playlists: ids, owners, collaborators and churn."""
+    return [
+        {
+            "id": daily_playlist_id(key),
+            "name": name,
+            "description": "Changes every day.",
+            "public": False,
+            "collaborative": bool(collaborators),
+            "type": "playlist",
+            "uri": f"spotify:playlist:{daily_playlist_id(key)}",
+            "owner_id": owner,
+            "collaborators": list(collaborators),
+            "size": size,
+            "churn": churn,
+        }
+        for key, name, owner, collaborators, size, churn in DAILY_PLAYLISTS
+    ]
+
+
 @dataclass
 class _Performer:
     """A performer as event sources list them, and the Spotify artist they truly are."""
@@ -575,6 +610,7 @@ def generate_world(
             ],
             "playlists": _user_playlists(builder),
             "episodes": _podcast_episodes(),
+            "daily_playlists": _daily_playlists(),
         },
         "seatgeek": {"events": seatgeek_events},
         "ticketmaster": {"events": ticketmaster_events},
