@@ -1,7 +1,9 @@
 """Command line of the ETL: `python -m etl build [--data DIR] [--states NY,CA]`,
 `python -m etl catch-up [--data DIR]` to resume the matching a build left undone,
-`python -m etl plays` and `python -m etl taste` for the listening-history and taste jobs, and
-`python -m etl serving [--data DIR]` to rebuild the web's serving layout from the datasets."""
+`python -m etl plays` and `python -m etl taste` for the listening-history and taste jobs,
+`python -m etl charts [--rebuild]` for the daily chart snapshots (or to rebuild every chart's
+history from its snapshots), and `python -m etl serving [--data DIR]` to rebuild the web's
+serving layout from the datasets."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from etl.catch_up import NOTHING_TO_DO, run_catch_up
+from etl.charts import rebuild_charts, run_charts
 from etl.lease import LeaseHeld
 from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
 from etl.plays import run_plays
@@ -112,17 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     serving = commands.add_parser("serving", help="rebuild the serving layout from the datasets")
     serving.add_argument("--data", help="where datasets live (overrides DATA_URL)")
     serving.add_argument("--verbose", action="store_true", help="log every step")
-    plays = commands.add_parser("plays", help="read every opted-in person's new plays (hourly)")
-    plays.add_argument("--data", help="where the data lives (overrides DATA_URL)")
-    plays.add_argument("--verbose", action="store_true", help="log every step")
-    taste = commands.add_parser("taste", help="refresh every due taste profile (daily)")
-    taste.add_argument("--data", help="where the data lives (overrides DATA_URL)")
-    taste.add_argument("--verbose", action="store_true", help="log every step")
-    catch_up = commands.add_parser(
-        "catch-up", help="resume the matching a build left undone (daily)"
-    )
-    catch_up.add_argument("--data", help="where the data lives (overrides DATA_URL)")
-    catch_up.add_argument("--verbose", action="store_true", help="log every step")
+    for name, text in JOB_COMMANDS.items():
+        job = commands.add_parser(name, help=text)
+        job.add_argument("--data", help="where the data lives (overrides DATA_URL)")
+        job.add_argument("--verbose", action="store_true", help="log every step")
+        if name == "charts":
+            job.add_argument(
+                "--rebuild",
+                action="store_true",
+                help="rebuild every chart's history from its snapshots (no Spotify request)",
+            )
     args = parser.parse_args(argv)
 
     setup_logging(logging.INFO if args.verbose else logging.WARNING)
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(env)
         if args.command in ONE_OFF_COMMANDS:
-            return ONE_OFF_COMMANDS[args.command](open_store(settings.data_url), settings)
+            return ONE_OFF_COMMANDS[args.command](open_store(settings.data_url), settings, args)
         sources = make_sources(settings)
     except (ConfigError, NoEventSourceError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -221,6 +223,31 @@ def collect_taste(store: Store, settings: Settings) -> int:
     return 1 if report["failed"] else 0
 
 
+def collect_charts(store: Store, settings: Settings, *, rebuild: bool = False) -> int:
+    """Run the daily chart job once (or rebuild every history) and say what it did."""
+    try:
+        report = rebuild_charts(store, settings) if rebuild else run_charts(store, settings)
+    except LeaseHeld as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    if rebuild:
+        days, failed = report["days_by_playlist"], report["failed"]
+        assert isinstance(days, dict) and isinstance(failed, dict)
+        print(f"charts: {len(days)} histories rebuilt, {len(failed)} failed", flush=True)
+        for playlist_id, why in failed.items():
+            print(f"  {playlist_id}: {why}", file=sys.stderr)
+        return 1 if failed else 0
+    stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
+    print(
+        f"charts {report['day']}: {report['snapshotted']} of {report['playlists']} playlists "
+        f"snapshotted, {report['already']} already done today, {report['failed']} failed "
+        f"{report['failed_by_reason'] or ''}, skipped items {report['skipped_items'] or 'none'}, "
+        f"{report['newly_paused']} people paused, {report['requests']} Spotify requests{stopped}",
+        flush=True,
+    )
+    return 1 if report["failed"] else 0
+
+
 def rebuild_serving(store: Store) -> int:
     """Rebuild the serving layout and print what was written; 1 when it was not."""
     started = time.monotonic()
@@ -240,11 +267,19 @@ def rebuild_serving(store: Store) -> int:
 
 
 # The commands that read the data already there (no event source needed).
-ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings], int]] = {
-    "serving": lambda store, _settings: rebuild_serving(store),
-    "plays": collect_plays,
-    "taste": collect_taste,
-    "catch-up": catch_up,
+ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings, argparse.Namespace], int]] = {
+    "serving": lambda store, _settings, _args: rebuild_serving(store),
+    "plays": lambda store, settings, _args: collect_plays(store, settings),
+    "taste": lambda store, settings, _args: collect_taste(store, settings),
+    "catch-up": lambda store, settings, _args: catch_up(store, settings),
+    "charts": lambda store, settings, args: collect_charts(store, settings, rebuild=args.rebuild),
+}
+# The jobs cron runs, each also a command: name, and what it does.
+JOB_COMMANDS = {
+    "plays": "read every opted-in person's new plays (hourly)",
+    "taste": "refresh every due taste profile (daily)",
+    "charts": "snapshot every tracked chart playlist (daily)",
+    "catch-up": "resume the matching a build left undone (daily)",
 }
 
 

@@ -1,5 +1,5 @@
-"""The etl service's Flask app: the cron-only build, catch-up, plays and taste endpoints, and
-the health check."""
+"""The etl service's Flask app: the cron-only build, catch-up, plays, taste and charts
+endpoints, and the health check."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask import Flask, request
 
 from etl.alerts import RUN_FAILED, Alert, log_alerts
 from etl.catch_up import run_catch_up
+from etl.charts import run_charts
 from etl.lease import LeaseHeld
 from etl.pipeline import make_spotify, run_etl
 from etl.plays import run_plays
@@ -101,6 +102,17 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return refused
         try:
             return run_taste(app.extensions["store"], settings), 200
+        except LeaseHeld as error:
+            return {"status": "busy", "error": str(error)}, 409
+
+    @app.get("/tasks/charts")
+    def charts() -> tuple[dict[str, Any], int]:
+        """Snapshot every tracked chart playlist, daily, for App Engine cron only."""
+        refused = _refuse_unless_cron("charts run")
+        if refused:
+            return refused
+        try:
+            return run_charts(app.extensions["store"], settings), 200
         except LeaseHeld as error:
             return {"status": "busy", "error": str(error)}, 409
 

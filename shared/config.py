@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from shared.charts import ChartsError, parse_chart_playlists
+
 logger = logging.getLogger(__name__)
 
 US_STATES: tuple[str, ...] = (
@@ -67,6 +69,8 @@ class Settings:
     google_cloud_project: str | None = None
     spotify_request_budget: int = 1000
     etl_states: tuple[str, ...] = US_STATES
+    # The operator's chart playlists (issue 18), read daily with the app's own token.
+    chart_playlists: tuple[str, ...] = ()
     production: bool = False
 
     @property
@@ -187,6 +191,7 @@ def load_settings(
         google_cloud_project=project,
         spotify_request_budget=_positive_int(env, "SPOTIFY_REQUEST_BUDGET", 1000),
         etl_states=_states(env.get("ETL_STATES")),
+        chart_playlists=_chart_playlists(env.get("CHART_PLAYLISTS")),
         production=production,
     )
     for variable, value in (
@@ -264,6 +269,15 @@ def _states(raw: str | None) -> tuple[str, ...]:
             f"unknown: {', '.join(unknown) or raw!r}"
         )
     return states
+
+
+def _chart_playlists(raw: str | None) -> tuple[str, ...]:
+    try:
+        return parse_chart_playlists(raw or "")
+    except ChartsError as error:
+        raise ConfigError(
+            f"CHART_PLAYLISTS must list Spotify playlist ids, URIs or links: {error}"
+        ) from None
 
 
 def _check_fernet_key(key: str) -> None:
