@@ -48,6 +48,7 @@ from shared.charts import (
     save_about,
     save_history,
     save_snapshot,
+    snapshot_days,
     snapshot_rows,
 )
 from shared.config import Settings
@@ -279,10 +280,19 @@ def _snapshot_one(
 
 
 def add_to_history(store: Store, playlist_id: str, day: str, snapshot: pd.DataFrame) -> None:
-    """Add a day to a playlist's history (one read, one write); rebuild it when out of order."""
+    """Add a day to a playlist's history (one read, one write); rebuild it when out of order,
+    or when a snapshot before this one never reached the history (a run that died between)."""
     history, generation = load_history(store, playlist_id)
+    earlier = [d for d in snapshot_days(store, playlist_id) if d < day]
+    previous_day = earlier[-1] if earlier else ""
+    last_in_history = str(history["day"].max()) if not history.empty else ""
     try:
-        updated = add_day(history, day, snapshot)
+        if (
+            previous_day > last_in_history
+            and not load_snapshot(store, playlist_id, previous_day).empty
+        ):
+            raise ChartOrderError(f"the snapshot of {previous_day} is not in the history")
+        updated = add_day(history, day, snapshot, previous_day=previous_day)
     except ChartOrderError:
         rebuild_history(store, playlist_id)
         return

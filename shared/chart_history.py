@@ -63,65 +63,94 @@ def empty_history() -> pd.DataFrame:
     return frame
 
 
-def add_day(history: pd.DataFrame, day: str, snapshot: pd.DataFrame) -> pd.DataFrame:
+class _Fold:
+    """What the next day's rows need to know of the days before: the last day's ranks, and
+    each track's peak, days on chart and first day so far."""
+
+    def __init__(self) -> None:
+        self.last_day = ""
+        self.previous: dict[str, int] = {}
+        self.seen: dict[str, tuple[int, int, str]] = {}  # track -> (peak, days on, first seen)
+
+    @classmethod
+    def of(cls, history: pd.DataFrame) -> _Fold:
+        """Return the state a history ends in."""
+        fold = cls()
+        if history.empty:
+            return fold
+        fold.last_day = str(history["day"].max())
+        on_last = history[history["day"] == fold.last_day]
+        fold.previous = {
+            str(t): int(r) for t, r in zip(on_last["track_id"], on_last["rank"], strict=True)
+        }
+        latest = history.drop_duplicates("track_id", keep="last")
+        fold.seen = {
+            str(t): (int(p), int(d), str(f))
+            for t, p, d, f in zip(
+                latest["track_id"],
+                latest["peak_rank"],
+                latest["days_on_chart"],
+                latest["first_seen"],
+                strict=True,
+            )
+        }
+        return fold
+
+    def rows(self, day: str, snapshot: pd.DataFrame) -> list[tuple[object, ...]]:
+        """Return a day's history rows (last seen: that day), and move the state past it."""
+        if self.last_day and self.last_day >= day:
+            raise ChartOrderError(f"the history already reaches {self.last_day}, not before {day}")
+        today = ranked(snapshot)
+        rows: list[tuple[object, ...]] = []
+        ranks: dict[str, int] = {}
+        for track_id, rank, name, artists in zip(
+            today["track_id"].astype(str),
+            today["rank"],
+            today["track_name"],
+            today["artist_names"],
+            strict=True,
+        ):
+            before = self.seen.get(track_id)
+            if track_id in self.previous:
+                previous_rank = str(self.previous[track_id])
+            else:
+                previous_rank = RE_ENTRY if before else ""
+            peak, days_on, first_seen = (
+                (min(before[0], int(rank)), before[1] + 1, before[2])
+                if before
+                else (int(rank), 1, day)
+            )
+            self.seen[track_id] = (peak, days_on, first_seen)
+            ranks[track_id] = int(rank)
+            row = (day, int(rank), track_id, name, artists, previous_rank, peak, days_on)
+            rows.append((*row, first_seen, day))
+        self.previous, self.last_day = ranks, day
+        return rows
+
+
+def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return frame.astype({"rank": "int64", "peak_rank": "int64", "days_on_chart": "int64"})
+
+
+def add_day(
+    history: pd.DataFrame, day: str, snapshot: pd.DataFrame, *, previous_day: str = ""
+) -> pd.DataFrame:
     """Return the history with one more day's chart, taken from that day's snapshot.
 
     The day must come after every day in the history (ChartOrderError otherwise): a snapshot
-    that turns up out of order means rebuilding from the snapshots.
+    that turns up out of order means rebuilding from the snapshots. `previous_day` is the day of
+    the snapshot before this one: when it is later than the history's last day, the chart was
+    empty that day (it left no rows), and nothing on it compares with the days before.
     """
-    days = history["day"]
-    if len(days) and str(days.max()) >= day:
-        raise ChartOrderError(f"the history already reaches {days.max()}, not before {day}")
-    today = ranked(snapshot)
-    if len(days):
-        last_day = str(days.max())
-        previous = dict(
-            zip(
-                history.loc[days == last_day, "track_id"],
-                history.loc[days == last_day, "rank"],
-                strict=True,
-            )
-        )
-        latest = history.drop_duplicates("track_id", keep="last").set_index("track_id")
-    else:
-        previous = {}
-        latest = history.set_index("track_id")
-    rows = []
-    for track_id, rank, name, artists in zip(
-        today["track_id"], today["rank"], today["track_name"], today["artist_names"], strict=True
-    ):
-        if track_id in previous:
-            previous_rank = str(previous[track_id])
-        elif track_id in latest.index:
-            previous_rank = RE_ENTRY
-        else:
-            previous_rank = ""
-        if track_id in latest.index:
-            before = latest.loc[track_id]
-            peak = min(int(before["peak_rank"]), int(rank))
-            days_on = int(before["days_on_chart"]) + 1
-            first_seen = str(before["first_seen"])
-        else:
-            peak, days_on, first_seen = int(rank), 1, day
-        rows.append(
-            {
-                "day": day,
-                "rank": int(rank),
-                "track_id": track_id,
-                "track_name": name,
-                "artist_names": artists,
-                "previous_rank": previous_rank,
-                "peak_rank": peak,
-                "days_on_chart": days_on,
-                "first_seen": first_seen,
-                "last_seen": day,
-            }
-        )
+    fold = _Fold.of(history)
+    if previous_day > fold.last_day:
+        fold.previous, fold.last_day = {}, previous_day
+    added = _frame(fold.rows(day, snapshot))
+    if history.empty:
+        return added
     kept = history.copy()
-    kept.loc[kept["track_id"].isin(set(today["track_id"])), "last_seen"] = day
-    added = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    if kept.empty:
-        return added.astype({"rank": "int64", "peak_rank": "int64", "days_on_chart": "int64"})
+    kept.loc[kept["track_id"].isin(set(added["track_id"])), "last_seen"] = day
     if added.empty:
         return kept.reset_index(drop=True)
     return pd.concat([kept, added], ignore_index=True)
@@ -129,9 +158,12 @@ def add_day(history: pd.DataFrame, day: str, snapshot: pd.DataFrame) -> pd.DataF
 
 def build_history(snapshots: Iterable[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
     """Return the history of every snapshot (day, frame), in day order whatever the input's."""
-    history = empty_history()
+    fold = _Fold()
+    rows: list[tuple[object, ...]] = []
     for day, snapshot in sorted(snapshots, key=lambda pair: pair[0]):
-        history = add_day(history, day, snapshot)
+        rows += fold.rows(day, snapshot)
+    history = _frame(rows)
+    history["last_seen"] = history.groupby("track_id")["day"].transform("max")
     return history
 
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from etl.charts import add_to_history
 from shared.chart_history import (
     RE_ENTRY,
     ChartOrderError,
@@ -151,9 +152,10 @@ def test_a_history_built_day_by_day_equals_one_rebuilt_from_the_snapshots(
         ordinal += gap
         days.append(pd.Timestamp.fromordinal(ordinal).strftime("%Y-%m-%d"))
     snapshots = [(day, snapshot(*tracks)) for day, tracks in zip(days, charts, strict=True)]
-    step = empty_history()
+    step, previous_day = empty_history(), ""
     for day, frame in snapshots:
-        step = add_day(step, day, frame)
+        step = add_day(step, day, frame, previous_day=previous_day)
+        previous_day = day
     rebuilt = build_history(reversed(snapshots))
     pd.testing.assert_frame_equal(step, rebuilt)
     for track_id, rows in step.groupby("track_id"):
@@ -247,3 +249,18 @@ def test_the_setting_lists_playlists_once_in_order() -> None:
     raw = "37i9dQZEVXbMDoHDwVN2tF, spotify:playlist:37i9dQZEVXbLRQDuF5jeBp 37i9dQZEVXbMDoHDwVN2tF"
     assert parse_chart_playlists(raw) == ("37i9dQZEVXbMDoHDwVN2tF", "37i9dQZEVXbLRQDuF5jeBp")
     assert parse_chart_playlists("") == ()
+
+
+def test_a_snapshot_that_never_reached_the_history_is_taken_in_by_a_rebuild(
+    folder_store: FolderStore,
+) -> None:
+    save_snapshot(folder_store, PLAYLIST, "2026-11-01", snapshot("a", "b"))
+    rebuild_history(folder_store, PLAYLIST)
+    save_snapshot(folder_store, PLAYLIST, "2026-11-02", snapshot("b"))  # its run died here
+    save_snapshot(folder_store, PLAYLIST, "2026-11-03", snapshot("a", "b"))
+
+    add_to_history(folder_store, PLAYLIST, "2026-11-03", snapshot("a", "b"))
+
+    history = load_history(folder_store, PLAYLIST)[0]
+    assert rows_of(history, "2026-11-03")[0][:3] == ("a", 1, RE_ENTRY)
+    assert sorted(set(history["day"])) == ["2026-11-01", "2026-11-02", "2026-11-03"]
