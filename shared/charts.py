@@ -382,16 +382,21 @@ def playlists_kept_by_others(
 ) -> set[str]:
     """Return the playlists the operator lists or anyone but this person tracks.
 
-    An unreadable record of another person keeps nothing: it cannot say what it tracks.
+    A damaged record of another person keeps every id-like word in it: files are deleted only
+    when no one can still want them.
     """
     kept = set(operator_playlists)
     for other in chart_people(store):
         if other == user_id:
             continue
-        with contextlib.suppress(ChartsError, NotFoundError):
-            other_record = load_charts_record(store, other)
-            if other_record is not None:
-                kept |= {p.playlist_id for p in other_record[0].playlists}
+        try:
+            data = store.read(people_object(other)).data
+        except NotFoundError:
+            continue
+        try:
+            kept |= {p.playlist_id for p in parse_charts_record(data).playlists}
+        except ChartsError:
+            kept |= set(re.findall(r"[0-9A-Za-z]{22}", data.decode("utf-8", "replace")))
     return kept
 
 

@@ -68,6 +68,7 @@ class PlaylistRecord:
     owner_id: str
     url: str
     total: int = 0
+    collaborative: bool = False  # its owner lets others edit it (they may read its items)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def parse_playlist(raw: Any) -> PlaylistRecord | None:
         str(owner.get("id") or ""),
         str(urls.get("spotify") or f"https://open.spotify.com/playlist/{raw['id']}"),
         total,
+        raw.get("collaborative") is True,
     )
 
 

@@ -6,10 +6,11 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import requests
 from flask import Flask
@@ -17,8 +18,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from sandbox.server import SandboxServer
+from sandbox.world import daily_playlist_id
 from shared import area_plan
 from shared.area_query import AreaQuery
+from shared.charts import rebuild_history, save_snapshot
 from shared.config import load_settings
 from shared.datasets import backups_of, load_dataset
 from shared.exports import parse_export_file
@@ -265,6 +268,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
 
     months = walk_listening(page, size, url, store, tmp_path)
     walk_taste(page, size, url, store)
+    walk_charts(page, size, url, store)
 
     # Delete my data: a second step that says exactly what goes, then it is gone.
     page.goto(f"{url}/backups")
@@ -275,6 +279,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     assert "your 1 saved area " in listed
     assert f"your listening history ({months} months of plays)" in listed
     assert "your taste: the artists Local Shows knows you love" in listed
+    assert "your 1 tracked chart playlist on Charts" in listed
     assert users_objects(store, "alice"), "nothing is deleted before the confirmation"
     step(page, size, 23, "delete-confirm")
     page.click("#confirm-delete")
@@ -333,6 +338,59 @@ def walk_taste(page: Page, size: str, url: str, store: FolderStore) -> None:
     page.wait_for_selector("#known-count")
     assert "This mix" in page.inner_text("#known-count")
     step(page, size, 22, "area-with-taste")
+
+
+def chart_snapshot(names: list[str]) -> pd.DataFrame:
+    """A day's snapshot of these tracks in this order (ids made from their names)."""
+    return pd.DataFrame(
+        {
+            "position": range(1, len(names) + 1),
+            "track_id": [f"chartTrack{name[:1]}".ljust(22, "0") for name in names],
+            "track_name": names,
+            "artist_names": [f"{name[:1]} and the Longer Named Orchestra" for name in names],
+            "album_name": "",
+            "added_at": "",
+            "duration_ms": 200_000,
+            "captured_at": "",
+        }
+    )
+
+
+def walk_charts(page: Page, size: str, url: str, store: FolderStore) -> None:
+    """Track one's own playlist (Spotify asks for the added scope), then read its chart."""
+    playlist_id = daily_playlist_id("alice-daily-50")
+    names = ["Aurora", "Borealis", "Cascade", "Driftwood", "Ember", "Fjord_of_the_endless_night"]
+    today = datetime.now(UTC).date()
+    days = {
+        today - timedelta(days=3): names[:5],
+        today - timedelta(days=2): [names[1], names[0], names[2], names[5], names[3]],
+        today: [names[5], names[0], names[3], names[4], names[2]],
+    }
+    for day, listed in days.items():
+        save_snapshot(store, playlist_id, day.isoformat(), chart_snapshot(listed))
+    rebuild_history(store, playlist_id)
+
+    page.click("header >> text=Charts")
+    page.wait_for_selector("#add-form")
+    page.select_option("#add-playlist", playlist_id)
+    page.click("#add-form button[type=submit]")
+    page.wait_for_selector("text=Sign in to Spotify (sandbox)")
+    assert "playlist-read-collaborative" in page.inner_text("code").split()
+    page.check("input[value=alice]")
+    page.click("#agree")
+    page.wait_for_url(f"{url}/charts")
+    fits(page)
+    page.click(f'#tracked li[data-playlist="{playlist_id}"] a')
+    page.wait_for_selector("#chart-table")
+    moves = page.locator("#chart-table td.move span[aria-hidden]").all_inner_texts()
+    assert moves == ["▲ 3", "=", "▲ 2", "RE", "▼ 2"]
+    assert page.locator("#chart-table td.move .visually-hidden").first.inner_text() == "up 3"
+    assert page.locator("#churn-chart g.churn-day").count() == 3
+    page.click("#chart-table tr >> nth=1 >> td.track a")
+    page.wait_for_selector("#rank-chart")
+    assert page.locator("#rank-chart polyline.rank-line").count() == 1
+    assert page.locator("#rank-chart circle.rank-point").count() == 2
+    step(page, size, 23, "chart")
 
 
 def walk_listening(page: Page, size: str, url: str, store: FolderStore, tmp_path: Path) -> int:
@@ -429,6 +487,7 @@ def users_objects(store: FolderStore, user_id: str) -> list[str]:
             "areas/",
             "previews/",
             "taste/",
+            "chart_people/",
         )
         for name in store.list(prefix)
         if name.split("/", 1)[1].startswith((f"{user_id}.", f"{user_id}/"))

@@ -21,12 +21,17 @@ from shared.chart_history import (
 )
 from shared.charts import (
     ChartsError,
+    ChartsRecord,
+    TrackedPlaylist,
+    delete_person_charts,
     has_snapshot,
     load_history,
     load_snapshot,
     parse_chart_playlists,
+    people_object,
     playlist_id_of,
     rebuild_history,
+    save_charts_record,
     save_history,
     save_snapshot,
     snapshot_days,
@@ -264,3 +269,17 @@ def test_a_snapshot_that_never_reached_the_history_is_taken_in_by_a_rebuild(
     history = load_history(folder_store, PLAYLIST)[0]
     assert rows_of(history, "2026-11-03")[0][:3] == ("a", 1, RE_ENTRY)
     assert sorted(set(history["day"])) == ["2026-11-01", "2026-11-02", "2026-11-03"]
+
+
+def test_a_damaged_record_of_another_person_still_keeps_the_files_it_names(
+    folder_store: FolderStore,
+) -> None:
+    save_snapshot(folder_store, PLAYLIST, "2026-11-01", snapshot("a"))
+    tracked = (TrackedPlaylist(PLAYLIST, "Top", ""),)
+    save_charts_record(folder_store, ChartsRecord("ann", "sealed", playlists=tracked))
+    folder_store.write(people_object("bo"), f'{{"playlists": ["{PLAYLIST}"'.encode())
+
+    delete_person_charts(folder_store, "ann", ())
+
+    assert snapshot_days(folder_store, PLAYLIST) == ["2026-11-01"]
+    assert folder_store.generation(people_object("ann")) is None

@@ -360,7 +360,13 @@ def test_a_mismatched_state_with_a_sign_in_pending_signs_no_one_in(
 # Headers and templates
 
 
-EXAMPLE_URLS = {"static": "/static/style.css", "notes.page": "/notes/" + "N" * 22}
+EXAMPLE_URLS = {
+    "static": "/static/style.css",
+    "notes.page": "/notes/" + "N" * 22,
+    "charts.chart": "/charts/" + "C" * 22,
+    "charts.history_csv": "/charts/" + "C" * 22 + "/history.csv",
+    "charts.stop": "/charts/" + "C" * 22 + "/stop",
+}
 
 
 def every_route(app: Flask) -> list[tuple[str, str]]:

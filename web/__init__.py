@@ -72,6 +72,7 @@ def create_app(
         account,
         auth,
         backups,
+        charts,
         data,
         errors,
         home,
@@ -102,4 +103,5 @@ def create_app(
     app.register_blueprint(saved_areas.bp)
     app.register_blueprint(taste.bp)
     app.register_blueprint(tour.bp)
+    app.register_blueprint(charts.bp)
     return app

@@ -6,9 +6,10 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from shared.area_playlists import made_object
+from shared.charts import ChartsError, delete_person_charts, load_charts_record, people_object
 from shared.datasets import backups_of
 from shared.liner_notes import count_user_notes, delete_user_notes
 from shared.listening import record_object
@@ -101,6 +102,7 @@ def confirm_delete() -> Any:
         history=history_kept(user["id"]),
         areas=areas_kept(user["id"]),
         taste=taste_kept(user["id"]),
+        charts=charts_kept(user["id"]),
     )
 
 
@@ -116,6 +118,15 @@ def areas_kept(user_id: str) -> int:
 def taste_kept(user_id: str) -> bool:
     """Whether Local Shows keeps a person's taste record (readable or not)."""
     return store().generation(taste_object(user_id)) is not None
+
+
+def charts_kept(user_id: str) -> int:
+    """How many playlists a person tracks on Charts (-1: a record is there, but cannot be read)."""
+    try:
+        loaded = load_charts_record(store(), user_id)
+    except (ChartsError, StorageError):
+        return -1 if store().generation(people_object(user_id)) is not None else 0
+    return len(loaded[0].playlists) if loaded else 0
 
 
 def history_kept(user_id: str) -> dict[str, int]:
@@ -135,11 +146,13 @@ def delete_my_data() -> Any:
     history = history_kept(user_id)
     areas = areas_kept(user_id)
     taste = taste_kept(user_id)
+    charts = charts_kept(user_id)
     try:
         notes = delete_user_notes(store(), user_id)
         forget_history(store(), user_id)
         delete_saved_areas(store(), user_id)
         delete_taste(store(), user_id)
+        delete_person_charts(store(), user_id, current_app.extensions["settings"].chart_playlists)
         _remove(user_id)
         with contextlib.suppress(NotFoundError):
             store().delete(made_object(user_id))
@@ -153,4 +166,5 @@ def delete_my_data() -> Any:
         history=history,
         areas=areas,
         taste=taste,
+        charts=charts,
     ), 200

@@ -27,6 +27,7 @@ from flask import (
 from spotipy.cache_handler import CacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
+from shared.charts import CHART_SCOPES
 from shared.listening import ACTIVE as HISTORY_ACTIVE
 from shared.listening import HISTORY_SCOPE, ListeningRecordError, load_record
 from shared.spotify import (
@@ -56,7 +57,7 @@ SESSION_VERSION_KEY = "session_version"
 AFTER_LOGIN_KEY = "after_login"
 GRANTING_KEY = "granting"  # the feature whose added scope this sign-in asks for
 # A scope is asked for only when a person turns on the feature that needs it (ARCHITECTURE.md).
-FEATURE_SCOPES = {"history": HISTORY_SCOPE, "taste": TASTE_SCOPES}
+FEATURE_SCOPES = {"history": HISTORY_SCOPE, "taste": TASTE_SCOPES, "charts": CHART_SCOPES}
 SIGN_IN_KEYS = (TOKEN_KEY, USER_KEY, SESSION_VERSION_KEY)
 SIGNED_OUT_MESSAGE = "You were signed out. Please sign in again."
 SESSION_VERSION_TTL_SECONDS = 5.0
@@ -418,6 +419,10 @@ def callback() -> Any:
             from web.taste import grant_taste  # the taste page builds on sign-in, as above
 
             grant_taste(user.id, user.display_name, str(token["refresh_token"]))
+        elif feature == "charts":
+            from web.charts import grant_charts  # as above
+
+            grant_charts(user.id, user.display_name, str(token["refresh_token"]))
     after_login = str(session.pop(AFTER_LOGIN_KEY, ""))
     return redirect(safe_next(after_login) if after_login else url_for("shows.area"))
 
