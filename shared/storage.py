@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage  # type: ignore[attr-defined]  # no py.typed
+from google.cloud import storage  # type: ignore[attr-defined,import-untyped,unused-ignore]  # no py.typed; which error depends on mypy's cache
 
 logger = logging.getLogger(__name__)
 
