@@ -57,20 +57,17 @@ def select(data: ShowsData, query: AreaQuery, today: date) -> Selection:
         rows = rows.loc[rows["is_headliner"].astype(bool)]
     genre_mask = _genre_mask(rows, query.genres)
     first, last = query.window(today)
-    in_window = _window_mask(rows, first, last)
+    local_day = rows["local_day"].to_numpy()
+    starts = rows["starts"].dt.tz_convert(None).to_numpy()  # UTC, as numpy compares them
+    in_window = _window_mask(local_day, starts, first, last)
+    show_ids, _ = _text_codes(rows["show_key"])
     window_counts = {}
     for days in DAY_CHOICES:
-        mask = _window_mask(rows, today, today + timedelta(days=days - 1)) & genre_mask
-        window_counts[days] = int(rows.loc[mask, "show_key"].nunique())
-    return Selection(
-        query,
-        first,
-        last,
-        rows.loc[in_window & genre_mask],
-        rows.loc[in_window],
-        window_counts,
-        tracks_of,
-    )
+        mask = _window_mask(local_day, starts, today, today + timedelta(days=days - 1))
+        window_counts[days] = int(np.unique(show_ids[mask & genre_mask]).size)
+    without_genres = rows.loc[in_window]
+    chosen = without_genres if query.genres == () else rows.loc[in_window & genre_mask]
+    return Selection(query, first, last, chosen, without_genres, window_counts, tracks_of)
 
 
 def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, dict[str, list[Track]]]:
@@ -103,19 +100,28 @@ def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, dict[str,
     return merged.sort_values(["starts", "show_key", "billing_order"], kind="stable"), tracks_of
 
 
-def _window_mask(rows: pd.DataFrame, first: date, last: date) -> np.ndarray:
-    """Say which rows fall from first to last: by the venue's local day, within a day's slack."""
-    start = pd.Timestamp(datetime.combine(first, time.min, UTC))
+def _window_mask(local_day: np.ndarray, starts: np.ndarray, first: date, last: date) -> np.ndarray:
+    """Say which rows fall from first to last: by the venue's local day, within a day's slack.
+
+    Takes the rows' `local_day` and `starts` as arrays: a selection asks for five windows.
+    """
+    start = pd.Timestamp(datetime.combine(first, time.min, UTC)) - pd.Timedelta(hours=14)
     end = pd.Timestamp(datetime.combine(last + timedelta(days=1), time.min, UTC)) + pd.Timedelta(
         hours=10
     )
     # Local evenings in US time zones fall on the next UTC day: compare local dates when known.
-    local_day = rows["local_day"].to_numpy()
-    starts = rows["starts"]
     in_days = (local_day >= int(f"{first:%Y%m%d}")) & (local_day <= int(f"{last:%Y%m%d}"))
-    in_time = ((starts >= start - pd.Timedelta(hours=14)) & (starts < end)).to_numpy()
+    # A missing start (NaT) is in no window, as in pandas' comparisons.
+    known_start = ~np.isnat(starts)
+    in_time = known_start & (starts >= _as_of(start)) & (starts < _as_of(end))
     mask: np.ndarray = in_days & in_time
     return mask
+
+
+def _as_of(moment: pd.Timestamp) -> np.datetime64:
+    """Return a UTC moment as numpy compares it with the starts (naive UTC; units may differ)."""
+    value: np.datetime64 = moment.tz_convert(None).to_datetime64()
+    return value
 
 
 def _genre_mask(rows: pd.DataFrame, genres: tuple[str, ...]) -> np.ndarray:
@@ -133,14 +139,24 @@ def _genre_mask(rows: pd.DataFrame, genres: tuple[str, ...]) -> np.ndarray:
 
 
 def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
-    """Return the genres present in rows with their number of shows, most shows first."""
-    pairs = rows[["show_key", "genres"]].astype({"genres": "category"}).drop_duplicates()
+    """Return the genres present in rows with their number of shows, most shows first.
+
+    Rows share a few hundred genre lists: each list is split once, and shows are counted by
+    code (a show and a genre list as one integer), not row by row.
+    """
+    genre_lists = rows["genres"].astype("category")
+    list_codes = genre_lists.cat.codes.to_numpy().astype(np.int64)
+    show_ids, _ = _text_codes(rows["show_key"])
+    shows = int(show_ids.max()) + 1 if len(show_ids) else 0
+    has_list = list_codes >= 0  # a missing list names no genre
+    pairs = np.unique(list_codes[has_list] * shows + show_ids[has_list])
     shows_of: dict[str, list[np.ndarray]] = {}
-    show_codes = pd.factorize(pairs["show_key"])[0]
-    for genre_list, positions in pairs.groupby("genres", observed=True).indices.items():
-        for genre in str(genre_list).split("|"):
+    pair_lists = pairs // shows if shows else pairs
+    for code in np.unique(pair_lists):
+        of_list = pairs[pair_lists == code] % shows
+        for genre in str(genre_lists.cat.categories[code]).split("|"):
             if genre:
-                shows_of.setdefault(genre, []).append(show_codes[positions])
+                shows_of.setdefault(genre, []).append(of_list)
     counts = {
         genre: int(np.unique(np.concatenate(parts)).size) for genre, parts in shows_of.items()
     }
@@ -155,7 +171,8 @@ def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
 
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
     """Return shows per week (weeks starting Monday) from first to last, zeros included."""
-    days = rows.drop_duplicates("show_key")["local_day"].to_numpy()
+    show_ids, _ = _text_codes(rows["show_key"])
+    days = rows["local_day"].to_numpy()[np.unique(show_ids, return_index=True)[1]]
     per_week: dict[date, int] = {}
     for day, shows in zip(*np.unique(days, return_counts=True), strict=True):
         try:
@@ -208,22 +225,20 @@ def plan_playlist(
     *,
     known: dict[str, Known] | None = None,
     mix: str = "",
+    order: str = "date",
 ) -> tuple[list[PlannedShow], list[str]]:
-    """Return the shows (the first preview_shows) with their artists' tracks, and the playlist's
-    track URIs in order: by show date, headliners first; each artist and track once.
+    """Return the shows (the first preview_shows in `order`, as `sort_shows` orders them) with
+    their artists' tracks, and the playlist's track URIs in order: by show date, headliners
+    first; each artist and track once.
 
     With the person's known artists, each is marked; with a mix, only the artists it chooses
     (`choose_mix`) bring tracks.
 
     Rows come ordered by start, show and billing already. The playlist needs each artist once,
     at their first row; the shows shown need only their own rows: a whole state's rows are
-    never turned into objects one by one.
+    never turned into objects one by one, even when another order picks the shows shown.
     """
-    artist_ids = _texts(rows["spotify_artist_id"])
-    first_row: dict[str, int] = {}
-    for index, artist_id in enumerate(artist_ids):
-        if artist_id:
-            first_row.setdefault(artist_id, index)
+    first_row = _first_rows(rows["spotify_artist_id"])
     chosen = (
         set(choose_mix(list(first_row), known or {}, mix)) if mix and known is not None else None
     )
@@ -242,13 +257,14 @@ def plan_playlist(
                 uris.append(f"spotify:track:{track.track_id}")
                 added.append(track)
         added_at[index] = added
+    starts, ends = _show_runs(rows)
+    picked = _ordered_shows(rows, starts, ends, order, known or {})[:preview_shows]
     shows = _planned_shows(
         rows,
-        artist_ids=artist_ids,
+        [(int(starts[show]), int(ends[show])) for show in picked],
         tracks_of=tracks_of,
         tracks_per_artist=tracks_per_artist,
         added_at=added_at,
-        preview_shows=preview_shows,
         known=known or {},
     )
     return shows, uris
@@ -269,8 +285,12 @@ def choose_mix(artists: list[str], known: dict[str, Known], mix: str) -> list[st
         return familiar
     if share <= 0:
         return new
-    take_known = min(len(familiar), int(len(new) * share / (1 - share) + 1e-9))
-    take_new = min(len(new), round(take_known * (1 - share) / share))
+    # The most known artists whose share of new ones, rounded, the new side still has.
+    new_per_known = (1 - share) / share
+    take_known = len(familiar)
+    while take_known and round(take_known * new_per_known) > len(new):
+        take_known -= 1
+    take_new = round(take_known * new_per_known)
     chosen = set(familiar[:take_known]) | set(new[:take_new])
     return [a for a in artists if a in chosen]
 
@@ -287,7 +307,7 @@ class MixCounts:
 
 def mix_counts(rows: pd.DataFrame, known: dict[str, Known], mix: str) -> MixCounts:
     """Count the area's known and new artists, and those the mix chooses."""
-    artists = list(dict.fromkeys(a for a in _texts(rows["spotify_artist_id"]) if a))
+    artists = list(_first_rows(rows["spotify_artist_id"]))
     chosen = choose_mix(artists, known, mix) if mix else artists
     familiar = sum(1 for a in artists if a in known)
     chosen_known = sum(1 for a in chosen if a in known)
@@ -305,30 +325,20 @@ def only_known_shows(rows: pd.DataFrame, known: dict[str, Known]) -> pd.DataFram
 
 def _planned_shows(
     rows: pd.DataFrame,
+    spans: list[tuple[int, int]],
     *,
-    artist_ids: list[str],
     tracks_of: dict[str, list[Track]],
     tracks_per_artist: int,
     added_at: dict[int, list[Track]],
-    preview_shows: int | None,
     known: dict[str, Known],
 ) -> list[PlannedShow]:
-    """Return the first preview_shows shows (all with None), each artist with their tracks."""
-    show_keys = _texts(rows["show_key"])
-    end = len(show_keys)
-    if preview_shows is not None:
-        seen, end = 0, 0
-        previous = None
-        for key in show_keys:
-            if key != previous:
-                seen, previous = seen + 1, key
-                if seen > preview_shows:
-                    break
-            end += 1
-    head = rows.iloc[:end]
+    """Return the shows whose rows the spans give (start, end), each artist with their tracks."""
+    positions = [index for first, last in spans for index in range(first, last)]
+    head = rows.iloc[positions]
     values = {
         column: _texts(head[column])
         for column in (
+            "spotify_artist_id",
             "performer_name",
             "starts_at_local",
             "venue_name",
@@ -343,36 +353,88 @@ def _planned_shows(
         head["uncertain"].astype(bool).tolist() if "uncertain" in head else [False] * len(head)
     )
     shows: list[PlannedShow] = []
-    current = None
-    for index in range(end):
-        if show_keys[index] != current:
-            current = show_keys[index]
-            shows.append(
-                PlannedShow(
-                    values["starts_at_local"][index],
-                    values["venue_name"][index],
-                    values["venue_city"][index],
-                    values["event_title"][index],
-                    values["event_url"][index],
-                    [],
-                    bool(time_tbd[index]),
-                )
+    at = 0  # the row's place in head; `index` is its place in rows
+    for first, last in spans:
+        shows.append(
+            PlannedShow(
+                values["starts_at_local"][at],
+                values["venue_name"][at],
+                values["venue_city"][at],
+                values["event_title"][at],
+                values["event_url"][at],
+                [],
+                bool(time_tbd[at]),
             )
-        artist_id = artist_ids[index]
-        tracks = tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
-        artist = PlannedArtist(
-            values["performer_name"][index], artist_id, tracks, "", added_at.get(index, [])
         )
-        knowing = known.get(artist_id) if artist_id else None
-        if knowing is not None:
-            artist.known, artist.known_weight = knowing.label, knowing.weight
-        artist.maybe = bool(artist_id) and bool(uncertain[index])
-        if not artist_id:
-            artist.reason = "not found on Spotify" if checked[index] else "not matched yet"
-        elif not tracks:
-            artist.reason = "no tracks yet"
-        shows[-1].artists.append(artist)
+        for index in range(first, last):
+            artist_id = values["spotify_artist_id"][at]
+            tracks = tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+            artist = PlannedArtist(
+                values["performer_name"][at], artist_id, tracks, "", added_at.get(index, [])
+            )
+            knowing = known.get(artist_id) if artist_id else None
+            if knowing is not None:
+                artist.known, artist.known_weight = knowing.label, knowing.weight
+            artist.maybe = bool(artist_id) and bool(uncertain[at])
+            if not artist_id:
+                artist.reason = "not found on Spotify" if checked[at] else "not matched yet"
+            elif not tracks:
+                artist.reason = "no tracks yet"
+            shows[-1].artists.append(artist)
+            at += 1
     return shows
+
+
+def _show_runs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return where each show's rows start and end: a show is a run of rows with its key."""
+    show_ids, _ = _text_codes(rows["show_key"])
+    changes = np.ones(len(show_ids), dtype=bool)
+    changes[1:] = show_ids[1:] != show_ids[:-1]
+    starts = np.flatnonzero(changes)
+    return starts, np.append(starts[1:], len(show_ids)).astype(starts.dtype)
+
+
+def _ordered_shows(
+    rows: pd.DataFrame, starts: np.ndarray, ends: np.ndarray, order: str, known: dict[str, Known]
+) -> list[int]:
+    """Return the shows (by their run's number) in `order`, as `sort_shows` would put them."""
+    if order == "known" and len(starts):
+        ids, texts = _text_codes(rows["spotify_artist_id"])
+        weights = np.array(
+            [known[text].weight if text and text in known else 0 for text in texts], dtype=np.int64
+        )
+        # A show's weight is its best-known artist's; an unknown artist weighs 0.
+        best = np.maximum.reduceat(weights[ids], starts)
+        return [int(show) for show in np.argsort(-best, kind="stable")]
+    if order == "artist" and len(starts):
+        names = _texts(rows["performer_name"].iloc[starts])
+        keys = {name: _artist_key(name) for name in set(names)}
+        return sorted(range(len(starts)), key=lambda show: keys[names[show]])
+    return list(range(len(starts)))
+
+
+def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return an integer code per row and the text of each code, as `_texts` reads the column:
+    the same text, the same code. Made from a category's codes, not row by row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories.astype(str).to_numpy(dtype=object)
+        # A missing value (code -1) reads as "": it takes the place after the categories.
+        ids, texts = pd.factorize(np.append(categories, ""))
+        codes = column.cat.codes.to_numpy()
+        return ids[np.where(codes >= 0, codes, len(categories))], np.asarray(texts, dtype=object)
+    ids, texts = pd.factorize(column.astype(str).to_numpy(dtype=object))
+    return ids, np.asarray(texts, dtype=object)
+
+
+def _first_rows(column: pd.Series) -> dict[str, int]:
+    """Return each non-empty text of the column with its first row, in the order they appear."""
+    ids, texts = _text_codes(column)
+    found, first = np.unique(ids, return_index=True)
+    return {
+        texts[found[at]]: int(first[at])
+        for at in np.argsort(first, kind="stable")
+        if texts[found[at]]
+    }
 
 
 def _texts(column: pd.Series) -> list[str]:

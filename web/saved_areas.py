@@ -230,12 +230,33 @@ def keep_fresh(
     return area
 
 
+PREVIEWS_NOTED_KEY = "previews_noted"
+PREVIEWS_NOTED_MOST = 10_000
+
+
 def remember_previewed(user_id: str, query: AreaQuery, today: date) -> None:
-    """Note the area a signed-in person previewed, for the matching; never break the preview."""
+    """Note the area a signed-in person previewed, for the matching; never break the preview.
+
+    A worker notes each (person, area, day) once: a preview of an area already noted today
+    costs no storage call. A note that failed is tried again on the next preview.
+    """
+    fields = query_fields(query, today)
+    day = today.isoformat()
+    noted: dict[str, set[tuple[str, str]]] = current_app.extensions.setdefault(
+        PREVIEWS_NOTED_KEY, {}
+    )
+    key = (user_id, area_id_of(fields))
+    if key in noted.get(day, ()):
+        return
     try:
-        remember_preview(store(), user_id, query_fields(query, today), today)
+        remember_preview(store(), user_id, fields, today)
     except (StorageError, SavedAreasError, ValueError) as error:
         logger.warning("preview not remembered", extra={"user_id": user_id, "error": str(error)})
+        return
+    if day not in noted or len(noted[day]) >= PREVIEWS_NOTED_MOST:
+        noted.clear()  # the days before go, and a busy day's notes start afresh
+        noted[day] = set()
+    noted[day].add(key)
 
 
 @bp.after_app_request

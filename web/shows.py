@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from shared import area_plan, places
 from shared.area_playlists import (
     MadePlaylist,
+    MadePlaylists,
     adopt_earlier_playlists,
     load_made,
     made_object,
@@ -117,17 +118,48 @@ def _with_chosen(genres: list[tuple[str, int]], chosen: tuple[str, ...]) -> list
     return genres + [(genre, 0) for genre in chosen if genre not in present]
 
 
+MADE_CACHE_KEY = "made_playlists"
+MADE_CACHE_PEOPLE = 256
+
+
 def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
-    """Return the person's playlists for an area, taking in earlier ones on their first visit."""
-    # One look a session (a storage call, and at most one Spotify request), even on failure.
-    if not session.get(ADOPTED_KEY):
-        session[ADOPTED_KEY] = True
-        if store().generation(made_object(user_id)) is None:
-            try:
-                adopt_earlier_playlists(store(), user_api(), user_id, area_plan.NAME_PREFIX)
-            except SpotifyError as error:
-                logger.warning("earlier playlists not taken in", extra={"error": str(error)})
-    return load_made(store(), user_id).for_area(area_prefix)
+    """Return the person's playlists for an area, taking in earlier ones on their first visit.
+
+    The record is parsed once per worker and generation, as the taste profile is: a preview
+    asks storage only for its generation. A store that fails shows none, never a 500.
+    """
+    try:
+        # One look a session (a storage call, and at most one Spotify request), even on failure.
+        if not session.get(ADOPTED_KEY):
+            session[ADOPTED_KEY] = True
+            if store().generation(made_object(user_id)) is None:
+                try:
+                    adopt_earlier_playlists(store(), user_api(), user_id, area_plan.NAME_PREFIX)
+                except SpotifyError as error:
+                    logger.warning("earlier playlists not taken in", extra={"error": str(error)})
+        return _made_record(user_id).for_area(area_prefix)
+    except StorageError as error:
+        logger.warning("playlists made unreadable", extra={"user_id": user_id, "error": error})
+        return []
+
+
+def _made_record(user_id: str) -> MadePlaylists:
+    """Return the person's record of playlists made, re-read only when its generation moved."""
+    generation = store().generation(made_object(user_id))
+    if generation is None:
+        return MadePlaylists()
+    cache: OrderedDict[str, MadePlaylists] = current_app.extensions.setdefault(
+        MADE_CACHE_KEY, OrderedDict()
+    )
+    cached = cache.get(user_id)
+    if cached is not None and cached.generation == generation:
+        cache.move_to_end(user_id)
+        return cached
+    loaded = load_made(store(), user_id)
+    cache[user_id] = loaded
+    while len(cache) > MADE_CACHE_PEOPLE:
+        cache.popitem(last=False)
+    return loaded
 
 
 def _page(
@@ -164,21 +196,24 @@ def _page(
     area_rows = rows
     if query.known_only:
         rows = area_plan.only_known_shows(rows, known)
-    resorted = context["sort"] != "date"
     shows, uris = area_plan.plan_playlist(
         rows,
         chosen.tracks_of,
         query.tracks_per_artist,
-        None if resorted else PREVIEW_SHOWS,
+        PREVIEW_SHOWS,
         known=known,
         mix=query.mix,
+        order=context["sort"],
     )
-    shows = area_plan.sort_shows(shows, context["sort"])[:PREVIEW_SHOWS]
     counts = area_plan.count(rows)
+    mix = area_plan.mix_counts(rows, known, query.mix)
     context.update(
         {
-            "mix": area_plan.mix_counts(rows, known, query.mix),
-            "known_in_area": area_plan.mix_counts(area_rows, known, "").known,
+            "mix": mix,
+            # The known count is the mix's own unless "only artists I know" narrowed the rows.
+            "known_in_area": mix.known
+            if rows is area_rows
+            else area_plan.mix_counts(area_rows, known, "").known,
             "unchecked": area_plan.unchecked_artists(rows),
             "first": first,
             "last": last,

@@ -1,0 +1,196 @@
+"""The signed-in preview's fast path: what it skips on a repeat, and what it must still show."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sandbox.server import SandboxServer
+from shared import area_plan
+from shared.area_playlists import load_made, made_object
+from shared.saved_areas import previews_object
+from shared.shows_data import Track
+from shared.storage import FolderStore, StorageError, StoredObject
+from shared.taste import Known
+from tests.conftest import BASE_ENV
+from tests.test_web_saved_areas import busiest_state, make
+from tests.web_helpers import sign_in
+
+USER = "alice"
+
+
+class CountingStore:
+    """A folder store that counts each call by object, and fails those under `failing`."""
+
+    def __init__(self, store: FolderStore) -> None:
+        self.store = store
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.failing: tuple[str, ...] = ()
+
+    def _call(self, verb: str, name: str) -> None:
+        self.calls[(verb, name)] += 1
+        if self.failing and name.startswith(self.failing):
+            raise StorageError(f"{name}: storage is down")
+
+    def read(self, name: str) -> StoredObject:
+        self._call("read", name)
+        return self.store.read(name)
+
+    def generation(self, name: str) -> int | None:
+        self._call("generation", name)
+        return self.store.generation(name)
+
+    def write(self, name: str, data: bytes, **options: Any) -> int:
+        self._call("write", name)
+        return self.store.write(name, data, **options)
+
+    def __getattr__(self, attribute: str) -> Any:  # list, delete, generations: as they are
+        return getattr(self.store, attribute)
+
+
+@pytest.fixture
+def counting(data_copy: FolderStore) -> CountingStore:
+    return CountingStore(data_copy)
+
+
+@pytest.fixture
+def app(sandbox: SandboxServer, counting: CountingStore) -> Flask:
+    from shared.config import load_settings
+    from web import create_app
+
+    env = {**BASE_ENV, **sandbox.settings_env(), "DATA_URL": str(counting.store.root)}
+    return create_app(load_settings(env), counting, DATASET_CHECK_SECONDS=0)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient) -> FlaskClient:
+    sign_in(client, USER)
+    return client
+
+
+def test_a_repeat_preview_of_an_area_notes_nothing_again(
+    signed_in: FlaskClient, counting: CountingStore
+) -> None:
+    state = busiest_state(counting.store)
+    previews = previews_object(USER)
+
+    for _ in range(3):
+        assert signed_in.get(f"/shows?state={state}&days=30").status_code == 200
+    assert counting.calls[("write", previews)] == 1
+    assert counting.calls[("read", previews)] == 1
+
+    assert signed_in.get(f"/shows?state={state}&days=14").status_code == 200
+    assert counting.calls[("write", previews)] == 2  # another area is news
+    assert counting.store.read(previews).data.count(b'"on"') == 2
+
+
+def test_a_preview_not_noted_is_tried_again(
+    signed_in: FlaskClient, counting: CountingStore
+) -> None:
+    state = busiest_state(counting.store)
+    counting.failing = ("previews/",)
+    assert signed_in.get(f"/shows?state={state}&days=30").status_code == 200
+
+    counting.failing = ()
+    assert signed_in.get(f"/shows?state={state}&days=30").status_code == 200
+    assert counting.calls[("read", previews_object(USER))] == 2  # the failed note, again
+    assert counting.calls[("write", previews_object(USER))] == 1
+
+
+def test_the_made_record_is_read_once_until_it_changes(
+    signed_in: FlaskClient, counting: CountingStore
+) -> None:
+    state = busiest_state(counting.store)
+    form = {"state": state, "days": "30", "tracks": "2"}
+    signed_in.get("/shows", query_string=form)  # the record read (and earlier ones taken in)
+
+    made = make(signed_in, form)
+    assert made.status_code == 200
+    reads_after_make = counting.calls[("read", made_object(USER))]
+    pages = [signed_in.get("/shows", query_string=form).get_data(True) for _ in range(3)]
+
+    newest = max(load_made(counting.store, USER).playlists, key=lambda p: p.updated_at)
+    offered = f'name="update" value="{newest.playlist_id}"'
+    assert all(offered in page for page in pages)  # offered right after it was made
+    assert counting.calls[("read", made_object(USER))] == reads_after_make + 1
+
+
+def test_a_failing_store_still_shows_the_preview(
+    signed_in: FlaskClient, counting: CountingStore
+) -> None:
+    state = busiest_state(counting.store)
+    counting.failing = ("previews/", "playlists/", "taste/")
+
+    answer = signed_in.get(f"/shows?state={state}&days=30")
+
+    assert answer.status_code == 200
+    assert 'id="existing"' not in answer.get_data(as_text=True)
+
+
+def rows_of(shows: list[list[tuple[str, str]]]) -> pd.DataFrame:
+    """Rows as the serving layout orders them: by start, show and billing."""
+    records = [
+        {
+            "show_key": f"s:{number}",
+            "performer_name": name,
+            "starts_at_local": f"2026-12-{number + 1:02d}T20:00:00",
+            "venue_name": "Hall",
+            "venue_city": "Town",
+            "event_title": f"Bill {number}",
+            "event_url": "https://example.com/e",
+            "spotify_artist_id": artist_id,
+            "checked": True,
+            "uncertain": False,
+            "time_tbd": False,
+        }
+        for number, bill in enumerate(shows)
+        for name, artist_id in bill
+    ]
+    return pd.DataFrame(records)
+
+
+BILLS = [
+    [("Zed", "z")],
+    [("The Apples", "a"), ("Opener", "o")],
+    [("Mid", "m"), ("Zed", "z")],
+    [("Unmatched", "")],
+    [("apples", "a2"), ("Loved", "k")],
+    [("Bee", "b")],
+]
+KNOWN = {"k": Known("Loved", plays=40), "m": Known("Mid", followed=True), "z": Known("Zed")}
+TRACKS = {a: [Track(f"t-{a}-{n}", f"{a} {n}", n + 1) for n in range(3)] for a in "zaomkb"}
+
+
+@pytest.mark.parametrize("as_categories", [False, True])
+@pytest.mark.parametrize("order", ["date", "artist", "known"])
+@pytest.mark.parametrize("shown", [None, 1, 3, 100])
+def test_a_plan_in_an_order_is_the_whole_plan_sorted(
+    order: str, shown: int | None, as_categories: bool
+) -> None:
+    rows = rows_of(BILLS)
+    if as_categories:  # as the serving layout holds them
+        rows = rows.astype({c: "category" for c in ("show_key", "spotify_artist_id")})
+    whole, whole_uris = area_plan.plan_playlist(rows, TRACKS, 2, known=KNOWN)
+
+    shows, uris = area_plan.plan_playlist(rows, TRACKS, 2, shown, known=KNOWN, order=order)
+
+    assert uris == whole_uris
+    expected = area_plan.sort_shows(whole, order)[:shown]
+    assert [asdict(show) for show in shows] == [asdict(show) for show in expected]
+
+
+def test_counts_come_from_codes_as_from_text() -> None:
+    genres = ["rock|indie", "", "rock", "jazz", "rock", "indie"]  # a list per show
+    rows = rows_of(BILLS)
+    rows["genres"] = [genres[int(key.removeprefix("s:"))] for key in rows["show_key"]]
+
+    for frame in (rows, rows.astype({"show_key": "category", "genres": "category"})):
+        assert area_plan.genre_counts(frame) == [("rock", 3), ("indie", 2), ("jazz", 1)]
+        mix = area_plan.mix_counts(frame, KNOWN, "")
+        assert (mix.known, mix.new) == (3, 4)
