@@ -127,7 +127,8 @@ def area_page_figures(world: dict[str, Any], world_file: Path, root: Path) -> di
         for artist_id in rng.sample(matched, min(KNOWN_ARTISTS, len(matched)))
     }
     with sandbox_process(world_file) as url:
-        app = create_app(load_settings({**sandbox_env(url), "DATA_URL": str(store.root)}), store)
+        settings = load_settings({**sandbox_env(url), "DATA_URL": str(store.root)})
+        app = create_app(settings, store, FREEZE_GC=True)  # as web/main.py serves
         client = app.test_client()
         sign_in(client, "alice")
         for state in chosen:  # read each state once: what is timed is a loaded state

@@ -398,7 +398,8 @@ def earlier_figures(
     """Measure the first load, previews and creates as the benchmark always has."""
     figures: dict[str, Any] = {}
     with sandbox_process(write_world(world, root / "world.json")) as url:
-        app = create_app(load_settings({**sandbox_env(url), "DATA_URL": str(store.root)}), store)
+        settings = load_settings({**sandbox_env(url), "DATA_URL": str(store.root)})
+        app = create_app(settings, store, FREEZE_GC=True)  # as web/main.py serves
         client = app.test_client()
         started = time.perf_counter()
         client.get("/shows?state=CA")

@@ -3,6 +3,8 @@ files on first use, keeps a bounded number of states, and shows what it showed b
 
 from __future__ import annotations
 
+import gc
+import importlib
 import io
 import math
 import random
@@ -31,7 +33,7 @@ from shared.serving import (
 )
 from shared.shows_data import load_shows, miles_from
 from shared.storage import FolderStore
-from tests.conftest import web_app
+from tests.conftest import BASE_ENV, web_app
 from tests.web_helpers import rebuild_serving
 from web.data import DatasetCache, DataUnavailableError
 
@@ -333,3 +335,29 @@ def test_columns_round_trip_text_times_numbers_and_gaps() -> None:
     assert back["when"].tolist() == frame["when"].tolist()
     assert back["number"].tolist()[0] == 1 and math.isnan(back["number"].tolist()[1])
     assert back["flag"].tolist() == [True, False, True, False]
+
+
+def test_a_serving_worker_keeps_what_lives_long_out_of_full_collections(
+    data_copy: FolderStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """web/main.py's app freezes the libraries, and each state it reads; test apps do not."""
+    for name, value in {**BASE_ENV, "DATA_URL": str(data_copy.root)}.items():
+        monkeypatch.setenv(name, value)
+    try:
+        main = importlib.reload(importlib.import_module("web.main"))
+        assert main.app.config["FREEZE_GC"] is True
+        assert main.app.extensions["datasets"].layout.freeze_after_loads
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        plain = DatasetCache(data_copy, check_every=0)
+        state = next(iter(plain.shows().states))
+        plain.shows().state(state)
+        assert gc.get_freeze_count() == 0
+
+        serving = DatasetCache(data_copy, check_every=0, freeze_after_loads=True)
+        tracks = serving.shows().state(state).tracks_of
+
+        assert gc.get_freeze_count() > 0
+        assert tracks is serving.shows().state(state).tracks_of
+    finally:
+        gc.unfreeze()
