@@ -238,6 +238,7 @@ def plan_playlist(
     known: dict[str, Known] | None = None,
     mix: str = "",
     order: str = "date",
+    first_rows: dict[str, int] | None = None,
 ) -> tuple[list[PlannedShow], list[str]]:
     """Return the shows (the first preview_shows in `order`, as `sort_shows` orders them) with
     their artists' tracks, and the playlist's track URIs in order: by show date, headliners
@@ -250,7 +251,7 @@ def plan_playlist(
     at their first row; the shows shown need only their own rows: a whole state's rows are
     never turned into objects one by one, even when another order picks the shows shown.
     """
-    first_row = _first_rows(rows["spotify_artist_id"])
+    first_row = first_rows if first_rows is not None else artist_first_rows(rows)
     chosen = (
         set(choose_mix(list(first_row), known or {}, mix)) if mix and known is not None else None
     )
@@ -317,9 +318,15 @@ class MixCounts:
     chosen_new: int
 
 
-def mix_counts(rows: pd.DataFrame, known: dict[str, Known], mix: str) -> MixCounts:
+def mix_counts(
+    rows: pd.DataFrame,
+    known: dict[str, Known],
+    mix: str,
+    *,
+    first_rows: dict[str, int] | None = None,
+) -> MixCounts:
     """Count the area's known and new artists, and those the mix chooses."""
-    artists = list(_first_rows(rows["spotify_artist_id"]))
+    artists = list(first_rows if first_rows is not None else artist_first_rows(rows))
     chosen = choose_mix(artists, known, mix) if mix else artists
     familiar = sum(1 for a in artists if a in known)
     chosen_known = sum(1 for a in chosen if a in known)
@@ -328,11 +335,15 @@ def mix_counts(rows: pd.DataFrame, known: dict[str, Known], mix: str) -> MixCoun
 
 def only_known_shows(rows: pd.DataFrame, known: dict[str, Known]) -> pd.DataFrame:
     """Return the rows of the shows with at least one artist the person knows (whole bills)."""
-    if not known:
+    if not known or rows.empty:
         return rows.iloc[:0]
-    is_known = rows["spotify_artist_id"].astype(str).isin(set(known)).to_numpy()
-    shows = set(rows.loc[is_known, "show_key"].astype(str))
-    return rows.loc[rows["show_key"].astype(str).isin(shows).to_numpy()]
+    artist_ids, artist_texts = _text_codes(rows["spotify_artist_id"])
+    is_known = np.array([text in known for text in artist_texts], dtype=bool)[artist_ids]
+    show_ids, _ = _text_codes(rows["show_key"])
+    known_show = np.zeros(int(show_ids.max()) + 1, dtype=bool)
+    known_show[show_ids[is_known]] = True
+    kept: pd.DataFrame = rows.loc[known_show[show_ids]]
+    return kept
 
 
 def _planned_shows(
@@ -463,6 +474,12 @@ def _distinct(codes: np.ndarray) -> np.ndarray:
 def _first_seen(codes: np.ndarray) -> np.ndarray:
     """Return the rows where each code first appears, in row order (by hashing, not sorting)."""
     return np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
+
+
+def artist_first_rows(rows: pd.DataFrame) -> dict[str, int]:
+    """Return each Spotify artist id of the rows with its first row, in the order they first
+    play: what the playlist and the mix counts both start from (a page computes it once)."""
+    return _first_rows(rows["spotify_artist_id"])
 
 
 def _first_rows(column: pd.Series) -> dict[str, int]:

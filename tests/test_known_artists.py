@@ -411,3 +411,33 @@ def test_the_empty_form_offers_the_taste_choices_and_a_changed_profile_is_read_a
     assert "you've played them 5 times" in marks(client.get("/shows", query_string=form).text)
     give_taste(data_copy, "alice", {ids[0]: Known("One", plays=6)})  # a new generation
     assert "you've played them 6 times" in marks(client.get("/shows", query_string=form).text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bills=st.lists(
+        st.lists(st.sampled_from(["a1", "a2", "a3", "a4", ""]), min_size=1, max_size=3),
+        max_size=8,
+    ),
+    known_ids=st.sets(st.sampled_from(["a1", "a2", "a3"])),
+    as_category=st.booleans(),
+)
+def test_only_known_shows_keeps_the_whole_bills_of_known_artists(
+    bills: list[list[str]], known_ids: set[str], as_category: bool
+) -> None:
+    rows = pd.DataFrame(
+        {
+            "show_key": [f"s{n}" for n, bill in enumerate(bills) for _ in bill],
+            "spotify_artist_id": [artist for bill in bills for artist in bill],
+        }
+    )
+    if as_category:
+        rows = rows.astype("category")
+    known = known_of(sorted(known_ids))
+
+    kept = area_plan.only_known_shows(rows, known)
+
+    wanted = [f"s{n}" for n, bill in enumerate(bills) if set(bill) & known_ids]
+    assert list(kept["show_key"].astype(str)) == [
+        f"s{n}" for n, bill in enumerate(bills) for _ in bill if f"s{n}" in wanted
+    ]

@@ -196,6 +196,7 @@ def _page(
     area_rows = rows
     if query.known_only:
         rows = area_plan.only_known_shows(rows, known)
+    first_rows = area_plan.artist_first_rows(rows)
     shows, uris = area_plan.plan_playlist(
         rows,
         chosen.tracks_of,
@@ -204,9 +205,10 @@ def _page(
         known=known,
         mix=query.mix,
         order=context["sort"],
+        first_rows=first_rows,
     )
     counts = area_plan.count(rows)
-    mix = area_plan.mix_counts(rows, known, query.mix)
+    mix = area_plan.mix_counts(rows, known, query.mix, first_rows=first_rows)
     context.update(
         {
             "mix": mix,
