@@ -2,9 +2,14 @@
 
 The playlists of the day are the operator's (CHART_PLAYLISTS, read with the app's own token)
 and every active person's (read with their grant); a playlist several people track is read
-once, with the first grant that works. A playlist that has today's snapshot costs no request,
-so a second run in a day changes nothing. One playlist's failure never stops the others; a
-refused grant pauses that person; a spent quota stops the run, and the next run does the rest.
+once, with one grant, whose turns day by day (etl/chart_people.py). A playlist that has today's
+snapshot costs no request, so a second run in a day changes nothing. One playlist's failure,
+whatever it is, never stops the others; a refused grant pauses that person; a spent quota stops
+the run, and the next run does the rest. A damaged history is rebuilt from the snapshots.
+
+The web deletes a playlist's files without this job's lease (Stop tracking, Delete my data):
+so just before writing a playlist's files the job checks that someone still tracks it, and at
+the end of each run it deletes the chart folders no one tracks any more.
 """
 
 from __future__ import annotations
@@ -14,37 +19,40 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from etl.chart_read import (
-    KEY_ROTATED_REASON,
-    OPERATOR,
-    REQUEST_KIND,
-    REVOKED_REASON,
-    ChartRead,
+from etl.chart_people import (
+    DEVELOPMENT_MODE_PROBLEM,
     Readers,
-    fetch_chart_playlist,
+    Refusal,
+    plan_playlists,
+    read_playlist,
 )
+from etl.chart_read import REQUEST_KIND
 from etl.lease import release_lease, take_lease
 from etl.people_run import run_for_people
 from etl.pipeline import new_run_id
-from etl.report import iso, load_latest_report
-from shared.chart_history import ChartOrderError, add_day
+from etl.report import iso
+from shared.chart_history import add_day
 from shared.charts import (
     ACTIVE,
+    DAMAGED_FILE_ERRORS,
     ChartAbout,
     ChartsError,
     ChartsRecord,
+    chart_folders,
     chart_people,
+    delete_chart_files,
     has_snapshot,
     load_about,
     load_charts_record,
+    load_checked_snapshot,
     load_history,
-    load_snapshot,
-    rebuild_history,
+    playlists_kept,
+    rebuild_history_skipping,
     save_about,
     save_history,
     save_snapshot,
@@ -57,47 +65,36 @@ from shared.spotify import (
     QuotaExhaustedError,
     RequestLedger,
     SpotifyError,
-    SpotifyRefusedError,
     SpotifyShapeError,
 )
 from shared.storage import IF_ABSENT, StorageError, Store
-from shared.tokens import TokenDecryptError
 
 logger = logging.getLogger(__name__)
+__all__ = [
+    "DEVELOPMENT_MODE_PROBLEM",  # the web's tests say it: kept here, where it always was
+    "ChartsSummary",
+    "add_to_history",
+    "collect",
+    "plan_playlists",
+    "rebuild_charts",
+    "run_charts",
+]
 
 CHARTS_LEASE_NAME = "locks/charts"  # its own: the build, plays and taste never wait for it
 CHARTS_LEASE_DEADLINE = timedelta(minutes=30)
 # App Engine ends a cron request after 10 minutes; playlists left are read on the next run.
 DEFAULT_TIME_BUDGET_SECONDS = 480.0
-SNAPSHOT, ALREADY, REFUSED, NOT_FOUND, FAILED = (
-    "snapshot",
-    "already",
-    "refused",
-    "not_found",
-    "failed",
-)
+SNAPSHOT, ALREADY, FAILED = "snapshot", "already", "failed"
+UNTRACKED = "untracked"  # no one tracks it any more: nothing written
 
-DEVELOPMENT_MODE_PROBLEM = (
-    "Spotify answers 404 (not found) when this app reads this playlist. Spotify-owned playlists "
-    "such as the Top 50 and Viral 50 answer 404 to apps in Development Mode since 27 November "
-    "2024: tracking them needs Extended Quota, which this app does not have."
-)
-NOT_FOUND_PROBLEM = (
-    "Spotify says this playlist does not exist (it was deleted, or the id is wrong)."
-)
-NOT_YOURS_PROBLEM = (
-    "Spotify no longer shows this playlist's tracks to the person who tracks it: they no longer "
-    "own it or collaborate on it (Spotify shows a playlist's tracks only to those)."
-)
-APP_REFUSED_PROBLEM = (
-    "Spotify refuses this playlist's tracks to the app's own token: in Development Mode an app "
-    "reads only the playlists a signed-in person owns or collaborates on."
-)
-SIGN_IN_PROBLEM = (
-    "The person who tracks this playlist must sign in again: Spotify no longer accepts the "
-    "permission they gave."
-)
 FAILED_PROBLEM = "Today's snapshot could not be taken: {reason}. The next run tries again."
+HISTORY_PROBLEM = (
+    "Today's snapshot was saved, but the history could not be brought up to date: {reason}. "
+    "The next run rebuilds it from the snapshots."
+)
+DAMAGED_SNAPSHOTS_PROBLEM = (
+    "The stored snapshot of {days} could not be read, so the history leaves that day out."
+)
 FAILURES = {  # a failure's reason in the report, and in plain words for the page
     "bad_answer": "Spotify answered in a shape we could not read",
     "spotify_unavailable": "Spotify kept failing",
@@ -120,6 +117,11 @@ class ChartsSummary:
     people: int = 0
     waiting_for_sign_in: int = 0
     newly_paused: int = 0
+    taken_off_records: int = 0  # playlists taken off a person who no longer owns them
+    untracked: int = 0  # playlists no one tracked any more by the time they were written
+    swept: int = 0  # chart folders no one tracks, deleted at the end of the run
+    history_failed: int = 0  # snapshots saved whose history could not be brought up to date
+    damaged_snapshots: int = 0  # snapshots left out of a rebuilt history
     left_for_next_run: int = 0
     stopped: str = ""
     requests: int = 0
@@ -131,20 +133,6 @@ class ChartsSummary:
         report["skipped_items"] = dict(self.skipped_items)
         report["stopped_quota"] = self.stopped == "quota"
         return report
-
-
-def plan_playlists(
-    operator_playlists: tuple[str, ...], people: dict[str, ChartsRecord]
-) -> dict[str, list[str]]:
-    """Return each playlist of the day and who may read it, in order: the operator's app token
-    (OPERATOR) first, then the active people who track it."""
-    plan: dict[str, list[str]] = {playlist_id: [OPERATOR] for playlist_id in operator_playlists}
-    for user_id, record in sorted(people.items()):
-        if record.status != ACTIVE:
-            continue
-        for playlist in record.playlists:
-            plan.setdefault(playlist.playlist_id, []).append(user_id)
-    return plan
 
 
 def collect(
@@ -162,45 +150,67 @@ def collect(
     summary = ChartsSummary(day=day)
     people = _load_people(store, summary)
     readers = Readers(store, settings, ledger, people, api_options)
+    plan = plan_playlists(
+        settings.chart_playlists, people, rotation=date.fromisoformat(day).toordinal()
+    )
     started = clock()
-    for playlist_id, who in plan_playlists(settings.chart_playlists, people).items():
-        summary.playlists += 1
-        spent_before = ledger.by_kind[REQUEST_KIND]
-        try:
-            if has_snapshot(store, playlist_id, day):
-                status = _heal_already(store, playlist_id, day)
-            elif clock() - started > time_budget_seconds:
-                summary.left_for_next_run += 1
-                continue
-            else:
-                status = _snapshot_one(store, playlist_id, who, readers, now=now, summary=summary)
-        except (QuotaExhaustedError, BudgetExhaustedError) as stop:
-            summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
-            logger.warning("charts stopped: no Spotify requests left", extra={"reason": str(stop)})
-            break
-        except (SpotifyError, ChartsError, StorageError, ValueError) as error:
-            status, reason = FAILED, _failure_reason(error)
-            logger.error(
-                "a chart snapshot failed",
-                extra={"playlist_id": playlist_id, "error": f"{type(error).__name__}: {error}"},
-            )
-            _note(store, playlist_id, day, FAILED, FAILED_PROBLEM.format(reason=FAILURES[reason]))
-            summary.failed_by_reason[reason] += 1
-        finally:
-            summary.requests_by_playlist[playlist_id] = ledger.by_kind[REQUEST_KIND] - spent_before
-        if status == SNAPSHOT:
-            summary.snapshotted += 1
-        elif status == ALREADY:
-            summary.already += 1
-        else:
-            summary.failed += 1
-            if status != FAILED:
-                summary.failed_by_reason[status] += 1
-    readers.keep_rotated_tokens()
+    try:
+        for playlist_id, who in plan.items():
+            summary.playlists += 1
+            spent_before = ledger.by_kind[REQUEST_KIND]
+            try:
+                if has_snapshot(store, playlist_id, day):
+                    status = _heal_already(store, settings, playlist_id, day, summary)
+                elif clock() - started > time_budget_seconds:
+                    summary.left_for_next_run += 1
+                    continue
+                else:
+                    status = _snapshot_one(
+                        store, settings, playlist_id, who, readers, now=now, summary=summary
+                    )
+            except (QuotaExhaustedError, BudgetExhaustedError) as stop:
+                summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
+                logger.warning(
+                    "charts stopped: no Spotify requests left", extra={"reason": str(stop)}
+                )
+                break
+            except Exception as error:  # one playlist's trouble, whatever it is, stays its own
+                status, reason = FAILED, _failure_reason(error)
+                logger.exception(
+                    "a chart snapshot failed",
+                    extra={
+                        "playlist_id": playlist_id,
+                        "error": f"{type(error).__name__}: {error}",
+                    },
+                )
+                problem = FAILED_PROBLEM.format(reason=FAILURES[reason])
+                _note(store, settings, playlist_id, day, status=FAILED, problem=problem)
+                summary.failed_by_reason[reason] += 1
+            finally:
+                spent = ledger.by_kind[REQUEST_KIND] - spent_before
+                summary.requests_by_playlist[playlist_id] = spent
+            _count(summary, status)
+    finally:
+        readers.keep_rotated_tokens()
+    summary.swept = _sweep_untracked(store, settings)
     summary.newly_paused = len(readers.paused)
+    summary.taken_off_records = len(readers.dropped)
     summary.requests = ledger.by_kind[REQUEST_KIND]
     logger.info("charts collected", extra={"summary": summary.as_report()})
     return summary
+
+
+def _count(summary: ChartsSummary, status: str) -> None:
+    if status == SNAPSHOT:
+        summary.snapshotted += 1
+    elif status == ALREADY:
+        summary.already += 1
+    elif status == UNTRACKED:
+        summary.untracked += 1
+    else:
+        summary.failed += 1
+        if status != FAILED:
+            summary.failed_by_reason[status] += 1
 
 
 def _load_people(store: Store, summary: ChartsSummary) -> dict[str, ChartsRecord]:
@@ -223,8 +233,19 @@ def _load_people(store: Store, summary: ChartsSummary) -> dict[str, ChartsRecord
     return people
 
 
+def still_tracked(store: Store, settings: Settings, playlist_id: str) -> bool:
+    """Tell whether the operator or anyone (active or paused) still tracks a playlist.
+
+    Asked just before its files are written: the web deletes them without this job's lease,
+    so a run that loaded the people at its start must not write them back. The records are
+    small and few, so reading them all again costs little.
+    """
+    return playlist_id in playlists_kept(store, settings.chart_playlists)
+
+
 def _snapshot_one(
     store: Store,
+    settings: Settings,
     playlist_id: str,
     who: list[str],
     readers: Readers,
@@ -235,33 +256,25 @@ def _snapshot_one(
     """Read a playlist with the first reader that may; save its day; return the status."""
     day = now.astimezone(UTC).date().isoformat()
     spent_before = readers.ledger.by_kind[REQUEST_KIND]
-    status, problem = REFUSED, SIGN_IN_PROBLEM
-    read: ChartRead | None = None
-    for reader in who:
-        if reader in readers.paused:
-            continue
-        try:
-            read = fetch_chart_playlist(readers.api(reader), playlist_id)
-            break
-        except TokenDecryptError:
-            readers.pause(reader, KEY_ROTATED_REASON)
-        except SpotifyRefusedError as error:
-            if error.status == 401 and reader != OPERATOR:
-                readers.pause(reader, REVOKED_REASON)
-            elif error.status == 404:
-                status, problem = NOT_FOUND, _not_found_problem(store, reader)
-            else:
-                status = REFUSED
-                problem = APP_REFUSED_PROBLEM if reader == OPERATOR else NOT_YOURS_PROBLEM
+    read = read_playlist(store, playlist_id, who, readers)
     requests = readers.ledger.by_kind[REQUEST_KIND] - spent_before
-    if read is None:
-        _note(store, playlist_id, day, status, problem, requests=requests)
-        return status
+    if isinstance(read, Refusal):
+        return _note(
+            store,
+            settings,
+            playlist_id,
+            day,
+            status=read.status,
+            problem=read.problem,
+            requests=requests,
+        )
     frame, skipped = snapshot_rows(read.items, captured_at=iso(now))
+    if not still_tracked(store, settings, playlist_id):
+        logger.info("no one tracks this chart any more", extra={"playlist_id": playlist_id})
+        return UNTRACKED
     summary.skipped_items.update(skipped)
     written = save_snapshot(store, playlist_id, day, frame)
-    if written:
-        add_to_history(store, playlist_id, day, frame)
+    problem = _extend_history(store, playlist_id, day, frame, summary) if written else ""
     save_about(
         store,
         ChartAbout(
@@ -271,6 +284,7 @@ def _snapshot_one(
             last_day=day,
             last_run_day=day,
             last_status=SNAPSHOT if written else ALREADY,
+            problem=problem,
             tracks=len(frame),
             skipped=dict(skipped),
             requests=requests,
@@ -279,67 +293,122 @@ def _snapshot_one(
     return SNAPSHOT if written else ALREADY
 
 
-def add_to_history(store: Store, playlist_id: str, day: str, snapshot: pd.DataFrame) -> None:
-    """Add a day to a playlist's history (one read, one write); rebuild it when out of order,
-    or when a snapshot before this one never reached the history (a run that died between)."""
-    history, generation = load_history(store, playlist_id)
-    earlier = [d for d in snapshot_days(store, playlist_id) if d < day]
-    previous_day = earlier[-1] if earlier else ""
-    last_in_history = str(history["day"].max()) if not history.empty else ""
+def _extend_history(
+    store: Store,
+    playlist_id: str,
+    day: str,
+    snapshot: pd.DataFrame | None,
+    summary: ChartsSummary,
+) -> str:
+    """Bring the history up to a saved snapshot's day; return what to say of it ("" when all
+    went well). Whatever goes wrong, the snapshot stays saved and is said to be."""
     try:
+        damaged = add_to_history(store, playlist_id, day, snapshot)
+    except Exception as error:
+        logger.exception(
+            "a chart's history could not be brought up to date",
+            extra={"playlist_id": playlist_id, "error": f"{type(error).__name__}: {error}"},
+        )
+        summary.history_failed += 1
+        return HISTORY_PROBLEM.format(reason=FAILURES[_failure_reason(error)])
+    summary.damaged_snapshots += len(damaged)
+    return DAMAGED_SNAPSHOTS_PROBLEM.format(days=", ".join(damaged)) if damaged else ""
+
+
+def add_to_history(
+    store: Store, playlist_id: str, day: str, snapshot: pd.DataFrame | None = None
+) -> list[str]:
+    """Add a day to a playlist's history (one read, one write; the day's snapshot is read from
+    the store when not given). Rebuild it from the snapshots when it is out of order, when a
+    snapshot before this one never reached it (a run that died between), or when it cannot be
+    read or is damaged. Return the days of damaged snapshots a rebuild left out."""
+    try:
+        if snapshot is None:
+            snapshot = load_checked_snapshot(store, playlist_id, day)
+        history, generation = load_history(store, playlist_id)
+        earlier = [d for d in snapshot_days(store, playlist_id) if d < day]
+        previous_day = earlier[-1] if earlier else ""
+        last_in_history = str(history["day"].max()) if not history.empty else ""
         if (
             previous_day > last_in_history
-            and not load_snapshot(store, playlist_id, previous_day).empty
+            and not load_checked_snapshot(store, playlist_id, previous_day).empty
         ):
-            raise ChartOrderError(f"the snapshot of {previous_day} is not in the history")
+            raise ValueError(f"the snapshot of {previous_day} is not in the history")
         updated = add_day(history, day, snapshot, previous_day=previous_day)
-    except ChartOrderError:
-        rebuild_history(store, playlist_id)
-        return
+    except DAMAGED_FILE_ERRORS as error:  # ChartOrderError and HistoryDamagedError among them
+        logger.warning(
+            "rebuilding a chart's history from its snapshots",
+            extra={"playlist_id": playlist_id, "error": f"{type(error).__name__}: {error}"},
+        )
+        return rebuild_history_skipping(store, playlist_id)[1]
     save_history(store, playlist_id, updated, if_generation_match=generation or IF_ABSENT)
+    return []
 
 
-def _heal_already(store: Store, playlist_id: str, day: str) -> str:
+def _heal_already(
+    store: Store, settings: Settings, playlist_id: str, day: str, summary: ChartsSummary
+) -> str:
     """A playlist that has today's snapshot: nothing to do, unless a run died after writing it
     (about.json does not know the day): then finish its history and about.json, no request."""
     about = load_about(store, playlist_id)
     if about.last_day == day:
         return ALREADY
-    history, _ = load_history(store, playlist_id)
-    if day not in set(history["day"]):
-        add_to_history(store, playlist_id, day, load_snapshot(store, playlist_id, day))
+    try:
+        history, _ = load_history(store, playlist_id)
+        missing = day not in set(history["day"].astype(str))
+    except DAMAGED_FILE_ERRORS:
+        missing = True  # add_to_history rebuilds it
+    if not still_tracked(store, settings, playlist_id):
+        return UNTRACKED
+    problem = _extend_history(store, playlist_id, day, None, summary) if missing else ""
     save_about(
         store,
-        replace(about, last_day=day, last_run_day=day, last_status=ALREADY, problem=""),
+        replace(about, last_day=day, last_run_day=day, last_status=ALREADY, problem=problem),
     )
     return ALREADY
 
 
 def _note(
-    store: Store, playlist_id: str, day: str, status: str, problem: str, *, requests: int = 0
-) -> None:
-    """Say in about.json why today's snapshot was not taken (the name and last day stay)."""
-    about = load_about(store, playlist_id)
+    store: Store,
+    settings: Settings,
+    playlist_id: str,
+    day: str,
+    *,
+    status: str,
+    problem: str,
+    requests: int = 0,
+) -> str:
+    """Say in about.json why today's snapshot was not taken (the name and last day stay);
+    nothing when no one tracks the playlist any more. Return the status of the day."""
     try:
+        if not still_tracked(store, settings, playlist_id):
+            return UNTRACKED
+        about = load_about(store, playlist_id)
         save_about(
             store,
             replace(
                 about, last_run_day=day, last_status=status, problem=problem, requests=requests
             ),
         )
-    except StorageError:
+    except Exception:
         logger.exception("could not write a chart's about.json", extra={"playlist_id": playlist_id})
+    return status
 
 
-def _not_found_problem(store: Store, reader: str) -> str:
-    """A 404 to the app's token is Development Mode unless the build's probe found Extended
-    Quota (the latest build report says which mode it found: no request of our own)."""
-    if reader != OPERATOR:
-        return NOT_FOUND_PROBLEM
-    report = load_latest_report(store) or {}
-    spotify = report.get("spotify")
-    mode = spotify.get("mode") if isinstance(spotify, dict) else None
-    return NOT_FOUND_PROBLEM if mode == "extended" else DEVELOPMENT_MODE_PROBLEM
+def _sweep_untracked(store: Store, settings: Settings) -> int:
+    """Delete the chart folders no one tracks any more (the operator's list, every record, a
+    damaged one keeping every id-like word in it); return how many. Nothing when the records
+    cannot be read."""
+    try:
+        kept = playlists_kept(store, settings.chart_playlists)
+        orphans = sorted(chart_folders(store) - kept)
+        for playlist_id in orphans:
+            delete_chart_files(store, playlist_id)
+            logger.info("deleted an untracked chart's files", extra={"playlist_id": playlist_id})
+    except StorageError:
+        logger.exception("could not sweep the untracked charts")
+        return 0
+    return len(orphans)
 
 
 def _failure_reason(error: Exception) -> str:
@@ -399,11 +468,15 @@ def rebuild_charts(
     )
     rebuilt: dict[str, int] = {}
     failed: dict[str, str] = {}
+    damaged: dict[str, list[str]] = {}
     try:
         for playlist_id in tracked_playlists(store, settings):
             try:
-                rebuilt[playlist_id] = int(rebuild_history(store, playlist_id)["day"].nunique())
-            except (ChartsError, StorageError, ValueError) as error:
+                history, left_out = rebuild_history_skipping(store, playlist_id)
+                rebuilt[playlist_id] = int(history["day"].nunique())
+                if left_out:
+                    damaged[playlist_id] = left_out
+            except Exception as error:
                 failed[playlist_id] = f"{type(error).__name__}: {error}"
                 logger.error(
                     "a chart history could not be rebuilt", extra={"playlist_id": playlist_id}
@@ -415,4 +488,5 @@ def rebuild_charts(
         "kind": "charts-rebuild",
         "days_by_playlist": rebuilt,
         "failed": failed,
+        "damaged_snapshots": damaged,
     }

@@ -115,6 +115,9 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return run_charts(app.extensions["store"], settings), 200
         except LeaseHeld as error:
             return {"status": "busy", "error": str(error)}, 409
+        except Exception as error:  # the log holds the traceback; cron retries a 500
+            logger.exception("the charts run failed")
+            return {"status": "failed", "error": f"{type(error).__name__}: {error}"}, 500
 
     return app
 

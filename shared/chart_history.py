@@ -47,6 +47,31 @@ class ChartOrderError(ValueError):
     """A day added to a history that already holds it or a later day."""
 
 
+class HistoryDamagedError(ValueError):
+    """A stored history or snapshot lacks a value every row needs (a cell that did not read)."""
+
+
+HISTORY_REQUIRED = ("day", "rank", "track_id", "peak_rank", "days_on_chart")
+SNAPSHOT_REQUIRED = ("position", "track_id")
+
+
+def check_complete(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise HistoryDamagedError, naming the columns, when a required value is missing.
+
+    load_dataset reads a number it cannot parse as missing (NA) and only warns: such a row
+    cannot be ranked or counted, so the whole file is damaged (rebuilt, or left out).
+    """
+    damaged = [
+        column
+        for column in columns
+        if column not in frame.columns
+        or frame[column].isna().any()
+        or (frame[column].astype(str).str.strip() == "").any()
+    ]
+    if damaged:
+        raise HistoryDamagedError(f"{what} lacks values in {', '.join(damaged)}")
+
+
 def ranked(snapshot: pd.DataFrame) -> pd.DataFrame:
     """Return a day's tracks in chart order, each once, with their rank (1 first)."""
     tracks = snapshot[snapshot["track_id"].astype(str) != ""]
@@ -78,6 +103,7 @@ class _Fold:
         fold = cls()
         if history.empty:
             return fold
+        check_complete(history, HISTORY_REQUIRED, "the history")
         fold.last_day = str(history["day"].max())
         on_last = history[history["day"] == fold.last_day]
         fold.previous = {
@@ -196,15 +222,17 @@ def latest_chart(history: pd.DataFrame) -> pd.DataFrame:
     return chart
 
 
-def churn(history: pd.DataFrame) -> pd.DataFrame:
+def churn(history: pd.DataFrame, *, days: Iterable[str] | None = None) -> pd.DataFrame:
     """Return each day's entries and exits against the previous snapshot (day, entered, left).
 
-    The first day has no previous snapshot: everything on it entered, nothing left.
+    The first day has no previous snapshot: everything on it entered, nothing left. `days`, when
+    given, are the snapshot days: one with no rows in the history was empty (all left).
     """
     rows = []
     before: set[str] = set()
-    for day, group in history.groupby("day", sort=True):
-        now = set(group["track_id"])
+    by_day = {str(day): set(group["track_id"]) for day, group in history.groupby("day")}
+    for day in sorted(set(by_day) | set(days or ())):
+        now = by_day.get(day, set())
         rows.append({"day": day, "entered": len(now - before), "left": len(before - now)})
         before = now
     return pd.DataFrame(rows, columns=["day", "entered", "left"])

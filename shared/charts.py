@@ -19,18 +19,33 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from shared.chart_history import HISTORY_COLUMNS, build_history
-from shared.datasets import CHART_HISTORY, CHART_SNAPSHOT, Dataset, load_dataset, save_dataset
+from shared.chart_history import (
+    HISTORY_COLUMNS,
+    SNAPSHOT_REQUIRED,
+    HistoryDamagedError,
+    build_history,
+    check_complete,
+)
+from shared.datasets import (
+    CHART_HISTORY,
+    CHART_SNAPSHOT,
+    Dataset,
+    DatasetSchemaError,
+    load_dataset,
+    save_dataset,
+)
 from shared.spotify_records import SPOTIFY_ID, PlaylistItem
 from shared.storage import (
     IF_ABSENT,
@@ -47,6 +62,26 @@ NEEDS_SIGN_IN = "needs_sign_in"
 STATUSES = (ACTIVE, NEEDS_SIGN_IN)
 MAX_TRACKED = 10  # playlists a person may track: each costs a request a day per 100 items
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What a stored chart file that cannot be used raises when read: a rebuild starts from the
+# snapshots, and a damaged snapshot is left out (its day becomes a gap).
+DAMAGED_FILE_ERRORS = (DatasetSchemaError, HistoryDamagedError, ValueError, TypeError)
+logger = logging.getLogger(__name__)
+# When the daily job runs (cron.yaml: "every day 05:30", America/New_York); its day is the run's
+# UTC date. The pages use it to tell a missed snapshot from one not yet due.
+DAILY_RUN_TIME = time(5, 30)
+DAILY_RUN_ZONE = ZoneInfo("America/New_York")
+DAILY_RUN_WORDS = "5:30 New York time"
+
+
+def latest_run_day(now: datetime) -> str:
+    """Return the UTC day (YYYY-MM-DD) of the latest scheduled daily run at or before `now`."""
+    local = now.astimezone(DAILY_RUN_ZONE)
+    run = datetime.combine(local.date(), DAILY_RUN_TIME, tzinfo=DAILY_RUN_ZONE)
+    if run > local:
+        run = datetime.combine(
+            local.date() - timedelta(days=1), DAILY_RUN_TIME, tzinfo=DAILY_RUN_ZONE
+        )
+    return run.astimezone(UTC).date().isoformat()
 
 
 class ChartsError(ValueError):
@@ -177,11 +212,35 @@ def save_history(
     )
 
 
+def load_checked_snapshot(store: Store, playlist_id: str, day: str) -> pd.DataFrame:
+    """Return a day's snapshot; DAMAGED_FILE_ERRORS when it cannot be read or lacks values."""
+    snapshot = load_snapshot(store, playlist_id, day)
+    check_complete(snapshot, SNAPSHOT_REQUIRED, f"the snapshot of {day}")
+    return snapshot
+
+
 def rebuild_history(store: Store, playlist_id: str) -> pd.DataFrame:
     """Rebuild a playlist's history from every snapshot it has, and save it."""
-    snapshots = [
-        (day, load_snapshot(store, playlist_id, day)) for day in snapshot_days(store, playlist_id)
-    ]
+    return rebuild_history_skipping(store, playlist_id)[0]
+
+
+def rebuild_history_skipping(store: Store, playlist_id: str) -> tuple[pd.DataFrame, list[str]]:
+    """Rebuild and save a playlist's history; return it and the days of damaged snapshots.
+
+    A damaged snapshot is logged and left out: its day is a gap, as a missed day is (no other
+    day's chart is copied in its place); the file stays, for someone to look at.
+    """
+    snapshots = []
+    damaged = []
+    for day in snapshot_days(store, playlist_id):
+        try:
+            snapshots.append((day, load_checked_snapshot(store, playlist_id, day)))
+        except DAMAGED_FILE_ERRORS as error:
+            damaged.append(day)
+            logger.error(
+                "a damaged chart snapshot is left out of the history",
+                extra={"playlist_id": playlist_id, "day": day, "error": str(error)},
+            )
     history = build_history(snapshots)
 
     def attempt() -> pd.DataFrame:
@@ -189,7 +248,7 @@ def rebuild_history(store: Store, playlist_id: str) -> pd.DataFrame:
         save_history(store, playlist_id, history, if_generation_match=generation or IF_ABSENT)
         return history
 
-    return retry_on_conflict(history_dataset(playlist_id).name, attempt)
+    return retry_on_conflict(history_dataset(playlist_id).name, attempt), damaged
 
 
 def history_csv_rows(history: pd.DataFrame) -> Iterable[list[Any]]:
@@ -398,6 +457,22 @@ def playlists_kept_by_others(
         except ChartsError:
             kept |= set(re.findall(r"[0-9A-Za-z]{22}", data.decode("utf-8", "replace")))
     return kept
+
+
+def playlists_kept(store: Store, operator_playlists: Iterable[str]) -> set[str]:
+    """Return every playlist the operator lists or anyone (active or paused) tracks; a damaged
+    record keeps every id-like word in it. Reads every record: they are small, and few."""
+    return playlists_kept_by_others(store, "", operator_playlists)
+
+
+def chart_folders(store: Store) -> set[str]:
+    """Return the playlist ids that have chart files."""
+    found = set()
+    for name in store.list("charts/"):
+        parts = name.split("/")
+        if len(parts) >= 3 and SPOTIFY_ID.fullmatch(parts[1]):
+            found.add(parts[1])
+    return found
 
 
 def delete_person_charts(store: Store, user_id: str, operator_playlists: Iterable[str]) -> None:

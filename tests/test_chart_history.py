@@ -283,3 +283,30 @@ def test_a_damaged_record_of_another_person_still_keeps_the_files_it_names(
 
     assert snapshot_days(folder_store, PLAYLIST) == ["2026-11-01"]
     assert folder_store.generation(people_object("ann")) is None
+
+
+def test_a_history_with_a_missing_value_is_damaged_not_a_type_error() -> None:
+    from shared.chart_history import HistoryDamagedError
+
+    history = build_history([("2026-11-01", snapshot("a", "b"))])
+    history["rank"] = history["rank"].astype("Int64")
+    history.loc[0, "rank"] = pd.NA  # how load_dataset reads a cell it cannot parse
+
+    with pytest.raises(HistoryDamagedError, match="rank"):
+        add_day(history, "2026-11-02", snapshot("a"))
+
+
+@pytest.mark.parametrize(
+    "damage", [b"\xff\xfe not csv", b"day,rank\n2026-11-01,1\n", b"day,rank,track_id\n"]
+)
+def test_a_damaged_history_file_is_rebuilt_from_the_snapshots(
+    folder_store: FolderStore, damage: bytes
+) -> None:
+    save_snapshot(folder_store, PLAYLIST, "2026-11-01", snapshot("a", "b"))
+    save_snapshot(folder_store, PLAYLIST, "2026-11-02", snapshot("b", "a"))
+    folder_store.write(f"charts/{PLAYLIST}/history.csv", damage)
+
+    assert add_to_history(folder_store, PLAYLIST, "2026-11-02", snapshot("b", "a")) == []
+
+    history = load_history(folder_store, PLAYLIST)[0]
+    assert rows_of(history, "2026-11-02")[0][:3] == ("b", 1, "2")

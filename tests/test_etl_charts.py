@@ -14,17 +14,15 @@ import pandas as pd
 import pytest
 import requests
 
-from etl.chart_read import ChartRead, fetch_chart_playlist, parse_chart_playlist
-from etl.charts import (
-    CHARTS_LEASE_NAME,
+from etl.chart_people import (
     DEVELOPMENT_MODE_PROBLEM,
-    NOT_YOURS_PROBLEM,
+    NOT_YOURS_REASON,
     REVOKED_REASON,
     SIGN_IN_PROBLEM,
-    ChartsSummary,
-    collect,
     plan_playlists,
 )
+from etl.chart_read import ChartRead, fetch_chart_playlist, parse_chart_playlist
+from etl.charts import CHARTS_LEASE_NAME, ChartsSummary, collect
 from etl.lease import take_lease
 from etl.service import create_app as create_etl_app
 from sandbox.charts import TOP_50_GLOBAL_ID, VIRAL_50_GLOBAL_ID
@@ -337,19 +335,22 @@ def test_one_failing_playlist_never_stops_the_others(
             raise SpotifyShapeError("playlist items page: the page has no list of items")
         return real_fetch(api, playlist_id)
 
-    monkeypatch.setattr("etl.charts.fetch_chart_playlist", garbling)
+    monkeypatch.setattr("etl.chart_people.fetch_chart_playlist", garbling)
 
     summary = run(server, store, settings)
 
-    assert (summary.snapshotted, summary.failed) == (1, 2)
-    assert dict(summary.failed_by_reason) == {"refused": 1, "bad_answer": 1}
-    assert load_about(store, bobs).last_status == "refused"
-    assert load_about(store, bobs).problem == NOT_YOURS_PROBLEM
+    # Bob's playlist is not alice's: it is taken off her record, and no file is written for it.
+    assert (summary.snapshotted, summary.failed, summary.untracked) == (1, 1, 1)
+    assert (dict(summary.failed_by_reason), summary.taken_off_records) == ({"bad_answer": 1}, 1)
+    assert files_of(store, bobs) == {}
     assert load_about(store, garbled).last_status == "failed"
     assert "could not be taken" in load_about(store, garbled).problem
     assert snapshot_days(store, ALICES_DAILY) == [day_of(server)]
     record = load_charts_record(store, "alice")
     assert record is not None and record[0].status == ACTIVE  # not the grant's fault
+    assert not record[0].tracks(bobs) and record[0].tracks(garbled)
+    name = saves_of(small_world, "bob")["name"]
+    assert record[0].status_reason == NOT_YOURS_REASON.format(name=name)
 
 
 def test_a_revoked_grant_pauses_only_that_person_and_another_grant_reads_shared_playlists(

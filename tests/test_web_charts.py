@@ -9,12 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pandas as pd
 import pytest
+import requests
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +30,8 @@ from sandbox.world import daily_playlist_id, discover_weekly_id
 from shared.chart_history import HISTORY_COLUMNS
 from shared.charts import (
     ACTIVE,
+    DAILY_RUN_TIME,
+    DAILY_RUN_ZONE,
     MAX_TRACKED,
     NEEDS_SIGN_IN,
     ChartAbout,
@@ -33,6 +39,7 @@ from shared.charts import (
     TrackedPlaylist,
     chart_folder,
     history_dataset,
+    latest_run_day,
     load_charts_record,
     people_object,
     rebuild_history,
@@ -189,12 +196,11 @@ def test_churn_per_day_is_drawn_and_said_in_numbers(web: Flask, store: FolderSto
         ("2026-11-24", "2", "1"),
         ("2026-11-23", "0", "0"),
         ("2026-11-21", "1", "1"),
-        ("2026-11-20", "4", "0"),
     ]
-    assert "On 2026-11-24: 2 entered, 1 left. Over the 4 days shown: 7 entered, 2 left." in page
+    assert "On 2026-11-24: 2 entered, 1 left. Over the 3 days shown: 3 entered, 2 left." in page
     bars = re.findall(r'<g class="churn-day" data-day="([\d-]+)"><title>([^<]*)</title>', page)
-    assert bars[1] == ("2026-11-21", "Nov 21, 2026: 1 entered, 1 left")
-    assert len(bars) == 4
+    assert bars[0] == ("2026-11-21", "Nov 21, 2026: 1 entered, 1 left")
+    assert len(bars) == 3
 
 
 def test_a_tracks_rank_over_time_is_a_line_with_rank_1_on_top_and_gaps_off_the_chart(
@@ -230,10 +236,12 @@ def test_each_row_links_to_its_tracks_rank_chart(web: Flask, store: FolderStore)
     assert f'href="/charts/{OPERATOR}?track={tid("E")}#track-rank"' in page
 
 
-def test_a_chart_without_a_snapshot_says_the_first_comes_tomorrow(web: Flask) -> None:
+def test_a_chart_without_a_snapshot_says_when_the_next_run_takes_the_first(web: Flask) -> None:
     page = text(web.test_client().get(f"/charts/{OPERATOR}"))
 
-    assert "No snapshot yet: the first is taken by tomorrow's run." in page
+    assert "No snapshot yet: the first is taken by the next daily run, at 5:30 New York time." in (
+        page
+    )
 
 
 def test_a_chart_whose_latest_day_is_not_today_says_so(
@@ -529,3 +537,202 @@ def test_delete_my_data_deletes_the_persons_charts_and_says_so(
     assert store.generation(people_object("alice")) is None
     assert store.list(chart_folder(ALICE_DAILY)) == []
     assert store.list(chart_folder(OFFICE)) and store.list(chart_folder(OPERATOR))
+
+
+# The reviewer's findings (issue 18 follow-up).
+
+
+def served(sandbox: SandboxServer, ending: str) -> int:
+    """How many Spotify GET requests the sandbox served to a path ending so."""
+    counts = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["requests"]
+    return sum(n for key, n in counts.items() if " GET " in key and key.endswith(ending))
+
+
+def test_another_account_signing_in_at_the_consent_does_not_get_the_playlist(
+    web: Flask, store: FolderStore
+) -> None:
+    client = signed_in(web)  # alice
+    page = client.get("/charts")
+    asked = client.post(
+        "/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": ALICE_DAILY}
+    )
+
+    follow_sign_in(client, asked, user="bob")  # bob signs in through the consent dialog
+
+    assert load_charts_record(store, "bob") is None
+    assert load_charts_record(store, "alice") is None
+    assert "another account than the one that chose the playlist" in text(client.get("/charts"))
+    assert client.get(f"/charts/{ALICE_DAILY}").status_code == 404
+
+
+def test_the_callback_checks_with_the_new_grant_that_the_playlist_is_ones_own(
+    web: Flask, store: FolderStore
+) -> None:
+    client = signed_in(web)
+    page = client.get("/charts")
+    asked = client.post(
+        "/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": ALICE_DAILY}
+    )
+    with client.session_transaction() as kept:  # as if the choice were not hers to make
+        kept[charts_module.PENDING_KEY] = {"id": discover_weekly_id("alice"), "user": "alice"}
+
+    follow_sign_in(client, asked)
+
+    assert load_charts_record(store, "alice") is None
+    assert charts_module.NOT_ADDABLE.replace("'", "&#39;") in text(client.get("/charts"))
+
+
+def test_the_list_of_ones_playlists_is_kept_for_minutes_and_adding_checks_one(
+    web: Flask, store: FolderStore, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = signed_in(web)
+    listed = served(sandbox, "/me/playlists")
+
+    page = client.get("/charts")
+    client.get("/charts")
+    assert served(sandbox, "/me/playlists") == listed + 1
+    assert 'id="refresh-form"' in text(page)
+
+    # Adding (a grant with the scopes already): one request for the playlist, no listing.
+    asked = client.post(
+        "/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": ALICE_DAILY}
+    )
+    follow_sign_in(client, asked)
+    read_one = served(sandbox, "/playlists/<playlist_id>")
+    client.post("/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": OFFICE})
+    assert served(sandbox, "/playlists/<playlist_id>") == read_one + 1
+    assert served(sandbox, "/me/playlists") == listed + 1
+    record = load_charts_record(store, "alice")
+    assert record is not None and [p.playlist_id for p in record[0].playlists] == [
+        ALICE_DAILY,
+        OFFICE,
+    ]
+
+    # Ten minutes on, or asked to, the page lists them again.
+    later = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)
+    monkeypatch.setattr(charts_module, "utc_now", lambda: later)
+    client.get("/charts")
+    assert served(sandbox, "/me/playlists") == listed + 2
+    client.post("/charts/refresh", data={"csrf_token": csrf_token(page)})
+    client.get("/charts")
+    assert served(sandbox, "/me/playlists") == listed + 3
+
+
+def test_a_playlist_emptied_shows_its_empty_day_and_everything_that_left(
+    web: Flask, store: FolderStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_chart(store, OPERATOR, {**DAYS, "2026-11-25": ""})
+    save_about(
+        store,
+        ChartAbout(
+            OPERATOR, last_day="2026-11-25", last_run_day="2026-11-25", last_status="snapshot"
+        ),
+    )
+    monkeypatch.setattr(charts_module, "utc_now", lambda: datetime(2026, 11, 25, 12, tzinfo=UTC))
+
+    page = text(web.test_client().get(f"/charts/{OPERATOR}"))
+
+    assert '<p id="emptied">The playlist was empty on 2026-11-25.</p>' in page
+    assert "5 days charted; the latest is 2026-11-25, with no track." in page
+    assert "On 2026-11-25: 0 entered, 5 left." in page
+    assert 'id="stale"' not in page and "could not take one" not in page
+    assert rows(page) == []
+
+
+@pytest.mark.parametrize(
+    ("now", "stale"),
+    [
+        (datetime(2026, 11, 25, 2, tzinfo=UTC), False),  # 21:00 in New York on the 24th
+        (datetime(2026, 11, 25, 10, 29, tzinfo=UTC), False),  # 05:29 in New York: not yet
+        (datetime(2026, 11, 25, 10, 30, tzinfo=UTC), True),  # 05:30: the 25th's run is due
+        (datetime(2026, 11, 24, 23, 59, tzinfo=UTC), False),
+    ],
+)
+def test_a_chart_is_stale_only_once_a_later_run_was_due(
+    web: Flask, store: FolderStore, monkeypatch: pytest.MonkeyPatch, now: datetime, stale: bool
+) -> None:
+    build_chart(store, OPERATOR)  # the latest snapshot: 2026-11-24
+    monkeypatch.setattr(charts_module, "utc_now", lambda: now)
+
+    page = text(web.test_client().get(f"/charts/{OPERATOR}"))
+
+    assert ('id="stale"' in page) is stale
+    if stale:
+        assert "The next is taken by the daily run at 5:30 New York time." in page
+
+
+def test_the_run_day_follows_the_cron_schedule() -> None:
+    cron = Path(__file__).parent.parent / "cron.yaml"
+    jobs = yaml.safe_load(cron.read_text())["cron"]
+    charts_job = next(job for job in jobs if job["url"] == "/tasks/charts")
+    assert charts_job["schedule"] == f"every day {DAILY_RUN_TIME:%H:%M}"
+    assert charts_job["timezone"] == str(DAILY_RUN_ZONE)
+    # Summer and winter: 05:30 in New York is 09:30 or 10:30 UTC.
+    assert latest_run_day(datetime(2026, 7, 1, 9, 29, tzinfo=UTC)) == "2026-06-30"
+    assert latest_run_day(datetime(2026, 7, 1, 9, 30, tzinfo=UTC)) == "2026-07-01"
+    assert latest_run_day(datetime(2026, 1, 1, 10, 29, tzinfo=UTC)) == "2025-12-31"
+    assert latest_run_day(datetime(2026, 1, 1, 10, 30, tzinfo=UTC)) == "2026-01-01"
+
+
+# What the daily job writes when one tracker's grant is refused (etl/chart_people.py).
+SIGN_IN_PROBLEM = (
+    "The person who tracks this playlist must sign in again: Spotify no longer accepts the "
+    "permission they gave."
+)
+
+
+def test_one_trackers_trouble_is_not_shown_to_another(
+    web: Flask, store: FolderStore, app_settings: Settings
+) -> None:
+    build_chart(store, OFFICE)
+    track_for(store, app_settings, "alice", OFFICE)
+    track_for(store, app_settings, "bob", OFFICE, status=NEEDS_SIGN_IN)
+    about = ChartAbout(OFFICE, last_day="2026-11-24", last_run_day="2026-11-24")
+    save_about(
+        store, ChartAbout(**{**asdict(about), "problem": SIGN_IN_PROBLEM, "last_status": "refused"})
+    )
+    alice = signed_in(web)
+
+    listing = text(alice.get("/charts"))
+    chart = text(alice.get(f"/charts/{OFFICE}"))
+
+    for page in (listing, chart):
+        assert "must sign in again" not in page
+        assert "was not let read this playlist&#39;s tracks" in page
+    assert 'id="chart-paused"' not in chart and 'id="charts-paused"' not in listing
+
+
+def test_ones_own_paused_grant_is_said_from_ones_own_record(
+    web: Flask, store: FolderStore, app_settings: Settings
+) -> None:
+    build_chart(store, ALICE_DAILY)
+    record = ChartsRecord(
+        "alice",
+        sealed(app_settings),
+        status=NEEDS_SIGN_IN,
+        status_reason="Spotify no longer accepts the permission you gave.",
+        playlists=(TrackedPlaylist(ALICE_DAILY, "Mine", "2026-11-01T00:00:00Z"),),
+    )
+    save_charts_record(store, record)
+
+    chart = text(signed_in(web).get(f"/charts/{ALICE_DAILY}"))
+
+    assert (
+        '<p class="notice" role="alert" id="chart-paused">Your charts are paused: Spotify no '
+        "longer accepts the permission you gave."
+    ) in chart
+
+
+def test_the_first_day_is_left_out_of_the_churn_bars_and_said(
+    web: Flask, store: FolderStore
+) -> None:
+    build_chart(store, OPERATOR)
+
+    page = text(web.test_client().get(f"/charts/{OPERATOR}"))
+
+    assert 'data-day="2026-11-20"' not in page
+    assert '<text class="axis" x="0" y="18">+2</text>' in page  # not +4: day one's entries
+    assert (
+        "The first day, 2026-11-20, is left out: with no snapshot before it, its 4 tracks all "
+        "count as entered."
+    ) in page

@@ -8,9 +8,28 @@ import pandas as pd
 from markupsafe import Markup
 
 from shared.chart_history import NEW, RE, churn, latest_chart, rank_series
+from shared.charts import ChartAbout
 from web.chart_svg import churn_svg, rank_svg
 
+# about.json is shared by everyone who tracks a playlist. A refusal ("refused") names one
+# tracker's grant (sign in again; no longer theirs) or the app's token: it is said in general
+# words here, and each person's own state comes from their own record.
+PERSONAL_STATUSES = frozenset({"refused"})
+REFUSED_WORDS = (
+    "The daily run of {day} was not let read this playlist's tracks, so no snapshot was taken. "
+    "The next run tries again."
+)
 RECENT_DAYS = 90  # the churn and rank pictures show the latest chart days, at most this many
+
+
+def public_problem(about: ChartAbout) -> str:
+    """What the last run's trouble says to anyone who may see the chart: about.json's problem,
+    unless it is about one particular person."""
+    if not about.problem:
+        return ""
+    if about.last_status in PERSONAL_STATUSES:
+        return REFUSED_WORDS.format(day=about.last_run_day or "the latest day")
+    return about.problem
 
 
 def movement_words(label: str) -> tuple[str, str]:
@@ -69,17 +88,23 @@ class TrackView:
 class ChartView:
     """Everything a chart page shows."""
 
-    last_day: str
-    stale: bool  # the latest snapshot is not today's
+    last_day: str  # the latest snapshot day (its chart may be empty)
+    stale: bool  # the latest snapshot is older than the latest scheduled run's day
     chart_days: int
     rows: list[ChartRow]
-    churn: list[ChurnDay]
+    churn: list[ChurnDay]  # the recent days, without the chart's first (nothing before it)
     churn_svg: Markup | None
     track: TrackView | None
+    first_day: ChurnDay | None = None  # the chart's first day, when the churn leaves it out
 
     @property
     def empty(self) -> bool:
         return not self.last_day
+
+    @property
+    def emptied(self) -> bool:
+        """The latest snapshot holds no track (the playlist was emptied)."""
+        return bool(self.last_day) and not self.rows
 
 
 def _text(value: object) -> str:
@@ -128,28 +153,45 @@ def track_view(history: pd.DataFrame, track_id: str) -> TrackView | None:
     )
 
 
-def build_chart_view(history: pd.DataFrame, track_id: str | None, today: str) -> ChartView:
-    """Build a chart page from a playlist's history (`today` as YYYY-MM-DD, in UTC)."""
-    if history.empty:
+def build_chart_view(
+    history: pd.DataFrame,
+    track_id: str | None,
+    run_day: str,
+    *,
+    days: list[str] | None = None,
+) -> ChartView:
+    """Build a chart page from a playlist's history and its snapshot days (`days`: the history's
+    days when not given; a day with no rows in the history was an empty snapshot). `run_day` is
+    the UTC day of the latest scheduled daily run: an older latest snapshot is stale."""
+    chart_days = sorted(set(history["day"].astype(str)) | set(days or ()))
+    if not chart_days:
         return ChartView("", False, 0, [], [], None, None)
     history = history.sort_values(["day", "rank"], kind="stable")
-    last_day = str(history["day"].max())
+    last_day = chart_days[-1]
     churned = [
         ChurnDay(str(day), int(entered), int(left))
-        for day, entered, left in churn(history).itertuples(index=False)
-    ][-RECENT_DAYS:]
-    picture = churn_svg(
-        "churn-chart",
-        [c.day for c in churned],
-        [c.entered for c in churned],
-        [c.left for c in churned],
+        for day, entered, left in churn(history, days=chart_days).itertuples(index=False)
+    ]
+    first_day = churned[0]  # no snapshot before it: everything on it "entered"
+    churned = churned[1:][-RECENT_DAYS:]
+    picture = (
+        churn_svg(
+            "churn-chart",
+            [c.day for c in churned],
+            [c.entered for c in churned],
+            [c.left for c in churned],
+        )
+        if churned
+        else None
     )
+    on_last_day = history[history["day"] == last_day]
     return ChartView(
         last_day,
-        last_day != today,
-        history["day"].nunique(),
-        chart_rows(history),
+        last_day < run_day,
+        len(chart_days),
+        chart_rows(on_last_day) if not on_last_day.empty else [],
         churned,
         picture,
         track_view(history, track_id) if track_id else None,
+        first_day,
     )

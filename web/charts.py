@@ -34,26 +34,28 @@ from flask import (
 from shared.charts import (
     ACTIVE,
     CHART_SCOPES,
+    DAILY_RUN_WORDS,
     MAX_TRACKED,
     ChartAbout,
     ChartsError,
     ChartsRecord,
-    TrackedPlaylist,
     delete_chart_files,
     history_csv_rows,
+    latest_run_day,
     load_about,
     load_charts_record,
     load_history,
+    load_snapshot,
     people_object,
     playlists_kept_by_others,
-    save_charts_record,
+    snapshot_days,
     update_charts_record,
     without_playlist,
 )
 from shared.datasets import DatasetSchemaError
-from shared.spotify import SpotifyApi, SpotifyError
+from shared.spotify import SpotifyError
 from shared.spotify_records import SPOTIFY_ID, PlaylistRecord
-from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, retry_on_conflict
+from shared.storage import ConflictError, NotFoundError, Store
 from web.auth import (
     EncryptedSessionCache,
     authorize_feature,
@@ -64,7 +66,9 @@ from web.auth import (
     user_api,
 )
 from web.backups import escape_cell
-from web.chart_view import ChartView, build_chart_view
+from web.chart_choices import cached_choices, forget_choices, listed_choice, verify_playlist
+from web.chart_keep import keep_playlist
+from web.chart_view import ChartView, build_chart_view, public_problem
 from web.data import app_store
 
 logger = logging.getLogger(__name__)
@@ -80,6 +84,7 @@ UNREADABLE_HISTORY = (
     "This chart's stored history could not be read, so it is not shown. The snapshots it is "
     "built from are kept: the next daily run rebuilds it."
 )
+PAUSED = "Spotify no longer lets Local Shows read your playlists."
 NOT_ADDABLE = "Only playlists you own or collaborate on can be tracked: Spotify shows no others."
 
 
@@ -114,13 +119,14 @@ def _session_has_chart_scopes() -> bool:
     return set(CHART_SCOPES.split()) <= given and bool(token.get("refresh_token"))
 
 
-def addable(api: SpotifyApi, user_id: str) -> list[PlaylistRecord]:
-    """The person's playlists the daily job may read with their grant: own or collaborative."""
-    return [p for p in api.my_playlists() if p.owner_id == user_id or p.collaborative]
-
-
 def _about_all(playlist_ids: list[str]) -> dict[str, ChartAbout]:
-    return {playlist_id: load_about(store(), playlist_id) for playlist_id in playlist_ids}
+    """Each playlist's about.json, its problem only when it is not about one person."""
+    return {playlist_id: _about(playlist_id) for playlist_id in playlist_ids}
+
+
+def _about(playlist_id: str) -> ChartAbout:
+    about = load_about(store(), playlist_id)
+    return replace(about, problem=public_problem(about))
 
 
 @bp.get("/charts")
@@ -135,9 +141,8 @@ def page() -> Any:
     choices_problem = ""
     if len(tracked) < MAX_TRACKED:
         try:
-            choices = [
-                p for p in addable(user_api(), user["id"]) if not (record and record.tracks(p.id))
-            ]
+            listed = cached_choices(user_api(), user["id"], utc_now())
+            choices = [p for p in listed if not (record and record.tracks(p.id))]
         except SpotifyError as error:
             choices_problem = spotify_problem(error)
     return render_template(
@@ -151,6 +156,7 @@ def page() -> Any:
         choices=choices,
         choices_problem=choices_problem,
         max_tracked=MAX_TRACKED,
+        run_words=DAILY_RUN_WORDS,
     )
 
 
@@ -177,20 +183,32 @@ def add() -> Any:
             "error",
         )
         return _back()
-    try:
-        playlist = next((p for p in addable(user_api(), user["id"]) if p.id == playlist_id), None)
-    except SpotifyError as error:
-        flash(spotify_problem(error), "error")
-        return _back()
+    asking = (record is not None and record.status != ACTIVE) or not _session_has_chart_scopes()
+    playlist = listed_choice(user["id"], playlist_id) if asking else None
+    if playlist is None:  # one request; the list is never read again just for this
+        try:
+            playlist = verify_playlist(user_api(), user["id"], playlist_id)
+        except SpotifyError as error:
+            flash(spotify_problem(error), "error")
+            return _back()
     if playlist is None:
         abort(400, NOT_ADDABLE)
-    if (record is not None and record.status != ACTIVE) or not _session_has_chart_scopes():
-        session[PENDING_KEY] = {"id": playlist.id, "name": playlist.name}
+    if asking:
+        # Checked again at the callback, with the grant Spotify gives, for this person only.
+        session[PENDING_KEY] = {"id": playlist.id, "user": user["id"]}
         return authorize_feature("charts", url_for("charts.page"))
     # The session's grant has the scopes: a new record keeps it, an active one keeps its own.
     token = EncryptedSessionCache(token_box()).get_cached_token() or {}
     sealed = token_box().seal({"refresh_token": str(token["refresh_token"])})
-    _keep(user["id"], user.get("name", ""), sealed, playlist, renew=False)
+    keep_playlist(user["id"], user.get("name", ""), sealed, playlist, renew=False, now=utc_now())
+    return _back()
+
+
+@bp.post("/charts/refresh")
+@login_required
+def refresh() -> Any:
+    """List the person's playlists again (the page keeps the list for a few minutes)."""
+    forget_choices()
     return _back()
 
 
@@ -203,67 +221,26 @@ def grant() -> Any:
 
 
 def grant_charts(user_id: str, display_name: str, refresh_token: str) -> None:
-    """Keep the grant just given (resuming a paused one) and add the playlist that waited for it."""
+    """Keep the grant just given (resuming a paused one) and add the playlist that waited for it:
+    only for the person who chose it, and only once this grant shows it is theirs to track."""
     pending = session.pop(PENDING_KEY, None)
     playlist = None
-    if isinstance(pending, dict) and SPOTIFY_ID.fullmatch(str(pending.get("id", ""))):
-        playlist = PlaylistRecord(str(pending["id"]), str(pending.get("name", "")), user_id, "")
-    sealed = token_box().seal({"refresh_token": refresh_token})
-    _keep(user_id, display_name, sealed, playlist, renew=True)
-
-
-def _keep(
-    user_id: str, display_name: str, sealed: str, playlist: PlaylistRecord | None, *, renew: bool
-) -> None:
-    """Write the record with the playlist added (when there is room) and, when `renew`, this
-    grant. A record that cannot be read is replaced; a person who tracks nothing gets none."""
-    now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def attempt() -> tuple[str, str]:
+    if isinstance(pending, dict) and pending.get("user") != user_id:
+        flash(
+            "Spotify signed in another account than the one that chose the playlist, so it was "
+            "not added.",
+            "error",
+        )
+    elif isinstance(pending, dict) and SPOTIFY_ID.fullmatch(str(pending.get("id", ""))):
         try:
-            loaded = load_charts_record(store(), user_id)
-        except ChartsError:
-            logger.warning("unreadable charts record replaced", extra={"user_id": user_id})
-            loaded = None
-        if loaded is None and playlist is None:
-            return "", ""
-        said = ("", "")
-        if loaded is None:
-            record = ChartsRecord(user_id, sealed, display_name=display_name)
-            generation = IF_ABSENT if store().generation(people_object(user_id)) is None else None
+            playlist = verify_playlist(user_api(), user_id, str(pending["id"]))
+        except SpotifyError as error:
+            flash(f"The playlist could not be added: {spotify_problem(error)}", "error")
         else:
-            record, generation = loaded
-            if renew:
-                if record.status != ACTIVE:
-                    said = ("done", "Charts are on again: your playlists are read every day.")
-                record = replace(
-                    record,
-                    sealed_refresh_token=sealed,
-                    display_name=display_name,
-                    status=ACTIVE,
-                    status_reason="",
-                )
-        if playlist is not None and not record.tracks(playlist.id):
-            if len(record.playlists) >= MAX_TRACKED:
-                said = ("error", f"You track {MAX_TRACKED} playlists, the most one person may.")
-            else:
-                added = TrackedPlaylist(playlist.id, playlist.name, now)
-                record = replace(record, playlists=(*record.playlists, added))
-                said = (
-                    "done",
-                    f"{playlist.name or playlist.id} is tracked: its first snapshot is taken "
-                    "by the next daily run.",
-                )
-        save_charts_record(store(), record, if_generation_match=generation)
-        return said
-
-    try:
-        category, message = retry_on_conflict(people_object(user_id), attempt)
-    except ConflictError:
-        flash("Your charts were changed elsewhere at the same moment. Please try again.", "error")
-        return
-    if message:
-        flash(message, category)
+            if playlist is None:
+                flash(NOT_ADDABLE, "error")
+    sealed = token_box().seal({"refresh_token": refresh_token})
+    keep_playlist(user_id, display_name, sealed, playlist, renew=True, now=utc_now())
 
 
 @bp.post("/charts/<playlist_id>/stop")
@@ -291,18 +268,20 @@ def stop(playlist_id: str) -> Any:
     return _back()
 
 
-def _chart_name(playlist_id: str) -> tuple[str, bool]:
-    """The playlist's name as the person knows it, and whether it is the operator's; 404 for a
-    playlist that is neither the operator's nor tracked by the signed-in person."""
+def _chart_name(playlist_id: str) -> tuple[str, bool, ChartsRecord | None]:
+    """The playlist's name as the person knows it, whether it is the operator's, and the
+    person's record when they track it; 404 for a playlist that is neither the operator's nor
+    tracked by the signed-in person."""
     if not SPOTIFY_ID.fullmatch(playlist_id):
         abort(404)
-    if playlist_id in operator_playlists():
-        return "", True
     user = current_user()
     record = _record(user["id"])[0] if user else None
     if record is None or not record.tracks(playlist_id):
+        if playlist_id in operator_playlists():
+            return "", True, None
         abort(404)
-    return next(p.name for p in record.playlists if p.playlist_id == playlist_id), False
+    name = next(p.name for p in record.playlists if p.playlist_id == playlist_id)
+    return name, playlist_id in operator_playlists(), record
 
 
 def _history(playlist_id: str) -> pd.DataFrame | None:
@@ -314,11 +293,29 @@ def _history(playlist_id: str) -> pd.DataFrame | None:
         return None
 
 
+def _snapshot_days(playlist_id: str, history: pd.DataFrame) -> list[str]:
+    """The chart's days: its snapshots' (one list call). A day the history lacks counts only when
+    its snapshot is empty (a playlist emptied); one whose rows have not reached the history yet
+    (a run that died between the two writes) waits for the next run to add them."""
+    in_history = set(history["day"].astype(str))
+    days = []
+    for day in snapshot_days(store(), playlist_id):
+        if day in in_history:
+            days.append(day)
+            continue
+        try:
+            if load_snapshot(store(), playlist_id, day).empty:
+                days.append(day)
+        except (DatasetSchemaError, ValueError, TypeError):
+            logger.warning("unreadable chart snapshot", extra={"playlist_id": playlist_id})
+    return days
+
+
 @bp.get("/charts/<playlist_id>")
 def chart(playlist_id: str) -> Any:
     """A chart's latest day with movement, its churn, and one track's rank over time."""
-    tracked_name, is_operator = _chart_name(playlist_id)
-    about = load_about(store(), playlist_id)
+    tracked_name, is_operator, record = _chart_name(playlist_id)
+    about = _about(playlist_id)
     track_id = request.args.get("track")
     if track_id is not None and not SPOTIFY_ID.fullmatch(track_id):
         abort(404, "There is no such track on this chart.")
@@ -326,7 +323,12 @@ def chart(playlist_id: str) -> Any:
     view: ChartView | None = None
     if history is not None:
         try:
-            view = build_chart_view(history, track_id, utc_now().date().isoformat())
+            view = build_chart_view(
+                history,
+                track_id,
+                latest_run_day(utc_now()),
+                days=_snapshot_days(playlist_id, history),
+            )
         except (ValueError, TypeError, KeyError) as error:
             logger.error(
                 "unusable chart history", extra={"playlist_id": playlist_id, "error": error}
@@ -340,6 +342,8 @@ def chart(playlist_id: str) -> Any:
         name=about.name or tracked_name or playlist_id,
         is_operator=is_operator,
         about=about,
+        paused=record.status_reason or PAUSED if record and record.status != ACTIVE else "",
+        run_words=DAILY_RUN_WORDS,
         view=view,
         problem="" if view is not None else UNREADABLE_HISTORY,
     )
