@@ -230,7 +230,10 @@ def churn(history: pd.DataFrame, *, days: Iterable[str] | None = None) -> pd.Dat
     """
     rows = []
     before: set[str] = set()
-    by_day = {str(day): set(group["track_id"]) for day, group in history.groupby("day")}
+    by_day: dict[str, set[str]] = {}
+    days_of, tracks_of = history["day"].tolist(), history["track_id"].tolist()  # plain lists:
+    for day, track_id in zip(days_of, tracks_of, strict=True):  # pandas' own iteration is slow
+        by_day.setdefault(str(day), set()).add(track_id)  # one walk, not a frame per day
     for day in sorted(set(by_day) | set(days or ())):
         now = by_day.get(day, set())
         rows.append({"day": day, "entered": len(now - before), "left": len(before - now)})

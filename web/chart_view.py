@@ -163,7 +163,7 @@ def build_chart_view(
     """Build a chart page from a playlist's history and its snapshot days (`days`: the history's
     days when not given; a day with no rows in the history was an empty snapshot). `run_day` is
     the UTC day of the latest scheduled daily run: an older latest snapshot is stale."""
-    chart_days = sorted(set(history["day"].astype(str)) | set(days or ()))
+    chart_days = sorted(set(history["day"].astype(str).unique().tolist()) | set(days or ()))
     if not chart_days:
         return ChartView("", False, 0, [], [], None, None)
     history = history.sort_values(["day", "rank"], kind="stable")

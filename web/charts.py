@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import logging
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from shared.charts import (
     ChartsRecord,
     delete_chart_files,
     history_csv_rows,
+    history_dataset,
     latest_run_day,
     load_about,
     load_charts_record,
@@ -55,7 +57,7 @@ from shared.charts import (
 from shared.datasets import DatasetSchemaError
 from shared.spotify import SpotifyError
 from shared.spotify_records import SPOTIFY_ID, PlaylistRecord
-from shared.storage import ConflictError, NotFoundError, Store
+from shared.storage import ConflictError, NotFoundError, StorageError, Store
 from web.auth import (
     EncryptedSessionCache,
     authorize_feature,
@@ -284,20 +286,41 @@ def _chart_name(playlist_id: str) -> tuple[str, bool, ChartsRecord | None]:
     return name, playlist_id in operator_playlists(), record
 
 
+HISTORY_CACHE_KEY = "chart_histories"
+HISTORY_CACHE_CHARTS = 16  # a year of a 50-track chart is about 2 MB in memory
+
+
 def _history(playlist_id: str) -> pd.DataFrame | None:
-    """The chart's history, or None when the stored file cannot be read."""
+    """The chart's history, or None when the stored file cannot be read.
+
+    Parsed once per worker and generation (a year's file takes about 90 ms to parse; a view
+    then asks storage only for its generation). Pages only read the frame, never change it.
+    """
+    cache: OrderedDict[str, tuple[int, pd.DataFrame]] = current_app.extensions.setdefault(
+        HISTORY_CACHE_KEY, OrderedDict()
+    )
     try:
-        return load_history(store(), playlist_id)[0]
-    except (DatasetSchemaError, ValueError, TypeError) as error:
+        generation = store().generation(history_dataset(playlist_id).name)
+        cached = cache.get(playlist_id)
+        if cached is not None and generation is not None and cached[0] == generation:
+            cache.move_to_end(playlist_id)
+            return cached[1]
+        history, generation = load_history(store(), playlist_id)
+    except (DatasetSchemaError, ValueError, TypeError, StorageError) as error:
         logger.error("unreadable chart history", extra={"playlist_id": playlist_id, "error": error})
         return None
+    if generation is not None:
+        cache[playlist_id] = (generation, history)
+        while len(cache) > HISTORY_CACHE_CHARTS:
+            cache.popitem(last=False)
+    return history
 
 
 def _snapshot_days(playlist_id: str, history: pd.DataFrame) -> list[str]:
     """The chart's days: its snapshots' (one list call). A day the history lacks counts only when
     its snapshot is empty (a playlist emptied); one whose rows have not reached the history yet
     (a run that died between the two writes) waits for the next run to add them."""
-    in_history = set(history["day"].astype(str))
+    in_history = set(history["day"].astype(str).unique().tolist())
     days = []
     for day in snapshot_days(store(), playlist_id):
         if day in in_history:
