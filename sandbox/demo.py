@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sandbox.charts import TOP_50_GLOBAL_ID
 from sandbox.server import SandboxServer
 from sandbox.streaming_history import write_export
 from sandbox.world import generate_world
@@ -77,6 +78,34 @@ def listening_help(sandbox: SandboxServer, folder: Path, env: dict[str, str]) ->
     ]
 
 
+def charts_help(sandbox: SandboxServer, env: dict[str, str]) -> list[str]:
+    """Take the chart snapshots every minute, on the sandbox's day, so that charts move.
+
+    On App Engine cron runs `/tasks/charts` daily; the demo runs `python -m etl charts` every
+    minute with the sandbox's clock (`--now`), so that a day moved with advance-day is a new
+    chart day. The operator's Top 50 is listed too: in Development Mode (the sandbox's default)
+    the Charts page says why it cannot be read.
+    """
+
+    def daily_in_a_minute() -> None:
+        while True:
+            now = sandbox.sandbox.clock.now().isoformat()
+            subprocess.call(  # noqa: S603 (our own command)
+                [sys.executable, "-m", "etl", "charts", "--now", now],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(60)
+
+    threading.Thread(target=daily_in_a_minute, daemon=True).start()
+    return [
+        '  charts: add "Alice\'s daily 50" on /charts (as alice); snapshots are taken every minute',
+        "    here (daily on App Engine) on the sandbox's day; move it a day with",
+        f"    curl -X POST {sandbox.url}/_sandbox/advance-day",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="port of the web app")
@@ -95,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             **sandbox.settings_env(),
             "DATA_URL": str(args.data),
             "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{args.port}/callback",
+            "CHART_PLAYLISTS": os.environ.get("CHART_PLAYLISTS", TOP_50_GLOBAL_ID),
         }
         print(f"sandbox: {sandbox.url} (stats at {sandbox.url}/_sandbox/stats)", flush=True)
         build = [sys.executable, "-m", "etl", "build"]
@@ -102,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             print("the ETL build failed; serving what data there is", file=sys.stderr)
         help_lines = sign_in_help(world, f"http://127.0.0.1:{args.port}", sandbox.url)
         help_lines += listening_help(sandbox, args.export, env)
+        help_lines += charts_help(sandbox, env)
         print("\n".join(help_lines), flush=True)
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [

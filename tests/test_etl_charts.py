@@ -521,3 +521,33 @@ def test_the_cli_runs_the_day_and_says_what_it_did(
 
     assert main(["charts", "--data", str(store.root)]) == 0
     assert "1 of 1 playlists snapshotted" in capsys.readouterr().out
+
+
+def test_the_cli_takes_the_run_time_so_the_demo_follows_the_sandbox_day(
+    server: SandboxServer,
+    store: FolderStore,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from etl.__main__ import main
+
+    track(server, store, settings, "alice", ALICES_DAILY)
+    for name, value in {**BASE_ENV, **server.settings_env()}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", settings.token_encryption_key)
+    data = ["charts", "--data", str(store.root)]
+
+    assert main([*data, "--now", server.sandbox.clock.now().isoformat()]) == 0
+    advance_day(server, 2)
+    assert main([*data, "--now", server.sandbox.clock.now().isoformat()]) == 0
+
+    first = START.date().isoformat()
+    third = (START + pd.Timedelta(days=2)).date().isoformat()
+    assert snapshot_days(store, ALICES_DAILY) == [first, third]
+    assert "1 of 1 playlists snapshotted" in capsys.readouterr().out
+    for bad in ("yesterday", "2026-11-02T10:00:00"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*data, "--now", bad])
+        assert exit_info.value.code == 2
+    assert "has no zone" in capsys.readouterr().err
