@@ -26,6 +26,7 @@ import pandas as pd
 
 from etl.chart_people import (
     DEVELOPMENT_MODE_PROBLEM,
+    NOT_FOUND,
     Readers,
     Refusal,
     plan_playlists,
@@ -161,6 +162,8 @@ def collect(
             try:
                 if has_snapshot(store, playlist_id, day):
                     status = _heal_already(store, settings, playlist_id, day, summary)
+                elif _not_found_today(store, playlist_id, day):
+                    status = NOT_FOUND  # a 404 holds all day: asking again spends the quota
                 elif clock() - started > time_budget_seconds:
                     summary.left_for_next_run += 1
                     continue
@@ -198,6 +201,13 @@ def collect(
     summary.requests = ledger.by_kind[REQUEST_KIND]
     logger.info("charts collected", extra={"summary": summary.as_report()})
     return summary
+
+
+def _not_found_today(store: Store, playlist_id: str, day: str) -> bool:
+    """Tell whether Spotify answered 404 for this playlist already today (a Top 50 in
+    Development Mode, a deleted playlist): the next day's run asks again."""
+    about = load_about(store, playlist_id)
+    return about.last_run_day == day and about.last_status == NOT_FOUND
 
 
 def _count(summary: ChartsSummary, status: str) -> None:

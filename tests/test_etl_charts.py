@@ -451,6 +451,11 @@ def test_a_top_50_in_development_mode_says_it_needs_extended_quota(
     assert "Extended Quota" in about.problem and "Development Mode" in about.problem
     assert summary.requests_by_playlist == {TOP_50_GLOBAL_ID: 1, VIRAL_50_GLOBAL_ID: 1}
     assert snapshot_days(store, TOP_50_GLOBAL_ID) == []
+    # A 404 holds all day: a second run asks nothing; the next day asks again.
+    again = run(server, store, settings)
+    assert (again.requests, dict(again.failed_by_reason)) == (0, {"not_found": 2})
+    advance_day(server)
+    assert run(server, store, settings).requests == 2
 
 
 def test_a_top_50_with_extended_quota_is_snapshotted_with_the_app_token(
