@@ -75,12 +75,13 @@ def concert_shows(concerts: pd.DataFrame) -> ShowsData:
     no_artists = pd.DataFrame({"performer_key": [], "spotify_artist_id": []})
     rows = shape_rows(concerts, no_artists) if not concerts.empty else pd.DataFrame()
     no_tracks = pd.DataFrame(columns=["spotify_artist_id", "track_id", "track_name", "rank"])
-    states = (
-        {str(code): state_data(group.reset_index(drop=True), no_tracks)
+    groups = (
+        {str(code): group.reset_index(drop=True)
          for code, group in rows.groupby("venue_state", sort=True)}
         if len(rows) else {}
     )  # fmt: skip
-    return ShowsData({code: summarize(s.rows) for code, s in states.items()}, states.__getitem__)
+    states = {code: state_data(group, no_tracks) for code, group in groups.items()}
+    return ShowsData({code: summarize(group) for code, group in groups.items()}, states.__getitem__)
 
 
 def area_performers(data: ShowsData, query: AreaQuery, today: date) -> set[str]:

@@ -7,10 +7,19 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from shared.area_query import DAY_CHOICES, KNOWN_SHARE, AreaQuery
 from shared.places import short_day
-from shared.shows_data import ShowsData, Track, may_reach, miles_from
+from shared.shows_data import (
+    ShowsData,
+    ShowTexts,
+    Track,
+    Tracks,
+    TracksOf,
+    may_reach,
+    miles_from,
+)
 from shared.taste import Known
 from shared.text import clean_name
 
@@ -29,7 +38,7 @@ class Counts:
 
 def count(rows: pd.DataFrame) -> Counts:
     """Count distinct shows and artists in rows."""
-    return Counts(int(rows["show_key"].nunique()), int(rows["performer_key"].nunique()))
+    return Counts(int(_distinct(_show_ids(rows)).size), int(rows["performer_key"].nunique()))
 
 
 def unchecked_artists(rows: pd.DataFrame) -> int:
@@ -47,12 +56,13 @@ class Selection:
     rows: pd.DataFrame  # in the area, dates, billing and genres chosen; by start
     without_genres: pd.DataFrame  # the same but for genres: what the genre list counts
     window_counts: dict[int, int]  # shows each preset window would leave, the rest kept
-    tracks_of: dict[str, list[Track]] = field(default_factory=dict)
+    tracks_of: Tracks = field(default_factory=lambda: TracksOf([]))
+    texts: ShowTexts = field(default_factory=ShowTexts)  # the shows' titles and links
 
 
 def select(data: ShowsData, query: AreaQuery, today: date) -> Selection:
     """Select the area's rows once, then derive every figure of the page from them."""
-    rows, tracks_of = _in_area(data, query)
+    rows, tracks_of, texts = _in_area(data, query)
     if query.headliners_only:
         rows = rows.loc[rows["is_headliner"].astype(bool)]
     genre_mask = _genre_mask(rows, query.genres)
@@ -60,18 +70,18 @@ def select(data: ShowsData, query: AreaQuery, today: date) -> Selection:
     local_day = rows["local_day"].to_numpy()
     starts = rows["starts"].dt.tz_convert(None).to_numpy()  # UTC, as numpy compares them
     in_window = _window_mask(local_day, starts, first, last)
-    show_ids, _ = _text_codes(rows["show_key"])
+    show_ids = _show_ids(rows)
     window_counts = {}
     for days in DAY_CHOICES:
         mask = _window_mask(local_day, starts, today, today + timedelta(days=days - 1))
         window_counts[days] = int(_distinct(show_ids[mask & genre_mask]).size)
-    without_genres = rows.loc[in_window]
-    chosen = without_genres if query.genres == () else rows.loc[in_window & genre_mask]
-    return Selection(query, first, last, chosen, without_genres, window_counts, tracks_of)
+    without_genres = _where(rows, in_window)
+    chosen = without_genres if query.genres == () else _where(rows, in_window & genre_mask)
+    return Selection(query, first, last, chosen, without_genres, window_counts, tracks_of, texts)
 
 
-def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, dict[str, list[Track]]]:
-    """Return the area's rows, and the tracks of their artists.
+def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, Tracks, ShowTexts]:
+    """Return the area's rows, the tracks of their artists, and where their titles are.
 
     A radius reaches into the states whose venues may lie within it (by the index's boxes):
     distances are computed for their rows only.
@@ -79,12 +89,13 @@ def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, dict[str,
     home = data.state(query.state)
     rows = home.rows
     if not query.city:
-        return rows, home.tracks_of
+        return rows, home.tracks_of, ShowTexts.of(home)
     here = rows[rows["venue_city"] == query.city]
     if not query.radius_miles:
-        return here, home.tracks_of
+        return here, home.tracks_of, ShowTexts.of(home)
     lat, lon = float(here["venue_lat"].mean()), float(here["venue_lon"].mean())
-    parts, tracks_of = [], {}
+    parts, tracks, texts = [], [], []
+    shift = 0  # each state's show numbers come after the previous state's
     for code, summary in sorted(data.states.items()):
         if code != query.state and not may_reach(lat, lon, summary.bbox, query.radius_miles):
             continue
@@ -92,12 +103,33 @@ def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, dict[str,
         near = miles_from(lat, lon, state.rows["venue_lat"], state.rows["venue_lon"])
         part = state.rows[near <= query.radius_miles]
         if len(part):
-            parts.append(part.astype({c: str for c in part.select_dtypes("category").columns}))
-            tracks_of.update(state.tracks_of)
+            parts.append(part.assign(show=part["show"] + shift) if shift else part)
+            texts.append((shift, state))
+            tracks.append(state.tracks_of)
+            shift += state.shows
+    tracks_of = TracksOf(tracks)
     if len(parts) == 1:
-        return parts[0], tracks_of
+        return parts[0], tracks_of, ShowTexts(tuple(texts))
+    merged = _concat(parts).sort_values(["starts", "show"], kind="stable")
+    return merged, tracks_of, ShowTexts(tuple(texts))
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Return the frames one after the other, categories kept as categories (their union)."""
     merged = pd.concat(parts, ignore_index=True)
-    return merged.sort_values(["starts", "show_key", "billing_order"], kind="stable"), tracks_of
+    for column in parts[0].select_dtypes("category").columns:
+        merged[column] = union_categoricals([part[column] for part in parts], ignore_order=True)
+    return merged
+
+
+def _where(rows: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """Return the rows where mask is true: a slice of them, not a copy, when those rows are
+    one run, as a window of dates is in rows ordered by start (a copy of a big state's 90 days
+    was most of a preview's memory)."""
+    kept = np.flatnonzero(mask)
+    if len(kept) and int(kept[-1]) - int(kept[0]) + 1 == len(kept):
+        return rows.iloc[int(kept[0]) : int(kept[-1]) + 1]
+    return rows.iloc[kept]
 
 
 def _window_mask(local_day: np.ndarray, starts: np.ndarray, first: date, last: date) -> np.ndarray:
@@ -147,7 +179,7 @@ def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
     """
     genre_lists = rows["genres"].astype("category")
     list_codes = genre_lists.cat.codes.to_numpy().astype(np.int64)
-    show_ids, _ = _text_codes(rows["show_key"])
+    show_ids = _show_ids(rows)
     has_list = list_codes >= 0  # a missing list names no genre
     if not has_list.any():
         return []
@@ -183,7 +215,7 @@ def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
 
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
     """Return shows per week (weeks starting Monday) from first to last, zeros included."""
-    show_ids, _ = _text_codes(rows["show_key"])
+    show_ids = _show_ids(rows)
     days = rows["local_day"].to_numpy()[_first_seen(show_ids)]
     per_week: dict[date, int] = {}
     for day, shows in zip(*np.unique(days, return_counts=True), strict=True):
@@ -231,10 +263,11 @@ class PlannedShow:
 
 def plan_playlist(
     rows: pd.DataFrame,
-    tracks_of: dict[str, list[Track]],
+    tracks_of: Tracks,
     tracks_per_artist: int,
     preview_shows: int | None = None,
     *,
+    texts: ShowTexts,
     known: dict[str, Known] | None = None,
     mix: str = "",
     order: str = "date",
@@ -264,7 +297,7 @@ def plan_playlist(
         if chosen is not None and artist_id not in chosen:
             continue
         added: list[Track] = []
-        for track in tracks_of.get(artist_id, [])[:tracks_per_artist]:
+        for track in tracks_of.top(artist_id, tracks_per_artist):
             if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
                 seen_tracks.add(track.track_id)
                 uris.append(f"spotify:track:{track.track_id}")
@@ -275,6 +308,7 @@ def plan_playlist(
     shows = _planned_shows(
         rows,
         [(int(starts[show]), int(ends[show])) for show in picked],
+        texts=texts,
         tracks_of=tracks_of,
         tracks_per_artist=tracks_per_artist,
         added_at=added_at,
@@ -339,7 +373,7 @@ def only_known_shows(rows: pd.DataFrame, known: dict[str, Known]) -> pd.DataFram
         return rows.iloc[:0]
     artist_ids, artist_texts = _text_codes(rows["spotify_artist_id"])
     is_known = np.array([text in known for text in artist_texts], dtype=bool)[artist_ids]
-    show_ids, _ = _text_codes(rows["show_key"])
+    show_ids = _show_ids(rows)
     known_show = np.zeros(int(show_ids.max()) + 1, dtype=bool)
     known_show[show_ids[is_known]] = True
     kept: pd.DataFrame = rows.loc[known_show[show_ids]]
@@ -350,7 +384,8 @@ def _planned_shows(
     rows: pd.DataFrame,
     spans: list[tuple[int, int]],
     *,
-    tracks_of: dict[str, list[Track]],
+    texts: ShowTexts,
+    tracks_of: Tracks,
     tracks_per_artist: int,
     added_at: dict[int, list[Track]],
     known: dict[str, Known],
@@ -366,10 +401,10 @@ def _planned_shows(
             "starts_at_local",
             "venue_name",
             "venue_city",
-            "event_title",
-            "event_url",
         )
     }
+    numbers = [int(n) for n in rows["show"].to_numpy()[[first for first, _ in spans]]]
+    titles, urls = texts.take("event_title", numbers), texts.take("event_url", numbers)
     time_tbd = head["time_tbd"].tolist()
     checked = head["checked"].tolist()
     uncertain = (
@@ -377,21 +412,21 @@ def _planned_shows(
     )
     shows: list[PlannedShow] = []
     at = 0  # the row's place in head; `index` is its place in rows
-    for first, last in spans:
+    for number, (first, last) in enumerate(spans):
         shows.append(
             PlannedShow(
                 values["starts_at_local"][at],
                 values["venue_name"][at],
                 values["venue_city"][at],
-                values["event_title"][at],
-                values["event_url"][at],
+                titles[number],
+                urls[number],
                 [],
                 bool(time_tbd[at]),
             )
         )
         for index in range(first, last):
             artist_id = values["spotify_artist_id"][at]
-            tracks = tracks_of.get(artist_id, [])[:tracks_per_artist] if artist_id else []
+            tracks = tracks_of.top(artist_id, tracks_per_artist) if artist_id else []
             artist = PlannedArtist(
                 values["performer_name"][at], artist_id, tracks, "", added_at.get(index, [])
             )
@@ -410,7 +445,7 @@ def _planned_shows(
 
 def _show_runs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return where each show's rows start and end: a show is a run of rows with its key."""
-    show_ids, _ = _text_codes(rows["show_key"])
+    show_ids = _show_ids(rows)
     changes = np.ones(len(show_ids), dtype=bool)
     changes[1:] = show_ids[1:] != show_ids[:-1]
     starts = np.flatnonzero(changes)
@@ -452,6 +487,12 @@ def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return ids, np.append(categories.to_numpy(dtype=object), "")
     ids, texts = pd.factorize(column.astype(str).to_numpy(dtype=object))
     return ids, np.asarray(texts, dtype=object)
+
+
+def _show_ids(rows: pd.DataFrame) -> np.ndarray:
+    """Return each row's show number (distinct shows, distinct numbers; non-negative)."""
+    ids: np.ndarray = rows["show"].to_numpy().astype(np.int64, copy=False)
+    return ids
 
 
 def _distinct(codes: np.ndarray) -> np.ndarray:
@@ -515,7 +556,12 @@ def plan(
     if query.known_only:
         rows = only_known_shows(rows, known or {})
     return plan_playlist(
-        rows, selection.tracks_of, query.tracks_per_artist, known=known, mix=query.mix
+        rows,
+        selection.tracks_of,
+        query.tracks_per_artist,
+        texts=selection.texts,
+        known=known,
+        mix=query.mix,
     )
 
 

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ import pandas as pd
 
 from shared.datasets import performer_keys
 from shared.names import clean_text
+from shared.packed_text import CodedText, PackedText
 from shared.storage import NotFoundError, StorageError, Store, check_name
 
 logger = logging.getLogger(__name__)
@@ -261,8 +263,14 @@ def build_layout(
 
 
 def to_columns(frame: pd.DataFrame) -> bytes:
-    """Return a frame as a compressed NumPy archive, one array a column: text as codes into
-    its distinct values (written once each), times as UTC nanoseconds, the rest as it is."""
+    """Return a frame as a compressed NumPy archive, one array a column: text as a code per row
+    into its distinct values, written once each as UTF-8 in one buffer with their ends; times as
+    UTC nanoseconds; the rest as it is.
+
+    (Files of the first version held the distinct texts as a fixed-width array, four bytes a
+    character of the longest: reading a big state's titles that way took tens of megabytes for a
+    moment. They are still read.)
+    """
     arrays: dict[str, np.ndarray] = {}
     kinds = []
     for name in frame.columns:
@@ -279,41 +287,85 @@ def to_columns(frame: pd.DataFrame) -> bytes:
             kinds.append(f"{name}:plain")
         else:
             codes, distinct = pd.factorize(column.astype(str))
+            packed = PackedText.of(str(value) for value in distinct)
             arrays[f"{name}.codes"] = codes.astype(np.int32)
-            arrays[f"{name}.text"] = np.array([str(v) for v in distinct], dtype=str)
-            kinds.append(f"{name}:text")
+            arrays[f"{name}.utf8"] = np.frombuffer(packed.buffer, dtype=np.uint8)
+            arrays[f"{name}.ends"] = packed.ends
+            kinds.append(f"{name}:utf8")
     arrays["columns"] = np.array(kinds, dtype=str)
     out = io.BytesIO()
     np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
     return out.getvalue()
 
 
-def from_columns(data: bytes, columns: list[str]) -> pd.DataFrame:
-    """Read what to_columns wrote, text as pandas categories; ServingLayoutError otherwise.
+Column = np.ndarray | CodedText
 
+
+def read_columns(
+    data: bytes, names: Collection[str] | None = None, codes_only: Collection[str] = ()
+) -> dict[str, Column]:
+    """Read what to_columns wrote: text as CodedText (nothing decoded yet), times as UTC
+    nanoseconds, the rest as arrays; ServingLayoutError otherwise.
+
+    Only the columns `names` are read (all when None), and of the text columns `codes_only`
+    their codes alone (what tells equal texts apart): the rest of the file is never unpacked.
     No pickled objects are ever loaded: a file that is not plain arrays is refused.
     """
     try:
         archive = np.load(io.BytesIO(data), allow_pickle=False)
-        frame = {}
+        found: dict[str, Column] = {}
         for kind in archive["columns"].tolist():
             name, _, how = str(kind).rpartition(":")
-            if how == "text":
-                values = archive[f"{name}.text"].tolist()
-                codes = archive[f"{name}.codes"]
-                frame[name] = pd.Categorical.from_codes(
-                    codes, categories=pd.Index(values, dtype=object)
-                )
+            if names is not None and name not in names:
+                continue
+            if how in ("utf8", "text") and name in codes_only:
+                found[name] = archive[f"{name}.codes"].astype(np.int32, copy=False)
+            elif how == "utf8":
+                packed = PackedText(archive[f"{name}.utf8"].tobytes(), archive[f"{name}.ends"])
+                codes = archive[f"{name}.codes"].astype(np.int32, copy=False)
+                found[name] = CodedText(codes, packed)
+            elif how == "text":  # the first version: distinct texts as a fixed-width array
+                texts = PackedText.of(archive[f"{name}.text"].tolist())
+                codes = archive[f"{name}.codes"].astype(np.int32, copy=False)
+                found[name] = CodedText(codes, texts)
             elif how == "utc":
-                frame[name] = pd.to_datetime(archive[name], utc=True)
+                found[name] = archive[name].astype("datetime64[ns]")
+            elif how == "plain":
+                found[name] = archive[name]
             else:
-                frame[name] = archive[name]
-    except (ValueError, KeyError, OSError, TypeError, EOFError) as error:
+                raise ValueError(f"column {name!r} of an unknown kind {how!r}")
+            column = found[name]
+            if isinstance(column, CodedText):
+                column.check()
+        lengths = {len(column) for column in found.values()}
+    except (ValueError, KeyError, OSError, TypeError, EOFError, UnicodeError) as error:
         raise ServingLayoutError(f"not a serving file ({error})") from error
-    missing = [column for column in columns if column not in frame]
+    if len(lengths) > 1:
+        raise ServingLayoutError("columns of different lengths")
+    return found
+
+
+def as_series(column: Column) -> pd.Categorical | pd.DatetimeIndex | np.ndarray:
+    """Return a read column as a frame holds it: text as a category, times in UTC."""
+    if isinstance(column, CodedText):
+        return pd.Categorical.from_codes(
+            column.codes, categories=pd.Index(column.texts.strings(), dtype=object)
+        )
+    if column.dtype.kind == "M":
+        return pd.to_datetime(column, utc=True)
+    return column
+
+
+def from_columns(data: bytes, columns: list[str]) -> pd.DataFrame:
+    """Read what to_columns wrote, text as pandas categories; ServingLayoutError otherwise."""
+    found = read_columns(data)
+    missing = [column for column in columns if column not in found]
     if missing:
         raise ServingLayoutError(f"lacks the columns {', '.join(missing)}")
-    return pd.DataFrame(frame)
+    try:
+        return pd.DataFrame({name: as_series(column) for name, column in found.items()})
+    except (ValueError, TypeError) as error:  # e.g. two texts the same: not categories
+        raise ServingLayoutError(f"not a serving file ({error})") from error
 
 
 ROW_COLUMNS = [
@@ -334,6 +386,8 @@ ROW_COLUMNS = [
     "checked",
     "uncertain",
 ]
+# A show's text that only the shows shown need: kept packed in memory, never as objects.
+WIDE_COLUMNS = ["event_title", "event_url"]
 # Columns a layout written before them lacks, and what they are then: no performer unchecked,
 # no match uncertain.
 ROW_DEFAULTS = {"checked": True, "uncertain": False}
@@ -418,13 +472,33 @@ def _summary(raw: dict[str, Any]) -> StateSummary:
     )
 
 
-def read_state(store: Store, state: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read one state's rows and tracks; ServingLayoutError names what is wrong."""
+def _read_files(store: Store, state: str) -> tuple[bytes, bytes]:
     try:
         shows = store.read(shows_file(state)).data
         tracks = store.read(tracks_file(state)).data
     except StorageError as error:  # NotFoundError included: the index names files that are gone
         raise ServingLayoutError(f"{state}'s serving files could not be read ({error})") from error
+    return shows, tracks
+
+
+def read_state(store: Store, state: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read one state's rows and tracks as frames; ServingLayoutError names what is wrong."""
+    shows, tracks = _read_files(store, state)
     rows = from_columns(shows, [column for column in ROW_COLUMNS if column not in ROW_DEFAULTS])
     missing = {column: value for column, value in ROW_DEFAULTS.items() if column not in rows}
     return rows.assign(**missing), from_columns(tracks, TRACK_COLUMNS)
+
+
+def read_state_columns(
+    store: Store, state: str, names: Collection[str]
+) -> tuple[dict[str, Column], dict[str, Column]]:
+    """Read one state's rows (the columns `names`; of `show_key` its codes alone) and its tracks
+    as columns, no text decoded yet; ServingLayoutError names what is wrong."""
+    shows, tracks = _read_files(store, state)
+    columns = read_columns(shows, names, codes_only=("show_key",))
+    missing = [c for c in names if c not in columns and c not in ROW_DEFAULTS]
+    track_columns = read_columns(tracks, TRACK_COLUMNS)
+    missing += [c for c in TRACK_COLUMNS if c not in track_columns]
+    if missing:
+        raise ServingLayoutError(f"lacks the columns {', '.join(missing)}")
+    return columns, track_columns

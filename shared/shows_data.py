@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, Dataset, empty_frame, parse_csv
+from shared.packed_text import CodedText
 from shared.serving import (
     CONCERT_COLUMNS,
-    TEXT_COLUMNS,
+    WIDE_COLUMNS,
+    Column,
+    ServingLayoutError,
     StateSummary,
+    as_series,
     build_layout,
     read_index,
-    read_state,
+    read_state_columns,
     summarize,
 )
 from shared.storage import NotFoundError, StorageError, Store
@@ -51,14 +57,191 @@ class Track:
     rank: int
 
 
+class PackedTracks(Mapping[str, list[Track]]):
+    """Each artist's tracks by rank, packed: ids and names in two buffers, ranks in an array.
+
+    A state's artists have tens of thousands of tracks, and a page needs a few of a few hundred
+    artists: `top` makes Track objects for those alone. As a mapping, an artist's whole list.
+    """
+
+    __slots__ = ("ids", "names", "ranks", "spans")
+
+    def __init__(
+        self, spans: dict[str, tuple[int, int]], ids: CodedText, names: CodedText, ranks: np.ndarray
+    ) -> None:
+        self.spans = spans  # artist id -> their tracks' rows, from and to
+        self.ids, self.names, self.ranks = ids, names, ranks
+
+    @classmethod
+    def from_columns(
+        cls, artists: CodedText, ids: CodedText, names: CodedText, ranks: np.ndarray
+    ) -> PackedTracks:
+        """Return the tracks from their columns, rows by artist and rank as the layout has
+        them; ValueError when an artist's rows are apart."""
+        codes = artists.codes
+        changes = np.ones(len(codes), dtype=bool)
+        changes[1:] = codes[1:] != codes[:-1]
+        starts = np.flatnonzero(changes)
+        ends = np.append(starts[1:], len(codes))[: len(starts)]
+        spans = {
+            artists.texts[int(codes[start])] if codes[start] >= 0 else "": (int(start), int(end))
+            for start, end in zip(starts, ends, strict=True)
+        }
+        if len(spans) != len(starts):
+            raise ValueError("an artist's tracks are not together")
+        return cls(spans, ids, names, ranks.astype(np.int16, copy=False))
+
+    @classmethod
+    def of(cls, tracks: Mapping[str, Sequence[Track]]) -> PackedTracks:
+        """Pack tracks given as lists by artist."""
+        rows = [(artist, track) for artist, listed in tracks.items() for track in listed]
+        return cls.from_columns(
+            CodedText.of([artist for artist, _ in rows]),
+            CodedText.of([track.track_id for _, track in rows]),
+            CodedText.of([track.name for _, track in rows]),
+            np.array([track.rank for _, track in rows], dtype=np.int16),
+        )
+
+    @classmethod
+    def from_frame(cls, tracks: pd.DataFrame) -> PackedTracks:
+        """Pack a frame of tracks (spotify_artist_id, track_id, track_name, rank)."""
+        ordered = tracks.sort_values(["spotify_artist_id", "rank"], kind="stable")
+        return cls.from_columns(
+            CodedText.of(ordered["spotify_artist_id"].astype(str).tolist()),
+            CodedText.of(ordered["track_id"].astype(str).tolist()),
+            CodedText.of(ordered["track_name"].astype(str).tolist()),
+            ordered["rank"].to_numpy().astype(np.int16),
+        )
+
+    def top(self, artist_id: str, count: int) -> list[Track]:
+        """Return an artist's first `count` tracks by rank (none when they have none)."""
+        span = self.spans.get(artist_id)
+        if span is None:
+            return []
+        rows = range(span[0], min(span[1], span[0] + max(count, 0)))
+        ids, names = self.ids.take(rows), self.names.take(rows)
+        return [
+            Track(track_id, name, int(self.ranks[row]))
+            for track_id, name, row in zip(ids, names, rows, strict=True)
+        ]
+
+    def __getitem__(self, artist_id: str) -> list[Track]:
+        span = self.spans[artist_id]
+        return self.top(artist_id, span[1] - span[0])
+
+    def __contains__(self, artist_id: object) -> bool:
+        return artist_id in self.spans
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.spans)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @property
+    def nbytes(self) -> int:
+        # A dict entry and a key string of about 22 characters, a tuple of two ints: ~200 bytes.
+        return 200 * len(self.spans) + self.ids.nbytes + self.names.nbytes + self.ranks.nbytes
+
+
+class TracksOf(Mapping[str, list[Track]]):
+    """The tracks of several states' artists (a radius): the first state that has one answers."""
+
+    def __init__(self, parts: Sequence[PackedTracks]) -> None:
+        self.parts = list(parts)
+
+    def top(self, artist_id: str, count: int) -> list[Track]:
+        for part in self.parts:
+            if artist_id in part:
+                return part.top(artist_id, count)
+        return []
+
+    def __getitem__(self, artist_id: str) -> list[Track]:
+        for part in self.parts:
+            if artist_id in part:
+                return part[artist_id]
+        raise KeyError(artist_id)
+
+    def __contains__(self, artist_id: object) -> bool:
+        return any(artist_id in part for part in self.parts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(a for part in self.parts for a in part))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+Tracks = PackedTracks | TracksOf
+
+
+# What a state holds of each row (one row per show and performer), narrow: numbers, and text
+# with few distinct values as categories. A show's title and link, distinct nearly show by
+# show, are kept packed by show number (`StateData.wide`) and made text for the shows shown.
+NARROW_TEXT = [
+    "starts_at_local",
+    "venue_name",
+    "venue_city",
+    "venue_state",
+    "performer_key",
+    "performer_name",
+    "genres",
+    "spotify_artist_id",
+]
+NARROW_PLAIN = {  # column -> its value in rows of files written before it
+    "local_day": None,
+    "venue_lat": None,
+    "venue_lon": None,
+    "is_headliner": None,
+    "time_tbd": False,
+    "checked": True,
+    "uncertain": False,
+}
+
+
 @dataclass
 class StateData:
-    """One state's rows (shaped, with matches) and its artists' tracks, as the pages use them."""
+    """One state's rows (narrow, with matches) and its artists' tracks, as the pages use them.
+
+    `rows["show"]` numbers the state's shows 0, 1, ... in row order (rows are by start, show and
+    billing, so a show's rows are together); `wide[column]` holds each show's title and link.
+    """
 
     rows: pd.DataFrame
-    tracks_of: dict[str, list[Track]]  # spotify artist id -> tracks by rank
+    tracks_of: PackedTracks  # spotify artist id -> tracks by rank
+    wide: dict[str, CodedText] = field(default_factory=dict)  # by show number
     nbytes: int = 0
     generations: tuple[int, ...] = ()
+
+    @property
+    def shows(self) -> int:
+        """How many shows the state has (its show numbers are 0 to this, less one)."""
+        return int(self.rows["show"].to_numpy()[-1]) + 1 if len(self.rows) else 0
+
+
+@dataclass(frozen=True)
+class ShowTexts:
+    """Where the show numbers of selected rows find their titles and links.
+
+    Rows of one state carry its own show numbers; rows merged from several states (a radius)
+    carry each state's numbers shifted past the previous state's: `parts` says from which number
+    on a state's shows begin.
+    """
+
+    parts: tuple[tuple[int, StateData], ...] = ()
+
+    @classmethod
+    def of(cls, state: StateData) -> ShowTexts:
+        return cls(((0, state),))
+
+    def take(self, column: str, shows: list[int]) -> list[str]:
+        """Return a wide column's text for each show number."""
+        firsts = [first for first, _ in self.parts]
+        found = []
+        for show in shows:
+            first, state = self.parts[bisect_right(firsts, show) - 1]
+            found.extend(state.wide[column].take([show - first]))
+        return found
 
 
 @dataclass
@@ -98,20 +281,109 @@ class UnusableDatasetError(ValueError):
 def state_data(
     rows: pd.DataFrame, tracks: pd.DataFrame, generations: tuple[int, ...] = ()
 ) -> StateData:
-    """Return a state's data in as little memory as it fits: repeated text as categories."""
-    rows = rows.astype({column: "category" for column in TEXT_COLUMNS if column in rows.columns})
-    tracks_of: dict[str, list[Track]] = {}
-    for artist_id, track_id, name, rank in zip(
-        tracks["spotify_artist_id"],
-        tracks["track_id"],
-        tracks["track_name"],
-        tracks["rank"],
-        strict=True,
-    ):
-        tracks_of.setdefault(str(artist_id), []).append(Track(str(track_id), str(name), int(rank)))
-    # A track: its object (56 bytes with slots), its id and its name as Python strings.
-    nbytes = int(rows.memory_usage(deep=True).sum()) + 200 * len(tracks)
-    return StateData(rows, tracks_of, nbytes, generations)
+    """Return a state's data from its shaped rows (`shared.serving.shape_rows`) and tracks."""
+    show, _ = pd.factorize(rows["show_key"].to_numpy(dtype=object))
+    first = _first_of_runs(show)
+    columns: dict[str, Any] = {
+        column: rows[column].to_numpy() for column in NARROW_PLAIN if column in rows.columns
+    }
+    columns["starts"] = rows["starts"]
+    for column in NARROW_TEXT:
+        columns[column] = rows[column].astype(str).astype("category")
+    wide = {
+        column: CodedText.of(rows[column].astype(str).to_numpy()[first].tolist())
+        for column in WIDE_COLUMNS
+    }
+    return _narrow_state(show, columns, wide, PackedTracks.from_frame(tracks), generations)
+
+
+# The serving file's columns a state is made of.
+STATE_COLUMNS = ["show_key", "starts", *NARROW_PLAIN, *NARROW_TEXT, *WIDE_COLUMNS]
+
+
+def state_from_columns(
+    columns: dict[str, Column],
+    tracks: dict[str, Column],
+    generations: tuple[int, ...] = (),
+) -> StateData:
+    """Return a state's data from its serving files' columns (`read_state_columns`), making
+    text only where it is narrow: titles, links and tracks stay packed as read. ValueError or
+    KeyError when they do not fit."""
+    show = _show_numbers(np.asarray(columns["show_key"]))
+    first = _first_of_runs(show)
+    narrow: dict[str, Any] = {}
+    for column in NARROW_PLAIN:
+        if column in columns:
+            narrow[column] = columns[column]
+    narrow["starts"] = as_series(columns["starts"])
+    for column in NARROW_TEXT:
+        narrow[column] = as_series(columns[column])
+    wide = {}
+    for column in WIDE_COLUMNS:
+        text = _text(columns, column)
+        wide[column] = CodedText(text.codes[first], text.texts)
+    packed = PackedTracks.from_columns(
+        _text(tracks, "spotify_artist_id"),
+        _text(tracks, "track_id"),
+        _text(tracks, "track_name"),
+        np.asarray(tracks["rank"]),
+    )
+    return _narrow_state(show, narrow, wide, packed, generations)
+
+
+def _text(columns: dict[str, Column], name: str) -> CodedText:
+    column = columns[name]
+    if not isinstance(column, CodedText):
+        raise ValueError(f"{name} is not text")
+    return column
+
+
+def _show_numbers(codes: np.ndarray) -> np.ndarray:
+    """Return show numbers 0, 1, ... in row order from the show keys' codes.
+
+    The layout's codes are those already (its rows are by show, its codes in order of first
+    appearance): checked in one pass, without the hash table of a factorize, which would hold
+    a big state's worth of memory for a moment. Other codes are numbered anew.
+    """
+    changes = np.ones(len(codes), dtype=bool)
+    changes[1:] = codes[1:] != codes[:-1]
+    numbers = np.cumsum(changes, dtype=np.int32) - 1
+    if np.array_equal(numbers, codes):
+        return numbers
+    renumbered, _ = pd.factorize(codes)
+    return renumbered
+
+
+def _first_of_runs(show: np.ndarray) -> np.ndarray:
+    """Return where each show's run of rows begins; ValueError if a show's rows are apart."""
+    changes = np.ones(len(show), dtype=bool)
+    changes[1:] = show[1:] != show[:-1]
+    first = np.flatnonzero(changes)
+    if len(first) != (int(show.max()) + 1 if len(show) else 0):
+        raise ValueError("a show's rows are not together")
+    return first
+
+
+def _narrow_state(
+    show: np.ndarray,
+    columns: dict[str, Any],
+    wide: dict[str, CodedText],
+    tracks: PackedTracks,
+    generations: tuple[int, ...],
+) -> StateData:
+    for column, value in NARROW_PLAIN.items():
+        if column not in columns and value is not None:  # a file written before the column
+            columns[column] = np.full(len(show), value)
+    for column in ("is_headliner", "time_tbd", "checked", "uncertain"):
+        columns[column] = np.asarray(columns[column]).astype(bool, copy=False)
+    # No copies: a big state's columns are tens of megabytes, and read just now.
+    frame = pd.DataFrame({"show": show.astype(np.int32), **columns}, copy=False)
+    nbytes = (
+        int(frame.memory_usage(deep=True).sum())
+        + sum(text.nbytes for text in wide.values())
+        + tracks.nbytes
+    )
+    return StateData(frame, tracks, wide, nbytes, generations)
 
 
 def load_servable_dataset(
@@ -143,8 +415,9 @@ def load_servable_dataset(
     return frame
 
 
-def load_from_datasets(store: Store) -> dict[str, StateData]:
-    """Read the three CSV datasets whole and shape them per state (no layout written yet)."""
+def load_from_datasets(store: Store) -> tuple[dict[str, StateData], dict[str, StateSummary]]:
+    """Read the three CSV datasets whole and shape them per state (no layout written yet);
+    return each state's data and its summary, as the layout's index would have it."""
     concerts = load_servable_dataset(
         store, CONCERTS, columns=CONCERT_COLUMNS, text_as_category=True
     )
@@ -154,7 +427,8 @@ def load_from_datasets(store: Store) -> dict[str, StateData]:
         layout = build_layout(concerts, artists, tracks)
     except (KeyError, ValueError, TypeError) as error:
         raise UnusableDatasetError(CONCERTS.name, f"could not be shaped ({error!r})") from error
-    return {state: state_data(rows, ranked) for state, (rows, ranked) in layout.items()}
+    states = {state: state_data(rows, ranked) for state, (rows, ranked) in layout.items()}
+    return states, {state: summarize(rows) for state, (rows, _) in layout.items()}
 
 
 def load_shows(store: Store) -> ShowsData:
@@ -166,14 +440,18 @@ def load_shows(store: Store) -> ShowsData:
     """
     index = read_index(store)
     if index is None:
-        states = load_from_datasets(store)
-        summaries = {code: summarize(data.rows) for code, data in states.items()}
+        states, summaries = load_from_datasets(store)
         return ShowsData(summaries, states.__getitem__)
 
     def load_state(code: str) -> StateData:
         summary = index.states[code]
-        rows, tracks = read_state(store, code)
-        return state_data(rows, tracks, (summary.shows_generation, summary.tracks_generation))
+        columns, tracks = read_state_columns(store, code, STATE_COLUMNS)
+        try:
+            return state_from_columns(
+                columns, tracks, (summary.shows_generation, summary.tracks_generation)
+            )
+        except (KeyError, ValueError, TypeError) as error:
+            raise ServingLayoutError(f"{code}'s serving files do not fit ({error})") from error
 
     return ShowsData(index.states, load_state)
 

@@ -21,12 +21,12 @@ from shared.area_query import KNOWN_SHARE, MIXES, AreaQuery, FormError, parse_ar
 from shared.datasets import ARTISTS, load_dataset, save_dataset
 from shared.saved_areas import load_saved_areas
 from shared.serving import shape_rows
-from shared.shows_data import ShowsData, load_shows
+from shared.shows_data import PackedTracks, ShowsData, ShowTexts, load_shows
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
 from shared.taste import Known, TasteRecord, save_taste
 from tests.test_web_saved_areas import created_playlists, keep
-from tests.web_helpers import csrf_token, rebuild_serving, sign_in
+from tests.web_helpers import csrf_token, rebuild_serving, sign_in, state_of
 from web.saved_areas import area_id_of, query_fields, query_of
 
 TODAY = datetime.now(UTC).date()
@@ -122,9 +122,12 @@ def test_marks_maybe_and_only_known_keep_whole_bills() -> None:
         ]
     )
     known = {"k1": Known("Loved", plays=212), "k2": Known("Maybe Loved", followed=True)}
-    tracks = {a: [] for a in ("x1", "k1", "x2", "k2")}
+    tracks = PackedTracks.of({})
 
-    shows, _ = area_plan.plan_playlist(rows, tracks, 2, known=known)
+    state = state_of(rows)
+    shows, _ = area_plan.plan_playlist(
+        state.rows, tracks, 2, texts=ShowTexts.of(state), known=known
+    )
     marks = {a.name: (a.known, a.maybe) for s in shows for a in s.artists}
     assert marks == {
         "Stranger": ("", False),
@@ -133,10 +136,10 @@ def test_marks_maybe_and_only_known_keep_whole_bills() -> None:
         "Maybe Loved": ("you follow them", True),
         "Unmatched": ("", False),
     }
-    only = area_plan.only_known_shows(rows, known)
-    assert list(dict.fromkeys(only["show_key"])) == ["s:1", "s:2"]
+    only = area_plan.only_known_shows(state.rows, known)
+    assert list(dict.fromkeys(only["show"])) == [1, 2]
     assert list(only["performer_name"]) == ["Loved", "Opener", "Maybe Loved"]
-    assert area_plan.only_known_shows(rows, {}).empty
+    assert area_plan.only_known_shows(state.rows, {}).empty
     by_known = area_plan.sort_shows(shows, "known")
     assert [s.artists[0].name for s in by_known][:2] == ["Loved", "Maybe Loved"]
 
@@ -427,17 +430,15 @@ def test_only_known_shows_keeps_the_whole_bills_of_known_artists(
 ) -> None:
     rows = pd.DataFrame(
         {
-            "show_key": [f"s{n}" for n, bill in enumerate(bills) for _ in bill],
+            "show": [n for n, bill in enumerate(bills) for _ in bill],
             "spotify_artist_id": [artist for bill in bills for artist in bill],
         }
     )
-    if as_category:
-        rows = rows.astype("category")
+    if as_category:  # as a state holds them
+        rows = rows.astype({"spotify_artist_id": "category"})
     known = known_of(sorted(known_ids))
 
     kept = area_plan.only_known_shows(rows, known)
 
-    wanted = [f"s{n}" for n, bill in enumerate(bills) if set(bill) & known_ids]
-    assert list(kept["show_key"].astype(str)) == [
-        f"s{n}" for n, bill in enumerate(bills) for _ in bill if f"s{n}" in wanted
-    ]
+    wanted = [n for n, bill in enumerate(bills) if set(bill) & known_ids]
+    assert list(kept["show"]) == [n for n, bill in enumerate(bills) for _ in bill if n in wanted]

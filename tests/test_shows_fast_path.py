@@ -15,12 +15,12 @@ from sandbox.server import SandboxServer
 from shared import area_plan
 from shared.area_playlists import load_made, made_object
 from shared.saved_areas import previews_object
-from shared.shows_data import Track
+from shared.shows_data import PackedTracks, ShowTexts, Track
 from shared.storage import FolderStore, StorageError, StoredObject
 from shared.taste import Known
 from tests.conftest import BASE_ENV
 from tests.test_web_saved_areas import busiest_state, make
-from tests.web_helpers import sign_in
+from tests.web_helpers import sign_in, state_of
 
 USER = "alice"
 
@@ -164,33 +164,35 @@ BILLS = [
     [("Bee", "b")],
 ]
 KNOWN = {"k": Known("Loved", plays=40), "m": Known("Mid", followed=True), "z": Known("Zed")}
-TRACKS = {a: [Track(f"t-{a}-{n}", f"{a} {n}", n + 1) for n in range(3)] for a in "zaomkb"}
+TRACKS = PackedTracks.of(
+    {a: [Track(f"t-{a}-{n}", f"{a} {n}", n + 1) for n in range(3)] for a in "zaomkb"}
+)
 
 
-@pytest.mark.parametrize("as_categories", [False, True])
 @pytest.mark.parametrize("order", ["date", "artist", "known"])
 @pytest.mark.parametrize("shown", [None, 1, 3, 100])
-def test_a_plan_in_an_order_is_the_whole_plan_sorted(
-    order: str, shown: int | None, as_categories: bool
-) -> None:
-    rows = rows_of(BILLS)
-    if as_categories:  # as the serving layout holds them
-        rows = rows.astype({c: "category" for c in ("show_key", "spotify_artist_id")})
-    whole, whole_uris = area_plan.plan_playlist(rows, TRACKS, 2, known=KNOWN)
+def test_a_plan_in_an_order_is_the_whole_plan_sorted(order: str, shown: int | None) -> None:
+    state = state_of(rows_of(BILLS))
+    texts = ShowTexts.of(state)
+    whole, whole_uris = area_plan.plan_playlist(state.rows, TRACKS, 2, texts=texts, known=KNOWN)
 
-    shows, uris = area_plan.plan_playlist(rows, TRACKS, 2, shown, known=KNOWN, order=order)
+    shows, uris = area_plan.plan_playlist(
+        state.rows, TRACKS, 2, shown, texts=texts, known=KNOWN, order=order
+    )
 
     assert uris == whole_uris
     expected = area_plan.sort_shows(whole, order)[:shown]
     assert [asdict(show) for show in shows] == [asdict(show) for show in expected]
+    assert {show.title for show in whole} == {f"Bill {n}" for n in range(len(BILLS))}
 
 
 def test_counts_come_from_codes_as_from_text() -> None:
     genres = ["rock|indie", "", "rock", "jazz", "rock", "indie"]  # a list per show
     rows = rows_of(BILLS)
     rows["genres"] = [genres[int(key.removeprefix("s:"))] for key in rows["show_key"]]
+    frame = state_of(rows).rows
 
-    for frame in (rows, rows.astype({"show_key": "category", "genres": "category"})):
-        assert area_plan.genre_counts(frame) == [("rock", 3), ("indie", 2), ("jazz", 1)]
-        mix = area_plan.mix_counts(frame, KNOWN, "")
-        assert (mix.known, mix.new) == (3, 4)
+    assert area_plan.genre_counts(frame) == [("rock", 3), ("indie", 2), ("jazz", 1)]
+    mix = area_plan.mix_counts(frame, KNOWN, "")
+    assert (mix.known, mix.new) == (3, 4)
+    assert area_plan.count(frame) == area_plan.Counts(len(BILLS), 8)

@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.server import SandboxServer
 from shared import area_plan
 from shared.area_query import DAY_CHOICES, AreaQuery
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
+from shared.packed_text import CodedText
 from shared.serving import (
     INDEX,
     ServingLayoutError,
@@ -31,7 +34,7 @@ from shared.serving import (
     shows_file,
     to_columns,
 )
-from shared.shows_data import load_shows, miles_from
+from shared.shows_data import PackedTracks, Track, TracksOf, load_shows, miles_from
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV, web_app
 from tests.web_helpers import rebuild_serving
@@ -361,3 +364,57 @@ def test_a_serving_worker_keeps_what_lives_long_out_of_full_collections(
         assert tracks is serving.shows().state(state).tracks_of
     finally:
         gc.unfreeze()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=8),
+        st.lists(st.tuples(st.text(max_size=6), st.text(max_size=12)), max_size=4),
+        max_size=5,
+    ),
+    st.integers(min_value=-1, max_value=5),
+)
+def test_packed_tracks_give_each_artists_tracks_by_rank(
+    listed: dict[str, list[tuple[str, str]]], count: int
+) -> None:
+    """Tracks kept packed answer as the lists they were made from, for any text."""
+    tracks = {
+        artist: [Track(track_id, name, rank) for rank, (track_id, name) in enumerate(pairs, 1)]
+        for artist, pairs in listed.items()
+        if pairs
+    }
+    packed = PackedTracks.from_frame(
+        pd.DataFrame(
+            [
+                {
+                    "spotify_artist_id": a,
+                    "track_id": t.track_id,
+                    "track_name": t.name,
+                    "rank": t.rank,
+                }
+                for a, listed_tracks in reversed(tracks.items())
+                for t in reversed(listed_tracks)
+            ],
+            columns=["spotify_artist_id", "track_id", "track_name", "rank"],
+        )
+    )
+
+    assert dict(packed) == tracks
+    for artist, expected in tracks.items():
+        assert packed.top(artist, count) == expected[: max(count, 0)]
+    assert packed.top("nobody", 3) == [] and "nobody" not in packed
+    chained = TracksOf([packed, PackedTracks.of({"other": [Track("x", "y", 1)]})])
+    assert chained.top("other", 1) == [Track("x", "y", 1)] and len(chained) == len(tracks) + (
+        "other" not in tracks
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(), max_size=12))
+def test_packed_text_round_trips_any_text(texts: list[str]) -> None:
+    coded = CodedText.of(texts)
+    coded.check()
+
+    assert coded.take(range(len(texts))) == texts
+    assert coded.texts.strings() == list(dict.fromkeys(texts))

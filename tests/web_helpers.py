@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pandas as pd
 import requests
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from shared.shows_data import StateData, state_data
 from shared.storage import Store
 
 
@@ -51,3 +53,25 @@ def rebuild_serving(store: Store) -> None:
     from etl.serving import build_serving_layout
 
     build_serving_layout(store, now=datetime.now(UTC))
+
+
+def state_of(rows: pd.DataFrame) -> StateData:
+    """Return hand-made rows (by start, show and billing) as a state holds them: the columns
+    they leave out filled as a show in one town would have them."""
+    local = rows["starts_at_local"].astype(str)
+    defaults = {
+        "starts": pd.to_datetime(local + "Z", utc=True),
+        "local_day": local.str.slice(0, 10).str.replace("-", "").astype("int32"),
+        "venue_state": "NY",
+        "venue_lat": 40.7,
+        "venue_lon": -73.9,
+        "performer_key": rows["performer_name"].astype(str).str.casefold(),
+        "is_headliner": True,
+        "genres": "",
+        "checked": True,
+        "uncertain": False,
+        "time_tbd": False,
+    }
+    filled = rows.assign(**{k: v for k, v in defaults.items() if k not in rows.columns})
+    no_tracks = pd.DataFrame(columns=["spotify_artist_id", "track_id", "track_name", "rank"])
+    return state_data(filled, no_tracks)

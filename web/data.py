@@ -28,15 +28,15 @@ from shared.serving import (
     ServingLayoutError,
     StateSummary,
     read_index,
-    read_state,
-    summarize,
+    read_state_columns,
 )
 from shared.shows_data import (
+    STATE_COLUMNS,
     ShowsData,
     StateData,
     UnusableDatasetError,
     load_from_datasets,
-    state_data,
+    state_from_columns,
 )
 from shared.storage import StorageError, Store
 
@@ -46,7 +46,17 @@ logger = logging.getLogger(__name__)
 CHECK_EVERY_SECONDS = 10.0
 # States kept in memory per worker, by their in-memory size. An F1 instance has 384 MB, of
 # which a worker's libraries take about 150.
-STATE_CACHE_BYTES = 32 * 1024 * 1024
+STATE_CACHE_BYTES = 24 * 1024 * 1024
+
+
+# What a state's row costs in memory, about (ids, times, places, codes, its share of titles,
+# links and tracks): 100 to 110 bytes at 200,000 and at 1,000,000 rows.
+ROW_BYTES = 110
+
+
+def _expected_bytes(summary: StateSummary, held: StateData | None) -> int:
+    """Guess a state's size before reading it: its last copy's, or by its rows."""
+    return held.nbytes if held is not None else summary.rows * ROW_BYTES
 
 
 class DataUnavailableError(ServiceUnavailable):
@@ -109,13 +119,13 @@ class _CsvShows:
         if generations == self.refused:
             raise UnusableDatasetError("datasets", "the version already refused")
         try:
-            states = load_from_datasets(self.store)
+            states, summaries = load_from_datasets(self.store)
         except UnusableDatasetError:
             self.refused = generations
             raise
         self.states, self.generations, self.refused, self.loaded = states, generations, None, True
         self.loads += 1
-        self.summaries = {state: summarize(data.rows) for state, data in states.items()}
+        self.summaries = summaries
         logger.info(
             "datasets loaded whole (no serving layout yet)",
             extra={"rows": sum(len(s.rows) for s in states.values())},
@@ -135,6 +145,9 @@ class _LayoutShows:
         self.refused: dict[str, tuple[int, ...]] = {}
         self.lock = threading.Lock()
         self.state_locks: dict[str, threading.Lock] = {}
+        # One state is read at a time: a read holds the file and its arrays for a moment, about
+        # twice the state's size, and four threads reading four states at once would hold four.
+        self.reading = threading.Lock()
         self.loads = 0
 
     def refresh(self, generation: int) -> None:
@@ -165,15 +178,18 @@ class _LayoutShows:
                 current = self.cache.get(code)
                 if current is not None and current.generations == wanted:
                     return current
-            return self._read(code, wanted, held)
+            with self.reading:
+                with self.lock:  # make room first: the states left and the read never add up
+                    self._evict(keep=code, room=_expected_bytes(summary, held))
+                return self._read(code, wanted, held)
         finally:
             state_lock.release()
 
     def _read(self, code: str, wanted: tuple[int, ...], held: StateData | None) -> StateData:
         started = time.perf_counter()
         try:
-            rows, tracks = read_state(self.store, code)
-            fresh = state_data(rows, tracks, wanted)
+            columns, tracks = read_state_columns(self.store, code, STATE_COLUMNS)
+            fresh = state_from_columns(columns, tracks, wanted)
         except (ServingLayoutError, KeyError, ValueError, TypeError) as error:
             logger.error(
                 "state refused; the pages keep the last good copy"
@@ -205,10 +221,11 @@ class _LayoutShows:
         )
         return fresh
 
-    def _evict(self, keep: str) -> None:
+    def _evict(self, keep: str, room: int = 0) -> None:
+        """Drop the least recently used states (never `keep`) until `room` more bytes fit."""
         total = sum(data.nbytes for data in self.cache.values())
         for code in list(self.cache):
-            if total <= self.budget_bytes:
+            if total + room <= self.budget_bytes:
                 return
             if code != keep:
                 total -= self.cache.pop(code).nbytes

@@ -202,6 +202,7 @@ def _page(
         chosen.tracks_of,
         query.tracks_per_artist,
         PREVIEW_SHOWS,
+        texts=chosen.texts,
         known=known,
         mix=query.mix,
         order=context["sort"],
@@ -332,7 +333,12 @@ def make_playlist() -> Any:
     if query.known_only:
         rows = area_plan.only_known_shows(rows, known or {})
     shows, uris = area_plan.plan_playlist(
-        rows, selection.tracks_of, query.tracks_per_artist, known=known, mix=query.mix
+        rows,
+        selection.tracks_of,
+        query.tracks_per_artist,
+        texts=selection.texts,
+        known=known,
+        mix=query.mix,
     )
     if not uris:
         message = (

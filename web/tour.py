@@ -139,7 +139,13 @@ def page() -> Any:
     selection = area_plan.select(data, query, today())
     rows = area_plan.only_known_shows(selection.rows, known)
     shows, _ = area_plan.plan_playlist(
-        rows, selection.tracks_of, 3, PREVIEW_SHOWS, known=known, mix="all_known"
+        rows,
+        selection.tracks_of,
+        3,
+        PREVIEW_SHOWS,
+        texts=selection.texts,
+        known=known,
+        mix="all_known",
     )
     counts = area_plan.count(rows)
     playlist_query = AreaQuery(
