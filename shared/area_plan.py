@@ -18,7 +18,6 @@ from shared.shows_data import (
     Tracks,
     TracksOf,
     may_reach,
-    miles_from,
 )
 from shared.taste import Known
 from shared.text import clean_name
@@ -90,18 +89,17 @@ def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, Tracks, S
     rows = home.rows
     if not query.city:
         return rows, home.tracks_of, ShowTexts.of(home)
-    here = rows[rows["venue_city"] == query.city]
+    in_city = (rows["venue_city"] == query.city).to_numpy()
     if not query.radius_miles:
-        return here, home.tracks_of, ShowTexts.of(home)
-    lat, lon = float(here["venue_lat"].mean()), float(here["venue_lon"].mean())
+        return _where(rows, in_city), home.tracks_of, ShowTexts.of(home)
+    lat, lon = home.center(in_city)
     parts, tracks, texts = [], [], []
     shift = 0  # each state's show numbers come after the previous state's
     for code, summary in sorted(data.states.items()):
         if code != query.state and not may_reach(lat, lon, summary.bbox, query.radius_miles):
             continue
         state = home if code == query.state else data.state(code)
-        near = miles_from(lat, lon, state.rows["venue_lat"], state.rows["venue_lon"])
-        part = state.rows[near <= query.radius_miles]
+        part = _where(state.rows, state.near(lat, lon, query.radius_miles))
         if len(part):
             parts.append(part.assign(show=part["show"] + shift) if shift else part)
             texts.append((shift, state))

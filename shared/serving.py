@@ -255,11 +255,28 @@ def build_layout(
     layout = {}
     for state, group in rows.groupby("venue_state", sort=True):
         ids = set(group["spotify_artist_id"]) - {""}
+        lats = pd.to_numeric(group["venue_lat"], errors="coerce").to_numpy(dtype=float)
+        lons = pd.to_numeric(group["venue_lon"], errors="coerce").to_numpy(dtype=float)
         layout[str(state)] = (
-            group.reset_index(drop=True),
+            group.reset_index(drop=True).assign(place=place_numbers(lats, lons)),
             ranked[ranked["spotify_artist_id"].isin(ids)].reset_index(drop=True),
         )
     return layout
+
+
+def place_numbers(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Number the rows' places 0, 1, ... by their coordinates (the same coordinates, the same
+    number), as a state keeps them: distances are computed per place, not per row.
+
+    Places are told apart by their coordinates' exact bits (by hashing integers: a venue's rows
+    repeat its coordinates exactly); unknown coordinates are a place whose distance is unknown.
+    """
+    by_lat, _ = pd.factorize(np.ascontiguousarray(lats, dtype=float).view(np.int64))
+    by_lon, lon_values = pd.factorize(np.ascontiguousarray(lons, dtype=float).view(np.int64))
+    numbers: np.ndarray = pd.factorize(by_lat.astype(np.int64) * max(len(lon_values), 1) + by_lon)[
+        0
+    ]
+    return numbers.astype(np.int32)
 
 
 def to_columns(frame: pd.DataFrame) -> bytes:
@@ -496,7 +513,7 @@ def read_state_columns(
     as columns, no text decoded yet; ServingLayoutError names what is wrong."""
     shows, tracks = _read_files(store, state)
     columns = read_columns(shows, names, codes_only=("show_key",))
-    missing = [c for c in names if c not in columns and c not in ROW_DEFAULTS]
+    missing = [c for c in names if c not in columns and c not in ROW_DEFAULTS and c != "place"]
     track_columns = read_columns(tracks, TRACK_COLUMNS)
     missing += [c for c in TRACK_COLUMNS if c not in track_columns]
     if missing:

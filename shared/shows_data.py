@@ -25,6 +25,7 @@ from shared.serving import (
     StateSummary,
     as_series,
     build_layout,
+    place_numbers,
     read_index,
     read_state_columns,
     summarize,
@@ -190,8 +191,6 @@ NARROW_TEXT = [
 ]
 NARROW_PLAIN = {  # column -> its value in rows of files written before it
     "local_day": None,
-    "venue_lat": None,
-    "venue_lon": None,
     "is_headliner": None,
     "time_tbd": False,
     "checked": True,
@@ -205,13 +204,30 @@ class StateData:
 
     `rows["show"]` numbers the state's shows 0, 1, ... in row order (rows are by start, show and
     billing, so a show's rows are together); `wide[column]` holds each show's title and link.
+    `rows["place"]` numbers the venues' coordinates: `lats[place]`, `lons[place]` (a state has
+    a few hundred places and a hundred thousand rows: distances are computed per place).
     """
 
     rows: pd.DataFrame
     tracks_of: PackedTracks  # spotify artist id -> tracks by rank
     wide: dict[str, CodedText] = field(default_factory=dict)  # by show number
+    lats: np.ndarray = field(default_factory=lambda: np.zeros(0))  # by place number
+    lons: np.ndarray = field(default_factory=lambda: np.zeros(0))
     nbytes: int = 0
     generations: tuple[int, ...] = ()
+
+    def center(self, where: np.ndarray) -> tuple[float, float]:
+        """Return the mean coordinates of the rows where `where` is true (NaN when unknown)."""
+        places = self.rows["place"].to_numpy()[where]
+        return float(pd.Series(self.lats[places]).mean()), float(
+            pd.Series(self.lons[places]).mean()
+        )
+
+    def near(self, lat: float, lon: float, miles: float) -> np.ndarray:
+        """Say which rows lie within `miles` of a point."""
+        close: np.ndarray = miles_from(lat, lon, self.lats, self.lons) <= miles
+        rows: np.ndarray = close[self.rows["place"].to_numpy()]
+        return rows
 
     @property
     def shows(self) -> int:
@@ -285,7 +301,9 @@ def state_data(
     show, _ = pd.factorize(rows["show_key"].to_numpy(dtype=object))
     first = _first_of_runs(show)
     columns: dict[str, Any] = {
-        column: rows[column].to_numpy() for column in NARROW_PLAIN if column in rows.columns
+        column: rows[column].to_numpy()
+        for column in [*NARROW_PLAIN, "venue_lat", "venue_lon", "place"]
+        if column in rows.columns
     }
     columns["starts"] = rows["starts"]
     for column in NARROW_TEXT:
@@ -298,7 +316,16 @@ def state_data(
 
 
 # The serving file's columns a state is made of.
-STATE_COLUMNS = ["show_key", "starts", *NARROW_PLAIN, *NARROW_TEXT, *WIDE_COLUMNS]
+STATE_COLUMNS = [
+    "show_key",
+    "starts",
+    "venue_lat",
+    "venue_lon",
+    "place",
+    *NARROW_PLAIN,
+    *NARROW_TEXT,
+    *WIDE_COLUMNS,
+]
 
 
 def state_from_columns(
@@ -312,7 +339,7 @@ def state_from_columns(
     show = _show_numbers(np.asarray(columns["show_key"]))
     first = _first_of_runs(show)
     narrow: dict[str, Any] = {}
-    for column in NARROW_PLAIN:
+    for column in [*NARROW_PLAIN, "venue_lat", "venue_lon", "place"]:
         if column in columns:
             narrow[column] = columns[column]
     narrow["starts"] = as_series(columns["starts"])
@@ -376,14 +403,38 @@ def _narrow_state(
             columns[column] = np.full(len(show), value)
     for column in ("is_headliner", "time_tbd", "checked", "uncertain"):
         columns[column] = np.asarray(columns[column]).astype(bool, copy=False)
+    lats = np.asarray(columns.pop("venue_lat"), dtype=float)
+    lons = np.asarray(columns.pop("venue_lon"), dtype=float)
+    place = columns.pop("place", None)  # the layout numbers places; a file before it did not
+    place = place_numbers(lats, lons) if place is None else np.asarray(place, dtype=np.int32)
+    if len(place) and int(place.min()) < 0:
+        raise ValueError("a place number below 0")
+    place_lats, place_lons = _place_coordinates(place, lats, lons)
     # No copies: a big state's columns are tens of megabytes, and read just now.
-    frame = pd.DataFrame({"show": show.astype(np.int32), **columns}, copy=False)
+    frame = pd.DataFrame({"show": show.astype(np.int32), "place": place, **columns}, copy=False)
     nbytes = (
         int(frame.memory_usage(deep=True).sum())
         + sum(text.nbytes for text in wide.values())
         + tracks.nbytes
+        + place_lats.nbytes
+        + place_lons.nbytes
     )
-    return StateData(frame, tracks, wide, nbytes, generations)
+    return StateData(frame, tracks, wide, place_lats, place_lons, nbytes, generations)
+
+
+def _place_coordinates(
+    place: np.ndarray, lats: np.ndarray, lons: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each place's coordinates from its rows' (all alike: any row of the place will
+    do); ValueError when a place's rows disagree."""
+    count = int(place.max()) + 1 if len(place) else 0
+    place_lats, place_lons = np.full(count, np.nan), np.full(count, np.nan)
+    place_lats[place], place_lons[place] = lats, lons
+    same = (place_lats[place] == lats) | (np.isnan(lats) & np.isnan(place_lats[place]))
+    same &= (place_lons[place] == lons) | (np.isnan(lons) & np.isnan(place_lons[place]))
+    if not bool(same.all()):
+        raise ValueError("rows of one place with different coordinates")
+    return place_lats, place_lons
 
 
 def load_servable_dataset(
@@ -456,10 +507,12 @@ def load_shows(store: Store) -> ShowsData:
     return ShowsData(index.states, load_state)
 
 
-def miles_from(lat: float, lon: float, lats: pd.Series, lons: pd.Series) -> np.ndarray:
+def miles_from(
+    lat: float, lon: float, lats: pd.Series | np.ndarray, lons: pd.Series | np.ndarray
+) -> np.ndarray:
     """Return great-circle distances in miles from one point to many."""
-    phi1, phi2 = np.radians(lat), np.radians(lats.to_numpy(dtype=float))
-    dphi, dlambda = phi2 - phi1, np.radians(lons.to_numpy(dtype=float) - lon)
+    phi1, phi2 = np.radians(lat), np.radians(np.asarray(lats, dtype=float))
+    dphi, dlambda = phi2 - phi1, np.radians(np.asarray(lons, dtype=float) - lon)
     a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
     result: np.ndarray = 2 * 3958.8 * np.arcsin(np.sqrt(a))
     return result

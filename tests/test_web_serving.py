@@ -30,9 +30,12 @@ from shared.serving import (
     INDEX,
     ServingLayoutError,
     from_columns,
+    read_index,
+    read_state,
     shape_rows,
     shows_file,
     to_columns,
+    tracks_file,
 )
 from shared.shows_data import PackedTracks, Track, TracksOf, load_shows, miles_from
 from shared.storage import FolderStore
@@ -418,3 +421,49 @@ def test_packed_text_round_trips_any_text(texts: list[str]) -> None:
 
     assert coded.take(range(len(texts))) == texts
     assert coded.texts.strings() == list(dict.fromkeys(texts))
+
+
+def first_version_file(frame: pd.DataFrame) -> bytes:
+    """Write a frame as the layout's first version did: distinct texts as a fixed-width array."""
+    arrays: dict[str, np.ndarray] = {}
+    kinds = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            utc = pd.to_datetime(column, utc=True).dt.tz_localize(None)
+            arrays[name] = utc.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            kinds.append(f"{name}:utc")
+        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            arrays[name] = column.to_numpy()
+            kinds.append(f"{name}:plain")
+        else:
+            codes, distinct = pd.factorize(column.astype(str))
+            arrays[f"{name}.codes"] = codes.astype(np.int32)
+            arrays[f"{name}.text"] = np.array([str(v) for v in distinct], dtype=str)
+            kinds.append(f"{name}:text")
+    arrays["columns"] = np.array(kinds, dtype=str)
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_a_layout_of_the_first_version_is_still_served_the_same(
+    data_copy: FolderStore, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A deploy between two builds reads the files the previous code wrote (no place numbers,
+    texts fixed-width) and serves the same pages as from files written now."""
+    shutil.copytree(data_copy.root, tmp_path / "first-version")
+    old = FolderStore(tmp_path / "first-version")
+    for state in read_index(old).states:  # type: ignore[union-attr]
+        rows, tracks = read_state(old, state)
+        old.write(shows_file(state), first_version_file(rows.drop(columns=["place"])))
+        old.write(tracks_file(state), first_version_file(tracks))
+    now = web_app(data_copy, sandbox).test_client()
+    before = web_app(old, sandbox).test_client()
+
+    for query in sample_queries(data_copy, 25, seed=11):
+        from_now, from_before = now.get(f"/shows?{query}"), before.get(f"/shows?{query}")
+        assert from_now.status_code == from_before.status_code == 200, query
+        assert main_part(from_now.get_data(as_text=True)) == main_part(
+            from_before.get_data(as_text=True)
+        ), query
