@@ -22,7 +22,9 @@ Figures for each size, named rows_<rows>.<figure>:
   its own process;
 - preview_loaded_ms_{median,p95}: LOADED_REQUESTS varied previews of LOADED_STATES, each
   area previewed once before;
-- layout_build_s, layout_mb, layout_states, layout_largest_state_mb; datasets_s (making them);
+- layout_build_s, layout_mb, layout_states, layout_largest_state_mb; largest_state,
+  largest_state_rows, largest_state_in_memory_mb (what a worker holds of it, as estimated for
+  its budget of states); datasets_s (making them);
   bench_s, the wall time of the size once the 200,000 base rows are made.
 At 200,000 rows the earlier figures stay, unprefixed and measured as before: rows,
 worker_peak_rss_mb (after previews of CA alone), first_load_s, preview_ms_*, create_*.
@@ -70,6 +72,7 @@ from shared.config import load_settings
 from shared.datasets import ARTISTS, CONCERTS, TOP_TRACKS, save_dataset
 from shared.names import performer_key
 from shared.serving import INDEX, read_index
+from shared.shows_data import load_shows
 from shared.spotify import SpotifyApi
 from shared.storage import FolderStore, Store, open_store
 from web import create_app
@@ -185,11 +188,16 @@ def build_layout_figures(store: FolderStore) -> dict[str, Any]:
     if index is None:
         raise RuntimeError("the serving layout was not written (see the log)")
     sizes = [(store.root / name).stat().st_size for name in store.list("serving/")]
+    largest = max(index.states, key=lambda code: index.states[code].rows)
+    held = load_shows(store).state(largest)
     return {
         "layout_build_s": round(seconds, 1),
         "layout_mb": round(sum(sizes) / 1e6, 1),
         "layout_states": len(index.states),
         "layout_largest_state_mb": round(max(s.bytes for s in index.states.values()) / 1e6, 1),
+        "largest_state": largest,
+        "largest_state_rows": index.states[largest].rows,
+        "largest_state_in_memory_mb": round(held.nbytes / 2**20, 1),
     }
 
 

@@ -288,18 +288,20 @@ def plan_playlist(
     )
     uris: list[str] = []
     seen_tracks: set[str] = set()
-    added_at: dict[int, list[Track]] = {}  # a first row -> the tracks its artist brings in
+    # A first row -> the ids of the tracks its artist brings in (ids only: Track objects are
+    # made for the shows shown alone).
+    added_at: dict[int, set[str]] = {}
     for artist_id, index in first_row.items():  # in the order artists first play
         if len(uris) >= MAX_TRACKS:
             break
         if chosen is not None and artist_id not in chosen:
             continue
-        added: list[Track] = []
-        for track in tracks_of.top(artist_id, tracks_per_artist):
-            if track.track_id not in seen_tracks and len(uris) < MAX_TRACKS:
-                seen_tracks.add(track.track_id)
-                uris.append(f"spotify:track:{track.track_id}")
-                added.append(track)
+        added: set[str] = set()
+        for track_id in tracks_of.top_ids(artist_id, tracks_per_artist):
+            if track_id not in seen_tracks and len(uris) < MAX_TRACKS:
+                seen_tracks.add(track_id)
+                uris.append(f"spotify:track:{track_id}")
+                added.add(track_id)
         added_at[index] = added
     starts, ends = _show_runs(rows)
     picked = _ordered_shows(rows, starts, ends, order, known or {})[:preview_shows]
@@ -385,7 +387,7 @@ def _planned_shows(
     texts: ShowTexts,
     tracks_of: Tracks,
     tracks_per_artist: int,
-    added_at: dict[int, list[Track]],
+    added_at: dict[int, set[str]],
     known: dict[str, Known],
 ) -> list[PlannedShow]:
     """Return the shows whose rows the spans give (start, end), each artist with their tracks."""
@@ -426,7 +428,11 @@ def _planned_shows(
             artist_id = values["spotify_artist_id"][at]
             tracks = tracks_of.top(artist_id, tracks_per_artist) if artist_id else []
             artist = PlannedArtist(
-                values["performer_name"][at], artist_id, tracks, "", added_at.get(index, [])
+                values["performer_name"][at],
+                artist_id,
+                tracks,
+                "",
+                [track for track in tracks if track.track_id in added_at.get(index, ())],
             )
             knowing = known.get(artist_id) if artist_id else None
             if knowing is not None:

@@ -7,6 +7,7 @@ bytes each, and a text is made only when a page asks for it (the 100 shows it sh
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -43,6 +44,10 @@ class PackedText:
         start = int(self.ends[index - 1]) if index > 0 else 0
         return self.buffer[start : int(self.ends[index])].decode("utf-8", "surrogatepass")
 
+    def many(self, indexes: Iterable[int]) -> list[str]:
+        """Return the texts at these indexes."""
+        return [self[index] for index in indexes]
+
     def strings(self) -> list[str]:
         """Return every text, in order (for columns with few distinct texts)."""
         if self.buffer.isascii():  # characters are bytes: slice one decoded string
@@ -56,12 +61,93 @@ class PackedText:
         return len(self.buffer) + self.ends.nbytes
 
 
+class BlockText:
+    """Distinct texts packed as PackedText does, then compressed in blocks of BLOCK texts.
+
+    For the texts only a page's shown shows need (titles, links): a third of their size, and a
+    page decompresses the few blocks its texts are in (a block is a few kilobytes).
+    """
+
+    BLOCK = 64
+    __slots__ = ("block_ends", "blocks", "ends")
+
+    def __init__(self, blocks: bytes, block_ends: np.ndarray, ends: np.ndarray) -> None:
+        self.blocks = blocks
+        self.block_ends = block_ends.astype(np.int64, copy=False)
+        self.ends = ends.astype(np.int64, copy=False)  # of each text, uncompressed
+
+    @classmethod
+    def of(cls, packed: PackedText) -> BlockText:
+        """Compress packed texts block by block."""
+        parts, ends = [], packed.ends
+        for first in range(0, len(ends), cls.BLOCK):
+            start = int(ends[first - 1]) if first else 0
+            end = int(ends[min(first + cls.BLOCK, len(ends)) - 1])
+            parts.append(zlib.compress(packed.buffer[start:end], 6))
+        block_ends = np.cumsum([len(part) for part in parts], dtype=np.int64)
+        return cls(b"".join(parts), block_ends, ends)
+
+    def _block(self, number: int) -> bytes:
+        start = int(self.block_ends[number - 1]) if number else 0
+        return zlib.decompress(self.blocks[start : int(self.block_ends[number])])
+
+    def _from(self, block: bytes, number: int, index: int) -> str:
+        base = int(self.ends[number * self.BLOCK - 1]) if number else 0
+        start = int(self.ends[index - 1]) if index else 0
+        return block[start - base : int(self.ends[index]) - base].decode("utf-8", "surrogatepass")
+
+    def check(self) -> None:
+        """Raise ValueError unless every block decompresses to the texts its ends say."""
+        ends = self.ends
+        blocks = (len(ends) + self.BLOCK - 1) // self.BLOCK
+        if ends.ndim != 1 or len(self.block_ends) != blocks:
+            raise ValueError("text blocks do not fit their texts")
+        if blocks and int(self.block_ends[-1]) != len(self.blocks):
+            raise ValueError("text blocks do not fit their buffer")
+        if len(ends) and (int(ends[0]) < 0 or bool((np.diff(ends) < 0).any())):
+            raise ValueError("text ends are out of order")
+        for number in range(blocks):
+            try:
+                size = len(self._block(number))
+            except zlib.error as error:
+                raise ValueError(f"a text block does not decompress ({error})") from error
+            first = int(ends[number * self.BLOCK - 1]) if number else 0
+            last = int(ends[min((number + 1) * self.BLOCK, len(ends)) - 1])
+            if size != last - first:
+                raise ValueError("a text block is not as long as its texts")
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, index: int) -> str:
+        number = index // self.BLOCK
+        return self._from(self._block(number), number, index)
+
+    def many(self, indexes: Iterable[int]) -> list[str]:
+        """Return the texts at these indexes, each block decompressed once."""
+        blocks: dict[int, bytes] = {}
+        found = []
+        for index in indexes:
+            number = index // self.BLOCK
+            if number not in blocks:
+                blocks[number] = self._block(number)
+            found.append(self._from(blocks[number], number, index))
+        return found
+
+    def strings(self) -> list[str]:
+        return self.many(range(len(self)))
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.blocks) + self.block_ends.nbytes + self.ends.nbytes
+
+
 class CodedText:
     """A text column: a code per item (-1 for none, read as "") into packed distinct texts."""
 
     __slots__ = ("codes", "texts")
 
-    def __init__(self, codes: np.ndarray, texts: PackedText) -> None:
+    def __init__(self, codes: np.ndarray, texts: PackedText | BlockText) -> None:
         self.codes = codes
         self.texts = texts
 
@@ -89,11 +175,9 @@ class CodedText:
 
     def take(self, positions: Iterable[int]) -> list[str]:
         """Return the texts at these positions."""
-        found = []
-        for position in positions:
-            code = int(self.codes[position])
-            found.append(self.texts[code] if code >= 0 else "")
-        return found
+        codes = [int(self.codes[position]) for position in positions]
+        texts = iter(self.texts.many(code for code in codes if code >= 0))
+        return [next(texts) if code >= 0 else "" for code in codes]
 
     @property
     def nbytes(self) -> int:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from shared.datasets import performer_keys
 from shared.names import clean_text
-from shared.packed_text import CodedText, PackedText
+from shared.packed_text import BlockText, CodedText, PackedText
 from shared.storage import NotFoundError, StorageError, Store, check_name
 
 logger = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ def place_numbers(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     return numbers.astype(np.int32)
 
 
-def to_columns(frame: pd.DataFrame) -> bytes:
+def to_columns(frame: pd.DataFrame, blocked: Collection[str] = ()) -> bytes:
     """Return a frame as a compressed NumPy archive, one array a column: text as a code per row
     into its distinct values, written once each as UTF-8 in one buffer with their ends; times as
     UTC nanoseconds; the rest as it is.
@@ -306,9 +306,15 @@ def to_columns(frame: pd.DataFrame) -> bytes:
             codes, distinct = pd.factorize(column.astype(str))
             packed = PackedText.of(str(value) for value in distinct)
             arrays[f"{name}.codes"] = codes.astype(np.int32)
-            arrays[f"{name}.utf8"] = np.frombuffer(packed.buffer, dtype=np.uint8)
             arrays[f"{name}.ends"] = packed.ends
-            kinds.append(f"{name}:utf8")
+            if name in blocked:  # kept compressed in memory too (BlockText)
+                compressed = BlockText.of(packed)
+                arrays[f"{name}.zblocks"] = np.frombuffer(compressed.blocks, dtype=np.uint8)
+                arrays[f"{name}.block_ends"] = compressed.block_ends
+                kinds.append(f"{name}:utf8z")
+            else:
+                arrays[f"{name}.utf8"] = np.frombuffer(packed.buffer, dtype=np.uint8)
+                kinds.append(f"{name}:utf8")
     arrays["columns"] = np.array(kinds, dtype=str)
     out = io.BytesIO()
     np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
@@ -335,8 +341,16 @@ def read_columns(
             name, _, how = str(kind).rpartition(":")
             if names is not None and name not in names:
                 continue
-            if how in ("utf8", "text") and name in codes_only:
+            if how in ("utf8", "utf8z", "text") and name in codes_only:
                 found[name] = archive[f"{name}.codes"].astype(np.int32, copy=False)
+            elif how == "utf8z":
+                blocks = BlockText(
+                    archive[f"{name}.zblocks"].tobytes(),
+                    archive[f"{name}.block_ends"],
+                    archive[f"{name}.ends"],
+                )
+                codes = archive[f"{name}.codes"].astype(np.int32, copy=False)
+                found[name] = CodedText(codes, blocks)
             elif how == "utf8":
                 packed = PackedText(archive[f"{name}.utf8"].tobytes(), archive[f"{name}.ends"])
                 codes = archive[f"{name}.codes"].astype(np.int32, copy=False)
@@ -425,7 +439,7 @@ def write_layout(
     """
     states = {}
     for state, (rows, tracks) in sorted(layout.items()):
-        shows_data, tracks_data = to_columns(rows), to_columns(tracks)
+        shows_data, tracks_data = to_columns(rows, blocked=WIDE_COLUMNS), to_columns(tracks)
         summary = summarize(rows)
         states[state] = StateSummary(
             **{

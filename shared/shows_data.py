@@ -126,6 +126,15 @@ class PackedTracks(Mapping[str, list[Track]]):
             for track_id, name, row in zip(ids, names, rows, strict=True)
         ]
 
+    def top_ids(self, artist_id: str, count: int) -> list[str]:
+        """Return the ids of an artist's first `count` tracks by rank (what a playlist needs)."""
+        span = self.spans.get(artist_id)
+        if span is None:
+            return []
+        ids = self.ids
+        codes = ids.codes[span[0] : min(span[1], span[0] + max(count, 0))]
+        return ids.texts.many(int(code) for code in codes if code >= 0)
+
     def __getitem__(self, artist_id: str) -> list[Track]:
         span = self.spans[artist_id]
         return self.top(artist_id, span[1] - span[0])
@@ -155,6 +164,12 @@ class TracksOf(Mapping[str, list[Track]]):
         for part in self.parts:
             if artist_id in part:
                 return part.top(artist_id, count)
+        return []
+
+    def top_ids(self, artist_id: str, count: int) -> list[str]:
+        for part in self.parts:
+            if artist_id in part:
+                return part.top_ids(artist_id, count)
         return []
 
     def __getitem__(self, artist_id: str) -> list[Track]:
@@ -253,10 +268,14 @@ class ShowTexts:
     def take(self, column: str, shows: list[int]) -> list[str]:
         """Return a wide column's text for each show number."""
         firsts = [first for first, _ in self.parts]
-        found = []
-        for show in shows:
-            first, state = self.parts[bisect_right(firsts, show) - 1]
-            found.extend(state.wide[column].take([show - first]))
+        part_of = [bisect_right(firsts, show) - 1 for show in shows]
+        found = [""] * len(shows)
+        for part in set(part_of):  # each state's texts at once: a block is decompressed once
+            first, state = self.parts[part]
+            places = [at for at, of in enumerate(part_of) if of == part]
+            texts = state.wide[column].take([shows[at] - first for at in places])
+            for at, text in zip(places, texts, strict=True):
+                found[at] = text
         return found
 
 

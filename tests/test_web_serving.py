@@ -25,11 +25,12 @@ from sandbox.server import SandboxServer
 from shared import area_plan
 from shared.area_query import DAY_CHOICES, AreaQuery
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
-from shared.packed_text import CodedText
+from shared.packed_text import BlockText, CodedText, PackedText
 from shared.serving import (
     INDEX,
     ServingLayoutError,
     from_columns,
+    read_columns,
     read_index,
     read_state,
     shape_rows,
@@ -406,6 +407,7 @@ def test_packed_tracks_give_each_artists_tracks_by_rank(
     assert dict(packed) == tracks
     for artist, expected in tracks.items():
         assert packed.top(artist, count) == expected[: max(count, 0)]
+        assert packed.top_ids(artist, count) == [t.track_id for t in expected[: max(count, 0)]]
     assert packed.top("nobody", 3) == [] and "nobody" not in packed
     chained = TracksOf([packed, PackedTracks.of({"other": [Track("x", "y", 1)]})])
     assert chained.top("other", 1) == [Track("x", "y", 1)] and len(chained) == len(tracks) + (
@@ -418,9 +420,34 @@ def test_packed_tracks_give_each_artists_tracks_by_rank(
 def test_packed_text_round_trips_any_text(texts: list[str]) -> None:
     coded = CodedText.of(texts)
     coded.check()
+    assert isinstance(coded.texts, PackedText)
+    blocked = CodedText(coded.codes, BlockText.of(coded.texts))
+    blocked.check()
 
-    assert coded.take(range(len(texts))) == texts
-    assert coded.texts.strings() == list(dict.fromkeys(texts))
+    for column in (coded, blocked):
+        assert column.take(range(len(texts))) == texts
+        assert column.take(reversed(range(len(texts)))) == texts[::-1]
+        assert column.texts.strings() == list(dict.fromkeys(texts))
+
+
+def test_titles_kept_compressed_round_trip_and_a_damaged_block_is_refused() -> None:
+    titles = [f"Band {n} with Support {n % 7} (late show)" for n in range(300)] + ["", "é ✓"]
+    frame = pd.DataFrame({"event_title": titles, "n": range(len(titles))})
+    data = to_columns(frame, blocked=["event_title"])
+
+    column = read_columns(data)["event_title"]
+    assert isinstance(column, CodedText) and isinstance(column.texts, BlockText)
+    assert column.take(range(len(titles))) == titles
+    assert column.texts.nbytes < len("".join(titles).encode())  # compressed in memory
+    assert from_columns(data, ["event_title"])["event_title"].astype(str).tolist() == titles
+
+    archive = dict(np.load(io.BytesIO(data)))
+    damaged = archive["event_title.zblocks"].copy()
+    damaged[10:20] = 0
+    out = io.BytesIO()
+    np.savez(out, **{**archive, "event_title.zblocks": damaged})
+    with pytest.raises(ServingLayoutError):
+        read_columns(out.getvalue())
 
 
 def first_version_file(frame: pd.DataFrame) -> bytes:
