@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,6 +24,8 @@ from shared.taste import Known
 from shared.text import clean_name
 
 MAX_TRACKS = 1000  # a playlist this long is already 60+ hours of music
+# A description names the next shows within 300 characters: never more than this many.
+DESCRIBED_SHOWS = 30
 DESCRIPTION_LIMIT = 300
 NAME_PREFIX = "Local Shows: "
 
@@ -36,8 +39,8 @@ class Counts:
 
 
 def count(rows: pd.DataFrame) -> Counts:
-    """Count distinct shows and artists in rows."""
-    return Counts(int(_distinct(_show_ids(rows)).size), int(rows["performer_key"].nunique()))
+    """Count distinct shows and artists in rows (a show's rows are together: a run each)."""
+    return Counts(len(_show_runs(rows)[0]), int(rows["performer_key"].nunique()))
 
 
 def unchecked_artists(rows: pd.DataFrame) -> int:
@@ -69,11 +72,15 @@ def select(data: ShowsData, query: AreaQuery, today: date) -> Selection:
     local_day = rows["local_day"].to_numpy()
     starts = rows["starts"].dt.tz_convert(None).to_numpy()  # UTC, as numpy compares them
     in_window = _window_mask(local_day, starts, first, last)
-    show_ids = _show_ids(rows)
+    # A show's rows share its start and day: the windows are counted show by show (its first
+    # row), a show with the genres when any of its rows has them.
+    runs, _ = _show_runs(rows)
+    show_day, show_start = local_day[runs], starts[runs]
+    show_genre = np.logical_or.reduceat(genre_mask, runs) if len(runs) else genre_mask[:0]
     window_counts = {}
     for days in DAY_CHOICES:
-        mask = _window_mask(local_day, starts, today, today + timedelta(days=days - 1))
-        window_counts[days] = int(_distinct(show_ids[mask & genre_mask]).size)
+        mask = _window_mask(show_day, show_start, today, today + timedelta(days=days - 1))
+        window_counts[days] = int(np.count_nonzero(mask & show_genre))
     without_genres = _where(rows, in_window)
     chosen = without_genres if query.genres == () else _where(rows, in_window & genre_mask)
     return Selection(query, first, last, chosen, without_genres, window_counts, tracks_of, texts)
@@ -171,37 +178,34 @@ def _genre_mask(rows: pd.DataFrame, genres: tuple[str, ...]) -> np.ndarray:
 def genre_counts(rows: pd.DataFrame) -> list[tuple[str, int]]:
     """Return the genres present in rows with their number of shows, most shows first.
 
-    Rows share a few hundred genre lists: each list is split once, and shows are counted by
-    code, in arrays: each distinct (show, genre list) becomes its (show, genre) pairs, and a
-    genre's shows are its distinct pairs.
+    Rows share a few hundred genre lists ("rock|indie"): each list is split once and becomes a
+    set of bits (64 genres a word); a show's genres are its rows' bits or-ed together (its rows
+    are together), and shows are counted by their distinct sets: a few thousand, not a row each.
     """
     genre_lists = rows["genres"].astype("category")
-    list_codes = genre_lists.cat.codes.to_numpy().astype(np.int64)
-    show_ids = _show_ids(rows)
-    has_list = list_codes >= 0  # a missing list names no genre
-    if not has_list.any():
-        return []
-    shows = int(show_ids.max()) + 1
-    pairs = _distinct(list_codes[has_list] * shows + show_ids[has_list])
-    pair_list, pair_show = pairs // shows, pairs % shows
+    categories = genre_lists.cat.categories
     names: dict[str, int] = {}
     genres_of = [
-        [names.setdefault(g, len(names)) for g in str(text).split("|") if g]
-        for text in genre_lists.cat.categories
+        [names.setdefault(g, len(names)) for g in str(text).split("|") if g] for text in categories
     ]
-    lengths = np.array([len(ids) for ids in genres_of], dtype=np.int64)
-    flat = np.array([g for ids in genres_of for g in ids], dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    repeat = lengths[pair_list]
-    total = int(repeat.sum())
-    if not total:
+    if not names or not len(rows):
         return []
-    # Where each pair's genres start in `flat`, then one step per genre of its list.
-    step_start = np.repeat(offsets[pair_list] - (np.cumsum(repeat) - repeat), repeat)
-    genre_of_pair = flat[step_start + np.arange(total)]
-    genre_shows = _distinct(genre_of_pair * shows + np.repeat(pair_show, repeat))
-    per_genre = np.bincount(genre_shows // shows, minlength=len(names))
-    counts = [(name, int(per_genre[code])) for name, code in names.items() if per_genre[code]]
+    list_codes = genre_lists.cat.codes.to_numpy()  # -1: no list, the last (empty) set below
+    runs, _ = _show_runs(rows)
+    per_genre = [0] * len(names)
+    for word in range(0, len(names), 64):
+        bits = [0] * (len(categories) + 1)
+        for code, ids in enumerate(genres_of):
+            for genre in ids:
+                if word <= genre < word + 64:
+                    bits[code] |= 1 << (genre - word)
+        as_array = np.array(bits, dtype=np.uint64)
+        show_bits = np.bitwise_or.reduceat(as_array[list_codes], runs)
+        combos, shows = np.unique(show_bits, return_counts=True)
+        for bit in range(min(64, len(names) - word)):
+            has = (combos >> np.uint64(bit)) & np.uint64(1)
+            per_genre[word + bit] += int(shows[has.astype(bool)].sum())
+    counts = [(name, per_genre[code]) for name, code in names.items() if per_genre[code]]
     return sorted(counts, key=lambda item: (-item[1], item[0]))
 
 
@@ -213,8 +217,7 @@ def city_counts(data: ShowsData, state: str) -> list[tuple[str, int, int]]:
 
 def weekly_counts(rows: pd.DataFrame, first: date, last: date) -> list[tuple[date, int]]:
     """Return shows per week (weeks starting Monday) from first to last, zeros included."""
-    show_ids = _show_ids(rows)
-    days = rows["local_day"].to_numpy()[_first_seen(show_ids)]
+    days = rows["local_day"].to_numpy()[_show_runs(rows)[0]]
     per_week: dict[date, int] = {}
     for day, shows in zip(*np.unique(days, return_counts=True), strict=True):
         try:
@@ -273,7 +276,9 @@ def plan_playlist(
 ) -> tuple[list[PlannedShow], list[str]]:
     """Return the shows (the first preview_shows in `order`, as `sort_shows` orders them) with
     their artists' tracks, and the playlist's track URIs in order: by show date, headliners
-    first; each artist and track once.
+    first; each artist and track once. Without preview_shows, in date order (the whole
+    playlist), the shows run through the last that brings a track (and the first
+    DESCRIBED_SHOWS at least).
 
     With the person's known artists, each is marked; with a mix, only the artists it chooses
     (`choose_mix`) bring tracks.
@@ -305,6 +310,13 @@ def plan_playlist(
         added_at[index] = added
     starts, ends = _show_runs(rows)
     picked = _ordered_shows(rows, starts, ends, order, known or {})[:preview_shows]
+    if preview_shows is None and order == "date":
+        # The whole playlist: the shows after the last that brings a track give nothing to it,
+        # its liner notes or its description (which names the first few), and a big state's
+        # 90 days has 15,000 of them.
+        last_row = max((index for index, added in added_at.items() if added), default=-1)
+        through = int(np.searchsorted(starts, last_row, side="right"))
+        picked = picked[: max(through, DESCRIBED_SHOWS)]
     shows = _planned_shows(
         rows,
         [(int(starts[show]), int(ends[show])) for show in picked],
@@ -458,7 +470,7 @@ def _show_runs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _ordered_shows(
     rows: pd.DataFrame, starts: np.ndarray, ends: np.ndarray, order: str, known: dict[str, Known]
-) -> list[int]:
+) -> Sequence[int]:
     """Return the shows (by their run's number) in `order`, as `sort_shows` would put them."""
     if order == "known" and len(starts):
         ids, texts = _text_codes(rows["spotify_artist_id"])
@@ -472,7 +484,7 @@ def _ordered_shows(
         names = _texts(rows["performer_name"].iloc[starts])
         keys = {name: _artist_key(name) for name in set(names)}
         return sorted(range(len(starts)), key=lambda show: keys[names[show]])
-    return list(range(len(starts)))
+    return range(len(starts))
 
 
 def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -511,6 +523,14 @@ def _distinct(codes: np.ndarray) -> np.ndarray:
         seen[codes] = True
         return np.flatnonzero(seen)
     ordered = np.sort(codes)
+    keep = np.ones(len(ordered), dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """Return the distinct keys, sorted: by a stable sort, fast on keys nearly in order."""
+    ordered = np.sort(keys, kind="stable")
     keep = np.ones(len(ordered), dtype=bool)
     keep[1:] = ordered[1:] != ordered[:-1]
     return ordered[keep]

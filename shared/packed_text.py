@@ -12,6 +12,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+# Up to this many texts are found one by one; more, in arrays.
+FEW = 16
+
 
 class PackedText:
     """Distinct texts in one UTF-8 buffer, each ending where `ends` says."""
@@ -45,8 +48,18 @@ class PackedText:
         return self.buffer[start : int(self.ends[index])].decode("utf-8", "surrogatepass")
 
     def many(self, indexes: Iterable[int]) -> list[str]:
-        """Return the texts at these indexes."""
-        return [self[index] for index in indexes]
+        """Return the texts at these indexes (the offsets found in arrays, not one by one)."""
+        wanted = list(indexes)
+        if len(wanted) <= FEW:  # numpy's own cost is more than the work for a few
+            return [self[index] for index in wanted]
+        at = np.array(wanted, dtype=np.int64)
+        stops = self.ends[at]
+        starts = np.where(at > 0, self.ends[at - 1], 0)
+        buffer = self.buffer
+        return [
+            buffer[start:stop].decode("utf-8", "surrogatepass")
+            for start, stop in zip(starts.tolist(), stops.tolist(), strict=True)
+        ]
 
     def strings(self) -> list[str]:
         """Return every text, in order (for columns with few distinct texts)."""
@@ -175,7 +188,11 @@ class CodedText:
 
     def take(self, positions: Iterable[int]) -> list[str]:
         """Return the texts at these positions."""
-        codes = [int(self.codes[position]) for position in positions]
+        wanted = list(positions)
+        if len(wanted) <= FEW:
+            codes = [int(self.codes[position]) for position in wanted]
+        else:
+            codes = self.codes[np.array(wanted, dtype=np.int64)].tolist()
         texts = iter(self.texts.many(code for code in codes if code >= 0))
         return [next(texts) if code >= 0 else "" for code in codes]
 

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.server import SandboxServer
 from shared import area_plan
@@ -196,3 +198,56 @@ def test_counts_come_from_codes_as_from_text() -> None:
     mix = area_plan.mix_counts(frame, KNOWN, "")
     assert (mix.known, mix.new) == (3, 4)
     assert area_plan.count(frame) == area_plan.Counts(len(BILLS), 8)
+
+
+GENRE_NAMES = [f"g{n}" for n in range(70)]  # more than one 64-bit word of genres
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.lists(st.sampled_from(GENRE_NAMES[:3] + GENRE_NAMES[60:70]), max_size=3),
+            min_size=1,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_genre_counts_count_each_show_once_per_genre(bills: list[list[list[str]]]) -> None:
+    rows = rows_of(
+        [[(f"P{n}-{at}", "") for at, _ in enumerate(bill)] for n, bill in enumerate(bills)]
+    )
+    rows["genres"] = ["|".join(genres) for bill in bills for genres in bill]
+    frame = state_of(rows).rows
+
+    expected: Counter[str] = Counter()
+    for bill in bills:
+        expected.update({genre for genres in bill for genre in genres})
+    assert area_plan.genre_counts(frame) == sorted(
+        expected.items(), key=lambda item: (-item[1], item[0])
+    )
+
+
+def test_the_whole_playlist_plans_the_shows_that_bring_its_tracks() -> None:
+    """Making a playlist plans the shows through the last that brings a track (and the first
+    few, for the description): the same tracks, notes and description as planning them all."""
+    bills = [[(f"Act {n}", f"a{n % 40}")] for n in range(200)]
+    rows = rows_of(bills)
+    days = pd.Timestamp("2026-12-01T20:00:00") + pd.to_timedelta(range(len(bills)), unit="D")
+    rows["starts_at_local"] = days.strftime("%Y-%m-%dT%H:%M:%S")
+    state = state_of(rows)
+    tracks = PackedTracks.of(
+        {f"a{n}": [Track(f"t{n}-{r}", f"s{r}", r + 1) for r in range(3)] for n in range(0, 40, 3)}
+    )
+    texts = ShowTexts.of(state)
+
+    shows, uris = area_plan.plan_playlist(state.rows, tracks, 2, texts=texts)
+    every, every_uris = area_plan.plan_playlist(state.rows, tracks, 2, len(bills), texts=texts)
+
+    assert uris == every_uris and len(every) == len(bills)
+    assert area_plan.DESCRIBED_SHOWS <= len(shows) < len(every)
+    assert [asdict(s) for s in shows] == [asdict(s) for s in every[: len(shows)]]
+    assert not any(a.in_playlist for s in every[len(shows) :] for a in s.artists)
+    assert area_plan.playlist_description(shows) == area_plan.playlist_description(every)
