@@ -70,13 +70,16 @@ def select(data: ShowsData, query: AreaQuery, today: date) -> Selection:
     genre_mask = _genre_mask(rows, query.genres)
     first, last = query.window(today)
     local_day = rows["local_day"].to_numpy()
-    starts = rows["starts"].dt.tz_convert(None).to_numpy()  # UTC, as numpy compares them
+    starts = rows["starts"].to_numpy()  # UTC, naive: as a state holds them
     in_window = _window_mask(local_day, starts, first, last)
     # A show's rows share its start and day: the windows are counted show by show (its first
     # row), a show with the genres when any of its rows has them.
     runs, _ = _show_runs(rows)
     show_day, show_start = local_day[runs], starts[runs]
-    show_genre = np.logical_or.reduceat(genre_mask, runs) if len(runs) else genre_mask[:0]
+    if not query.genres or not len(runs):
+        show_genre = np.ones(len(runs), dtype=bool)
+    else:  # a show has the genres when one of its rows has them
+        show_genre = np.maximum.reduceat(genre_mask.view(np.uint8), runs).astype(bool)
     window_counts = {}
     for days in DAY_CHOICES:
         mask = _window_mask(show_day, show_start, today, today + timedelta(days=days - 1))

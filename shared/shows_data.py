@@ -324,7 +324,7 @@ def state_data(
         for column in [*NARROW_PLAIN, "venue_lat", "venue_lon", "place"]
         if column in rows.columns
     }
-    columns["starts"] = rows["starts"]
+    columns["starts"] = pd.to_datetime(rows["starts"], utc=True).dt.tz_convert(None).to_numpy()
     for column in NARROW_TEXT:
         columns[column] = rows[column].astype(str).astype("category")
     wide = {
@@ -361,7 +361,7 @@ def state_from_columns(
     for column in [*NARROW_PLAIN, "venue_lat", "venue_lon", "place"]:
         if column in columns:
             narrow[column] = columns[column]
-    narrow["starts"] = as_series(columns["starts"])
+    narrow["starts"] = np.asarray(columns["starts"]).astype("datetime64[ns]", copy=False)
     for column in NARROW_TEXT:
         narrow[column] = as_series(columns[column])
     wide = {}
