@@ -116,6 +116,8 @@ def _in_area(data: ShowsData, query: AreaQuery) -> tuple[pd.DataFrame, Tracks, S
             tracks.append(state.tracks_of)
             shift += state.shows
     tracks_of = TracksOf(tracks)
+    if not parts:  # the city's venues have no coordinates: nothing is known to be near
+        return rows.iloc[:0], tracks_of, ShowTexts(tuple(texts))
     if len(parts) == 1:
         return parts[0], tracks_of, ShowTexts(tuple(texts))
     merged = _concat(parts).sort_values(["starts", "show"], kind="stable")

@@ -16,6 +16,14 @@ import numpy as np
 FEW = 16
 
 
+def check_utf8(buffer: bytes, ends: np.ndarray) -> None:
+    """Raise ValueError unless the buffer is UTF-8 and no text ends inside a character."""
+    buffer.decode("utf-8", "surrogatepass")  # UnicodeDecodeError is a ValueError
+    inside = ends[ends < len(buffer)]
+    if len(inside) and bool(((np.frombuffer(buffer, dtype=np.uint8)[inside] & 0xC0) == 0x80).any()):
+        raise ValueError("a text ends inside a character")
+
+
 class PackedText:
     """Distinct texts in one UTF-8 buffer, each ending where `ends` says."""
 
@@ -39,6 +47,7 @@ class PackedText:
             raise ValueError("text ends do not fit their buffer")
         if len(ends) > 1 and bool((np.diff(ends) < 0).any()):
             raise ValueError("text ends are out of order")
+        check_utf8(self.buffer, ends)
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -120,14 +129,22 @@ class BlockText:
         if len(ends) and (int(ends[0]) < 0 or bool((np.diff(ends) < 0).any())):
             raise ValueError("text ends are out of order")
         for number in range(blocks):
+            start = int(self.block_ends[number - 1]) if number else 0
+            stop = int(self.block_ends[number])
+            if stop < start:
+                raise ValueError("text blocks are out of order")
+            unpack = zlib.decompressobj()
             try:
-                size = len(self._block(number))
+                block = unpack.decompress(self.blocks[start:stop]) + unpack.flush()
             except zlib.error as error:
                 raise ValueError(f"a text block does not decompress ({error})") from error
+            if unpack.unused_data or not unpack.eof:
+                raise ValueError("a text block is not one whole compressed block")
             first = int(ends[number * self.BLOCK - 1]) if number else 0
-            last = int(ends[min((number + 1) * self.BLOCK, len(ends)) - 1])
-            if size != last - first:
+            texts = ends[number * self.BLOCK : (number + 1) * self.BLOCK]
+            if len(block) != int(texts[-1]) - first:
                 raise ValueError("a text block is not as long as its texts")
+            check_utf8(block, texts - first)
 
     def __len__(self) -> int:
         return len(self.ends)

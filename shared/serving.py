@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+import zipfile
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -369,7 +370,7 @@ def read_columns(
             if isinstance(column, CodedText):
                 column.check()
         lengths = {len(column) for column in found.values()}
-    except (ValueError, KeyError, OSError, TypeError, EOFError, UnicodeError) as error:
+    except (ValueError, KeyError, OSError, TypeError, EOFError, zipfile.BadZipFile) as error:
         raise ServingLayoutError(f"not a serving file ({error})") from error
     if len(lengths) > 1:
         raise ServingLayoutError("columns of different lengths")
@@ -521,13 +522,14 @@ def read_state(store: Store, state: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def read_state_columns(
-    store: Store, state: str, names: Collection[str]
+    store: Store, state: str, names: Collection[str], optional: Collection[str] = ()
 ) -> tuple[dict[str, Column], dict[str, Column]]:
-    """Read one state's rows (the columns `names`; of `show_key` its codes alone) and its tracks
-    as columns, no text decoded yet; ServingLayoutError names what is wrong."""
+    """Read one state's rows (the columns `names`, of which `optional` may be missing; of
+    `show_key` its codes alone) and its tracks as columns, no text decoded yet;
+    ServingLayoutError names what is wrong."""
     shows, tracks = _read_files(store, state)
     columns = read_columns(shows, names, codes_only=("show_key",))
-    missing = [c for c in names if c not in columns and c not in ROW_DEFAULTS and c != "place"]
+    missing = [c for c in names if c not in columns and c not in optional]
     track_columns = read_columns(tracks, TRACK_COLUMNS)
     missing += [c for c in TRACK_COLUMNS if c not in track_columns]
     if missing:

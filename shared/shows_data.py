@@ -155,10 +155,11 @@ class PackedTracks(Mapping[str, list[Track]]):
 
 
 class TracksOf(Mapping[str, list[Track]]):
-    """The tracks of several states' artists (a radius): the first state that has one answers."""
+    """The tracks of several states' artists (a radius): the last state that has one answers
+    (their tracks are the same unless a state serves its last good copy)."""
 
     def __init__(self, parts: Sequence[PackedTracks]) -> None:
-        self.parts = list(parts)
+        self.parts = list(reversed(parts))
 
     def top(self, artist_id: str, count: int) -> list[Track]:
         for part in self.parts:
@@ -317,7 +318,7 @@ def state_data(
     rows: pd.DataFrame, tracks: pd.DataFrame, generations: tuple[int, ...] = ()
 ) -> StateData:
     """Return a state's data from its shaped rows (`shared.serving.shape_rows`) and tracks."""
-    show, _ = pd.factorize(rows["show_key"].to_numpy(dtype=object))
+    show = _show_numbers(pd.factorize(rows["show_key"].to_numpy(dtype=object))[0])
     first = _first_of_runs(show)
     columns: dict[str, Any] = {
         column: rows[column].to_numpy()
@@ -334,6 +335,11 @@ def state_data(
     return _narrow_state(show, columns, wide, PackedTracks.from_frame(tracks), generations)
 
 
+# Columns a layout written before them lacks (a state then has their defaults, or numbers its
+# places itself).
+OPTIONAL_COLUMNS = {column for column, value in NARROW_PLAIN.items() if value is not None} | {
+    "place"
+}
 # The serving file's columns a state is made of.
 STATE_COLUMNS = [
     "show_key",
@@ -385,29 +391,23 @@ def _text(columns: dict[str, Column], name: str) -> CodedText:
 
 
 def _show_numbers(codes: np.ndarray) -> np.ndarray:
-    """Return show numbers 0, 1, ... in row order from the show keys' codes.
+    """Return show numbers 0, 1, ... in row order, one for each run of rows of a show.
 
-    The layout's codes are those already (its rows are by show, its codes in order of first
-    appearance): checked in one pass, without the hash table of a factorize, which would hold
-    a big state's worth of memory for a moment. Other codes are numbered anew.
+    Rows come by start, show and billing, so a show's rows are together, and a run is a show;
+    should one show's rows be apart (one event listed at two starts), each run is a show of its
+    own, as the page lists it. One pass, without the hash table of a factorize.
     """
     changes = np.ones(len(codes), dtype=bool)
     changes[1:] = codes[1:] != codes[:-1]
-    numbers = np.cumsum(changes, dtype=np.int32) - 1
-    if np.array_equal(numbers, codes):
-        return numbers
-    renumbered, _ = pd.factorize(codes)
-    return renumbered
+    numbers: np.ndarray = np.cumsum(changes, dtype=np.int32) - 1
+    return numbers
 
 
 def _first_of_runs(show: np.ndarray) -> np.ndarray:
-    """Return where each show's run of rows begins; ValueError if a show's rows are apart."""
+    """Return where each show's run of rows begins."""
     changes = np.ones(len(show), dtype=bool)
     changes[1:] = show[1:] != show[:-1]
-    first = np.flatnonzero(changes)
-    if len(first) != (int(show.max()) + 1 if len(show) else 0):
-        raise ValueError("a show's rows are not together")
-    return first
+    return np.flatnonzero(changes)
 
 
 def _narrow_state(
@@ -495,9 +495,9 @@ def load_from_datasets(store: Store) -> tuple[dict[str, StateData], dict[str, St
     tracks = load_servable_dataset(store, TOP_TRACKS)
     try:
         layout = build_layout(concerts, artists, tracks)
+        states = {state: state_data(rows, ranked) for state, (rows, ranked) in layout.items()}
     except (KeyError, ValueError, TypeError) as error:
         raise UnusableDatasetError(CONCERTS.name, f"could not be shaped ({error!r})") from error
-    states = {state: state_data(rows, ranked) for state, (rows, ranked) in layout.items()}
     return states, {state: summarize(rows) for state, (rows, _) in layout.items()}
 
 
@@ -515,7 +515,7 @@ def load_shows(store: Store) -> ShowsData:
 
     def load_state(code: str) -> StateData:
         summary = index.states[code]
-        columns, tracks = read_state_columns(store, code, STATE_COLUMNS)
+        columns, tracks = read_state_columns(store, code, STATE_COLUMNS, OPTIONAL_COLUMNS)
         try:
             return state_from_columns(
                 columns, tracks, (summary.shows_generation, summary.tracks_generation)

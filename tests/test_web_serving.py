@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sandbox.server import SandboxServer
 from shared import area_plan
 from shared.area_query import DAY_CHOICES, AreaQuery
-from shared.datasets import ARTISTS, CONCERTS, load_dataset
+from shared.datasets import ARTISTS, CONCERTS, load_dataset, save_dataset
 from shared.packed_text import BlockText, CodedText, PackedText
 from shared.serving import (
     INDEX,
@@ -38,7 +38,7 @@ from shared.serving import (
     to_columns,
     tracks_file,
 )
-from shared.shows_data import PackedTracks, Track, TracksOf, load_shows, miles_from
+from shared.shows_data import PackedTracks, ShowTexts, Track, TracksOf, load_shows, miles_from
 from shared.storage import FolderStore
 from tests.conftest import BASE_ENV, web_app
 from tests.web_helpers import rebuild_serving
@@ -494,3 +494,86 @@ def test_a_layout_of_the_first_version_is_still_served_the_same(
         assert main_part(from_now.get_data(as_text=True)) == main_part(
             from_before.get_data(as_text=True)
         ), query
+
+
+def test_texts_that_are_not_utf8_or_end_inside_a_character_are_refused() -> None:
+    with pytest.raises(ValueError):
+        PackedText("é".encode(), np.array([1, 2])).check()  # ends inside "é"
+    with pytest.raises(ValueError):
+        PackedText(b"\xff\xfe", np.array([2])).check()
+    whole = BlockText.of(PackedText.of(["a", "é"]))
+    with pytest.raises(ValueError):  # a block with bytes after its end
+        BlockText(whole.blocks + b"x", whole.block_ends + 1, whole.ends).check()
+
+
+def test_a_truncated_state_file_is_a_503_for_that_state_and_is_not_read_again(
+    data_copy: FolderStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = DatasetCache(data_copy, check_every=0)
+    states = sorted(cache.shows().states)
+    whole = data_copy.read(shows_file(states[0])).data
+    data_copy.write(shows_file(states[0]), whole[: len(whole) // 2])
+    other = cache.shows().state(states[1])
+    reads: list[str] = []
+    real_read = data_copy.read
+    monkeypatch.setattr(data_copy, "read", lambda name: reads.append(name) or real_read(name))
+
+    for _ in range(3):
+        with pytest.raises(DataUnavailableError):
+            cache.shows().state(states[0])
+
+    assert reads.count(shows_file(states[0])) == 1  # refused once, then not read again
+    assert cache.shows().state(states[1]) is other  # and no other state was pushed out
+
+
+def test_one_show_listed_at_two_starts_is_two_runs_not_a_refusal() -> None:
+    from etl.wanted import concert_shows
+
+    def row(event_id: str, starts: str) -> dict[str, object]:
+        return {
+            "event_id": event_id,
+            "source": "tm",
+            "event_title": f"Show {event_id}",
+            "event_url": "",
+            "starts_at": starts,
+            "starts_at_local": starts[:19],
+            "venue_name": "Hall",
+            "venue_city": "Town",
+            "venue_state": "NY",
+            "venue_lat": 40.0,
+            "venue_lon": -74.0,
+            "performer_name": f"Act {event_id}",
+            "is_headliner": True,
+            "billing_order": 1,
+            "genres": "",
+        }
+
+    concerts = pd.DataFrame(
+        [
+            row("a1", "2026-12-02T01:00:00Z"),
+            row("b2", "2026-12-03T01:00:00Z"),
+            row("a1", "2026-12-04T01:00:00Z"),
+        ]
+    )
+
+    state = concert_shows(concerts).state("NY")
+
+    assert state.rows["show"].tolist() == [0, 1, 2]
+    assert ShowTexts.of(state).take("event_title", [0, 1, 2]) == ["Show a1", "Show b2", "Show a1"]
+
+
+def test_a_radius_around_a_city_without_coordinates_finds_nothing_near(
+    data_copy: FolderStore, sandbox: SandboxServer
+) -> None:
+    concerts, _ = load_dataset(data_copy, CONCERTS)
+    state, city = concerts[["venue_state", "venue_city"]].iloc[0]
+    unknown = (concerts["venue_state"] == state) & (concerts["venue_city"] == city)
+    concerts.loc[unknown, ["venue_lat", "venue_lon"]] = np.nan
+    save_dataset(data_copy, CONCERTS, concerts)
+    rebuild_serving(data_copy)
+    client = web_app(data_copy, sandbox).test_client()
+
+    answer = client.get("/shows", query_string={"state": state, "city": city, "radius": 50})
+
+    assert answer.status_code == 200
+    assert re.search(r'id="counts"><strong>0</strong>', answer.get_data(as_text=True))

@@ -31,6 +31,7 @@ from shared.serving import (
     read_state_columns,
 )
 from shared.shows_data import (
+    OPTIONAL_COLUMNS,
     STATE_COLUMNS,
     ShowsData,
     StateData,
@@ -169,6 +170,8 @@ class _LayoutShows:
                 self.cache.move_to_end(code)
                 if held.generations == wanted or self.refused.get(code) == wanted:
                     return held
+            elif self.refused.get(code) == wanted:  # already refused: not read again, 503
+                raise DataUnavailableError()
             state_lock = self.state_locks.setdefault(code, threading.Lock())
         # Another request is reading this state: serve the old copy meanwhile, if there is one.
         if not state_lock.acquire(blocking=held is None):
@@ -188,7 +191,7 @@ class _LayoutShows:
     def _read(self, code: str, wanted: tuple[int, ...], held: StateData | None) -> StateData:
         started = time.perf_counter()
         try:
-            columns, tracks = read_state_columns(self.store, code, STATE_COLUMNS)
+            columns, tracks = read_state_columns(self.store, code, STATE_COLUMNS, OPTIONAL_COLUMNS)
             fresh = state_from_columns(columns, tracks, wanted)
         except (ServingLayoutError, KeyError, ValueError, TypeError) as error:
             logger.error(
