@@ -516,23 +516,6 @@ def _show_ids(rows: pd.DataFrame) -> np.ndarray:
     return ids
 
 
-def _distinct(codes: np.ndarray) -> np.ndarray:
-    """Return the distinct codes (non-negative integers), sorted, as np.unique does; by a mask
-    when they are dense, else by one sort: np.unique (numpy 2.4) takes 4 ms on a big state's
-    40,000 rows, ten times either."""
-    if not len(codes):
-        return codes[:0]
-    top = int(codes.max())
-    if top < 8 * len(codes) + 1_000_000:
-        seen = np.zeros(top + 1, dtype=bool)
-        seen[codes] = True
-        return np.flatnonzero(seen)
-    ordered = np.sort(codes)
-    keep = np.ones(len(ordered), dtype=bool)
-    keep[1:] = ordered[1:] != ordered[:-1]
-    return ordered[keep]
-
-
 def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
     """Return the distinct keys, sorted: by a stable sort, fast on keys nearly in order."""
     ordered = np.sort(keys, kind="stable")
@@ -580,8 +563,14 @@ def plan(
 
     `known` (the person's taste) is needed when the query chooses known artists or a mix.
     """
-    selection = select(data, query, today)
-    rows = selection.rows
+    return plan_selected(select(data, query, today), known)
+
+
+def plan_selected(
+    selection: Selection, known: dict[str, Known] | None = None
+) -> tuple[list[PlannedShow], list[str]]:
+    """Plan the whole playlist of an area already selected (a page that keeps its selection)."""
+    query, rows = selection.query, selection.rows
     if query.known_only:
         rows = only_known_shows(rows, known or {})
     return plan_playlist(

@@ -328,18 +328,8 @@ def make_playlist() -> Any:
         return render_template("shows.html", **_page(data, query, str(error), request.form)), 400
     first, last = query.window(today())  # the same dates the selection below uses
     selection = area_plan.select(data, query, today())
-    rows = selection.rows
     known = _known(user) if query.uses_taste else None
-    if query.known_only:
-        rows = area_plan.only_known_shows(rows, known or {})
-    shows, uris = area_plan.plan_playlist(
-        rows,
-        selection.tracks_of,
-        query.tracks_per_artist,
-        texts=selection.texts,
-        known=known,
-        mix=query.mix,
-    )
+    shows, uris = area_plan.plan_selected(selection, known)
     if not uris:
         message = (
             "None of these shows' artists has tracks yet, so there is nothing to put in a playlist."
