@@ -232,6 +232,8 @@ class ChurningChart:
         taken = set(charted)
         new: list[str] = []
         for _ in range(count):
+            # A fresh pick from a small pool may have taken a track that was waiting to return.
+            returning = [t for t in returning if t not in taken]
             if returning and rng.random() < self.spec.churn.reentry_share:
                 track_id = returning.pop(rng.randrange(len(returning)))
             else:
