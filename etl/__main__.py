@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from etl.catch_up import NOTHING_TO_DO, run_catch_up
@@ -25,6 +25,7 @@ from etl.serving import ServingBuildError, rebuild_serving_layout
 from etl.sources import StateFetch
 from etl.sources.registry import NoEventSourceError, make_sources
 from etl.taste import run_taste
+from shared.clock import ClockError, parse_instant
 from shared.config import ConfigError, Settings, load_settings
 from shared.datasets import DatasetSchemaError
 from shared.logging import setup_logging
@@ -231,12 +232,9 @@ def collect_taste(store: Store, settings: Settings) -> int:
 def _moment(text: str) -> datetime:
     """Read --now: an ISO 8601 time with its zone (a bare one would be read in no known zone)."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from error
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no zone: add Z or +00:00")
-    return moment
+        return parse_instant(text)
+    except ClockError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def collect_charts(
@@ -270,11 +268,11 @@ def collect_charts(
     return 1 if report["failed"] else 0
 
 
-def rebuild_serving(store: Store) -> int:
+def rebuild_serving(store: Store, settings: Settings) -> int:
     """Rebuild the serving layout and print what was written; 1 when it was not."""
     started = time.monotonic()
     try:
-        index = rebuild_serving_layout(store, now=datetime.now(UTC))
+        index = rebuild_serving_layout(store, now=settings.clock.now())
     except ServingBuildError as error:
         print(f"error: serving layout not written, the last one stays: {error}", file=sys.stderr)
         return 1
@@ -290,7 +288,7 @@ def rebuild_serving(store: Store) -> int:
 
 # The commands that read the data already there (no event source needed).
 ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings, argparse.Namespace], int]] = {
-    "serving": lambda store, _settings, _args: rebuild_serving(store),
+    "serving": lambda store, settings, _args: rebuild_serving(store, settings),
     "plays": lambda store, settings, _args: collect_plays(store, settings),
     "taste": lambda store, settings, _args: collect_taste(store, settings),
     "catch-up": lambda store, settings, _args: catch_up(store, settings),

@@ -199,7 +199,7 @@ def run_catch_up(
     Raises LeaseHeld (nothing done) when a build or another catch-up is active; re-raises a
     failure after its report is written.
     """
-    started = now or datetime.now(UTC)
+    started = now or settings.clock.now()
     run_id = new_run_id(started)
     lease = take_lease(store, run_id, now=started, deadline=lease_deadline)
     logger.info("catch-up started", extra={"run_id": run_id})
@@ -219,7 +219,7 @@ def run_catch_up(
             make_report(
                 run_id,
                 started=started,
-                ended=datetime.now(UTC),
+                ended=settings.clock.now(),
                 build=None,
                 ledger=spotify.ledger,
                 errors=errors,

@@ -471,7 +471,7 @@ def rebuild_charts(
 
     Under the daily job's lease: both write the histories.
     """
-    moment = now or datetime.now(UTC)
+    moment = now or settings.clock.now()
     run_id = new_run_id(moment)
     lease = take_lease(
         store, run_id, now=moment, deadline=CHARTS_LEASE_DEADLINE, name=CHARTS_LEASE_NAME

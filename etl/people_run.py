@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from etl.lease import release_lease, take_lease
@@ -40,7 +40,7 @@ def run_for_people(
 
     Raises LeaseHeld (nothing done) when another run of the job holds the lease.
     """
-    moment = now or datetime.now(UTC)
+    moment = now or settings.clock.now()
     run_id = new_run_id(moment)
     lease = take_lease(store, run_id, now=moment, deadline=lease_deadline, name=lease_name)
     try:

@@ -21,6 +21,7 @@ from etl.sources import EventSource, StateFetch
 from etl.track_run import TracksSummary
 from etl.tracks import match_and_fetch_tracks
 from etl.wanted import wanted_performers
+from shared.clock import SystemClock
 from shared.config import Settings
 from shared.datasets import (
     ARTISTS,
@@ -223,7 +224,8 @@ def run_etl(
     Raises LeaseHeld (nothing done) when another run is active; re-raises a failure after its
     report is written.
     """
-    started = now or datetime.now(UTC)
+    clock = settings.clock if settings else SystemClock()
+    started = now or clock.now()
     run_id = new_run_id(started)
     lease = take_lease(store, run_id, now=started, deadline=lease_deadline)
     logger.info("ETL run started", extra={"run_id": run_id, "states": len(states)})
@@ -238,7 +240,7 @@ def run_etl(
         report = make_report(
             run_id,
             started=started,
-            ended=datetime.now(UTC),
+            ended=clock.now(),
             build=build,
             ledger=spotify.ledger,
             errors=[f"{type(error).__name__}: {error}"],
@@ -252,7 +254,7 @@ def run_etl(
     report = make_report(
         run_id,
         started=started,
-        ended=datetime.now(UTC),
+        ended=clock.now(),
         build=build,
         ledger=spotify.ledger,
         errors=[],

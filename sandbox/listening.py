@@ -85,6 +85,11 @@ class SandboxClock:
         with self.lock:
             return self.start + timedelta(hours=self.hours)
 
+    def rewind(self) -> None:
+        """Go back to where the clock started (tests give each test the same sandbox now)."""
+        with self.lock:
+            self.hours = 0.0
+
     def advance(self, hours: float) -> datetime:
         """Move the clock forward by some hours; return the new now."""
         with self.lock:

@@ -38,9 +38,9 @@ class Playlist:
         return user_id is not None and (user_id == self.owner_id or user_id in self.collaborators)
 
 
-def now_iso() -> str:
-    """Return the time now as Spotify writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def spotify_time(moment: datetime) -> str:
+    """Write a time as Spotify writes it: UTC, whole seconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PlaylistStore:
@@ -68,13 +68,13 @@ class PlaylistStore:
         self.week = 0
         self.catalog_track_ids = track_ids
         self.playlists: dict[str, Playlist] = {}
+        self.clock = clock or SandboxClock()
         for raw in world_playlists:
             meta = {k: v for k, v in raw.items() if k not in ("owner_id", "track_ids")}
             ids = list(raw.get("track_ids", []))
             self.playlists[meta["id"]] = Playlist(
-                meta, raw["owner_id"], ids, [now_iso()] * len(ids)
+                meta, raw["owner_id"], ids, [spotify_time(self.clock.start)] * len(ids)
             )
-        self.clock = clock or SandboxClock()
         self.charts = charts or {}
         self.chart_days: dict[str, int] = {}  # the sandbox day each churning playlist holds
         for chart in self.charts.values():
@@ -96,7 +96,9 @@ class PlaylistStore:
                     self.catalog_track_ids, min(DISCOVER_WEEKLY_SIZE, len(self.catalog_track_ids))
                 )
             )
-            monday = (datetime.now(UTC) + timedelta(weeks=self.week)).strftime("%Y-%m-%dT05:00:00Z")
+            # Made early on the Monday of the sandbox week (never after the clock's now).
+            week_day = (self.clock.start + timedelta(weeks=self.week)).date()
+            monday = f"{week_day - timedelta(days=week_day.weekday())}T05:00:00Z"
             meta = {
                 "id": playlist_id,
                 "name": "Discover Weekly",
@@ -163,6 +165,11 @@ class PlaylistStore:
         with self.lock:
             self.playlists[playlist_id] = playlist
         return playlist
+
+    def rewind_week(self) -> None:
+        """Go back to the first sandbox week (with the clock's `rewind`)."""
+        with self.lock:
+            self.week = 0
 
     def advance_week(self) -> int:
         with self.lock:

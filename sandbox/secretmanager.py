@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import google_crc32c
@@ -96,9 +95,10 @@ def add_version(project: str, secret_action: str) -> Any:
             }
         }, 400
     store: SecretStore = current_app.extensions["sandbox"].secrets
+    store_clock_now = current_app.extensions["sandbox"].clock.now
     number = store.add(project, secret, value)
     return {
         "name": f"projects/{project}/secrets/{secret}/versions/{number}",
-        "createTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "createTime": store_clock_now().isoformat().replace("+00:00", "Z"),
         "state": "ENABLED",
     }

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, get_args
@@ -82,6 +83,7 @@ class Sandbox:
         self.limits = Limits(options, now=self.clock.now)
         self.stats = Stats()
         self.item_writes = 0
+        self.sleep: Callable[[float], None] = time.sleep  # how latency_ms waits (tests see it)
         merged = {project: dict(values) for project, values in DEFAULT_SECRETS.items()}
         for project, values in {**world.get("secrets", {}), **(secrets or {})}.items():
             merged.setdefault(project, {}).update(values)
@@ -184,7 +186,7 @@ def _apply_limits() -> Response | None:
     endpoint = f"{service} {request.method} {rule}"
     sandbox.stats.count(endpoint)
     if sandbox.options.latency_ms:
-        time.sleep(sandbox.options.latency_ms / 1000)
+        sandbox.sleep(sandbox.options.latency_ms / 1000)
     asked_state = (request.args.get("venue.state") or request.args.get("stateCode") or "").upper()
     if service in ("seatgeek", "ticketmaster") and asked_state in sandbox.options.fail_states:
         refusal: Refusal | None = Refusal(503, "outage")

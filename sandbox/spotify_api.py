@@ -9,7 +9,7 @@ from flask import Blueprint, g, request
 
 from sandbox.accounts import Grant
 from sandbox.catalog import parse_query
-from sandbox.playlists import Playlist, now_iso
+from sandbox.playlists import Playlist, spotify_time
 from sandbox.spotify_objects import (
     EPISODE_PREFIX,
     MAX_ITEMS_PER_WRITE,
@@ -357,7 +357,7 @@ def add_items(playlist_id: str) -> tuple[dict[str, str], int]:
             else max(0, min(int(position), len(playlist.track_ids)))
         )
         playlist.track_ids[at:at] = refs
-        playlist.added_at[at:at] = [now_iso()] * len(refs)
+        playlist.added_at[at:at] = [spotify_time(sandbox().clock.now())] * len(refs)
         playlist.snapshot += 1
     return {"snapshot_id": f"snapshot-{playlist.snapshot}"}, 201
 
@@ -368,7 +368,7 @@ def replace_items(playlist_id: str) -> dict[str, str]:
     refs = refs_from(uris_from_request(request.get_json(silent=True)))
     with sandbox().playlists.lock:
         playlist.track_ids = list(refs)
-        playlist.added_at = [now_iso()] * len(refs)
+        playlist.added_at = [spotify_time(sandbox().clock.now())] * len(refs)
         playlist.snapshot += 1
     return {"snapshot_id": f"snapshot-{playlist.snapshot}"}
 

@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus, urlencode
 
 from flask import current_app, request
 
-from sandbox.playlists import Playlist, now_iso
+from sandbox.playlists import Playlist, spotify_time
 
 DEV_REMOVED_ARTIST_FIELDS = {"popularity", "followers"}
 DEV_REMOVED_TRACK_FIELDS = {"popularity", "available_markets", "linked_from"}
@@ -273,7 +273,9 @@ def entry_keys(playlist_id: str, position: int) -> tuple[str, ...]:
 def playlist_entry_out(playlist: Playlist, position: int, ref: str | None) -> dict[str, Any]:
     """Return one playlist entry in the 2026 shape."""
     entry: dict[str, Any] = {
-        "added_at": playlist.added_at[position] if position < len(playlist.added_at) else now_iso(),
+        "added_at": playlist.added_at[position]
+        if position < len(playlist.added_at)
+        else spotify_time(sandbox().clock.now()),
         "added_by": user_ref(playlist.owner_id),
         "is_local": ref is not None and ref.startswith(LOCAL_PREFIX),
         "primary_color": None,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 from shared.charts import ChartsError, parse_chart_playlists
+from shared.clock import Clock, ClockError, StartedClock, SystemClock, parse_instant
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class Settings:
     # The operator's chart playlists (issue 18), read daily with the app's own token.
     chart_playlists: tuple[str, ...] = ()
     production: bool = False
+    # What "now" is for both services: the machine's, or CLOCK_START's (tests, replays).
+    clock: Clock = field(default_factory=SystemClock, compare=False)
 
     @property
     def event_sources(self) -> tuple[str, ...]:
@@ -193,6 +196,7 @@ def load_settings(
         etl_states=_states(env.get("ETL_STATES")),
         chart_playlists=_chart_playlists(env.get("CHART_PLAYLISTS")),
         production=production,
+        clock=_clock(env.get("CLOCK_START"), production),
     )
     for variable, value in (
         ("DATA_URL", settings.data_url),
@@ -269,6 +273,19 @@ def _states(raw: str | None) -> tuple[str, ...]:
             f"unknown: {', '.join(unknown) or raw!r}"
         )
     return states
+
+
+def _clock(raw: str | None, production: bool) -> Clock:
+    """Give the machine's clock, or one started at CLOCK_START (never on App Engine)."""
+    cleaned = _clean(raw)
+    if cleaned is None:
+        return SystemClock()
+    if production:
+        raise ConfigError("CLOCK_START is for tests and local replays; unset it on App Engine")
+    try:
+        return StartedClock(parse_instant(cleaned))
+    except ClockError as error:
+        raise ConfigError(f"CLOCK_START: {error}") from None
 
 
 def _chart_playlists(raw: str | None) -> tuple[str, ...]:

@@ -55,6 +55,7 @@ from web.auth import (
     spotify_problem,
     user_api,
 )
+from web.clock import utc_now
 from web.data import app_store as store
 
 logger = logging.getLogger(__name__)
@@ -114,11 +115,6 @@ class Week:
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"day_label": day_label, "moment_label": moment_label}
-
-
-def utc_now() -> datetime:
-    """Return the time now, in UTC (tests replace it)."""
-    return datetime.now(UTC)
 
 
 def week_monday(week: str) -> date:

@@ -15,7 +15,6 @@ import io
 import logging
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -71,6 +70,7 @@ from web.backups import escape_cell
 from web.chart_choices import cached_choices, forget_choices, listed_choice, verify_playlist
 from web.chart_keep import keep_playlist
 from web.chart_view import ChartView, build_chart_view, public_problem
+from web.clock import utc_now
 from web.data import app_store
 
 logger = logging.getLogger(__name__)
@@ -97,11 +97,6 @@ def store() -> Store:
 def operator_playlists() -> tuple[str, ...]:
     playlists: tuple[str, ...] = current_app.extensions["settings"].chart_playlists
     return playlists
-
-
-def utc_now() -> datetime:
-    """The time now (tests move it)."""
-    return datetime.now(UTC)
 
 
 def _record(user_id: str) -> tuple[ChartsRecord | None, str]:

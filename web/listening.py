@@ -66,6 +66,7 @@ from web import csrf
 from web import stats as stats_module
 from web.auth import authorize_feature, current_user, login_required
 from web.backups import escape_cell
+from web.clock import utc_now
 from web.data import app_store
 
 logger = logging.getLogger(__name__)
@@ -84,11 +85,6 @@ PAUSED_CHECK_SECONDS = 600
 
 def store() -> Store:
     return app_store()
-
-
-def utc_now() -> datetime:
-    """The time now (tests move it)."""
-    return datetime.now(UTC)
 
 
 def _iso(moment: datetime) -> str:

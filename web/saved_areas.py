@@ -55,6 +55,7 @@ from web.auth import (
     token_box,
 )
 from web.backups import moment_label
+from web.clock import utc_now
 from web.data import app_store as store
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def keep_fresh(
         playlist_name=made.name,
         playlist_url=made.url,
         notes_token=made.notes_token,
-        saved_at=datetime.now(UTC).strftime(ISO_UTC),
+        saved_at=utc_now().strftime(ISO_UTC),
         when_deleted=when_deleted,
         content_hash=made.content_hash,
     )
@@ -333,7 +334,7 @@ def page() -> Any:
         rows=[_row(area) for area in record.areas] if record else [],
         problem=problem,
         needs_sign_in=bool(record and record.status == NEEDS_SIGN_IN),
-        next_run=moment_label(next_weekly_run(datetime.now(UTC))),
+        next_run=moment_label(next_weekly_run(utc_now())),
         max_areas=MAX_SAVED_AREAS,
         choices=WHEN_DELETED_LABELS,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from shared.storage import StorageError
 from shared.taste import Known, TasteError, load_taste, taste_object
 from shared.text import clean_name
 from web.auth import current_user, login_required, spotify_problem, user_api
+from web.clock import utc_now
 from web.data import app_store as store
 from web.data import shows_data
 from web.saved_areas import (
@@ -97,7 +98,7 @@ def show_time_filter(starts_at_local: str, time_tbd: bool = False) -> str:
 
 def today() -> date:
     """Return today's date (UTC)."""
-    return datetime.now(UTC).date()
+    return utc_now().date()
 
 
 def site_url(path: str) -> str:
@@ -361,7 +362,7 @@ def make_playlist() -> Any:
     except SpotifyError as error:
         context = _page(data, query, spotify_problem(error), request.form, selection)
         return render_template("shows.html", **context), 502
-    now = datetime.now(UTC).strftime(ISO_UTC)
+    now = utc_now().strftime(ISO_UTC)
     kept = MadePlaylist(
         result.playlist.id,
         result.playlist.name,

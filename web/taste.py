@@ -45,6 +45,7 @@ from web.auth import (
     token_box,
     user_api,
 )
+from web.clock import utc_now
 from web.data import app_store
 from web.listening import TIMEZONE_KEY
 
@@ -63,11 +64,6 @@ WEB_API_OPTIONS: dict[str, Any] = {"max_attempts": 3, "max_wait_seconds": 5, "ba
 
 def store() -> Store:
     return app_store()
-
-
-def utc_now() -> datetime:
-    """The time now (tests move it)."""
-    return datetime.now(UTC)
 
 
 def _iso(moment: datetime) -> str:
