@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_PORT ?= 8080
 
-.PHONY: install demo sandbox run test lint bench deploy clean
+.PHONY: install demo sandbox run test test-dates lint bench deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -52,6 +52,20 @@ lint: $(INSTALLED)
 
 test: lint $(CHROMIUM)
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+# The whole suite at the instants where calendars break, the machine's clock moved there by
+# Debian's faketime (not part of `make test`: it runs the suite seven times). See ops/test-dates.
+FAKETIME := /usr/bin/faketime
+$(FAKETIME):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q faketime; \
+	else \
+		echo "make test-dates needs Debian's faketime: sudo apt-get install -y faketime" >&2; \
+		exit 1; \
+	fi
+
+test-dates: $(INSTALLED) $(CHROMIUM) $(FAKETIME)
+	CHROMIUM=$(CHROMIUM) INSTANTS="$(INSTANTS)" ops/test-dates
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

@@ -9,17 +9,36 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from sandbox.server import free_port
 from shared.config import Settings, load_settings
 from shared.storage import FolderStore
 from tests import netguard
+from tests.clock import TEST_DAY, TEST_NOW, clock_now
 
 if TYPE_CHECKING:
     from flask import Flask
     from flask.testing import FlaskClient
 
     from sandbox.server import SandboxServer
+
+
+# Property tests give the same verdict on every run and machine: the same examples each time
+# (derandomize), no example database carried between runs, and no clock in the verdict (no
+# deadline, no "too slow" health check). `HYPOTHESIS_PROFILE=explore pytest ...` searches anew.
+hypothesis_settings.register_profile(
+    "fixed",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "explore", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,6 +55,12 @@ BASE_ENV = {
     "SPOTIFY_CLIENT_SECRET": "sandbox-client-secret",
     "FLASK_SECRET_KEY": "test-secret-key",
     "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "CLOCK_START": TEST_NOW.isoformat(),
+}
+# The same on App Engine (which sets GAE_ENV): the machine's clock there, CLOCK_START is refused.
+APP_ENGINE_ENV = {
+    **{name: value for name, value in BASE_ENV.items() if name != "CLOCK_START"},
+    "GAE_ENV": "standard",
 }
 
 
@@ -83,7 +108,7 @@ def small_world() -> dict[str, Any]:
     """Return a generated world small enough for quick tests, with every trap in it."""
     from sandbox.world import generate_world
 
-    return generate_world(artists=300, events=900, seed=7)
+    return generate_world(artists=300, events=900, seed=7, start=TEST_DAY)
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +116,7 @@ def sandbox_session(small_world: dict[str, Any]) -> Iterator[SandboxServer]:
     """Run one sandbox on a free port for the whole session."""
     from sandbox.server import SandboxServer
 
-    with SandboxServer(small_world) as server:
+    with SandboxServer(small_world, start=TEST_NOW) as server:
         yield server
 
 
@@ -109,6 +134,8 @@ def sandbox(sandbox_session: SandboxServer) -> Iterator[SandboxServer]:
         sandbox_session.sandbox.limits.reset()
         sandbox_session.sandbox.stats.reset()
         sandbox_session.sandbox.item_writes = 0
+        sandbox_session.sandbox.clock.rewind()  # every test starts at TEST_NOW
+        sandbox_session.sandbox.playlists.rewind_week()
 
     restore()
     yield sandbox_session
@@ -123,7 +150,6 @@ def built_datasets(
 
     A whole run, as cron starts it: the run report (runs/) is there for the status page.
     """
-    from datetime import UTC, datetime
 
     from etl.pipeline import make_spotify, run_etl
     from etl.sources.registry import make_sources
@@ -141,7 +167,7 @@ def built_datasets(
         make_sources(settings),
         make_spotify(settings),
         settings.etl_states,
-        now=datetime.now(UTC),
+        now=clock_now(),
     )
     return folder
 

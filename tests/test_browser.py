@@ -6,7 +6,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from shared.shows_data import load_shows
 from shared.storage import FolderStore
 from shared.taste import known_artists
 from shared.users import load_user
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV, REPO_ROOT, free_port
 from tests.contract import REAL_API
 from web import create_app
@@ -116,7 +117,7 @@ def alices_playlists(sandbox: SandboxServer) -> dict[str, dict[str, Any]]:
 def planned_uris(app: Flask, query: AreaQuery) -> list[str]:
     with app.app_context():
         data = app.extensions["datasets"].shows()
-        today = datetime.now(UTC).date()
+        today = clock_now().date()
         _, uris = area_plan.plan(data, query, today)
     return uris
 
@@ -309,7 +310,7 @@ def walk_taste(page: Page, size: str, url: str, store: FolderStore) -> None:
 
     # A state where alice's artists play: their shows, marked, soonest first.
     data = load_shows(store)
-    today = datetime.now(UTC).date()
+    today = clock_now().date()
     state = next(
         code
         for code in sorted(data.states)
@@ -360,7 +361,7 @@ def walk_charts(page: Page, size: str, url: str, store: FolderStore) -> None:
     """Track one's own playlist (Spotify asks for the added scope), then read its chart."""
     playlist_id = daily_playlist_id("alice-daily-50")
     names = ["Aurora", "Borealis", "Cascade", "Driftwood", "Ember", "Fjord_of_the_endless_night"]
-    today = datetime.now(UTC).date()
+    today = clock_now().date()
     days = {
         today - timedelta(days=3): names[:5],
         today - timedelta(days=2): [names[1], names[0], names[2], names[5], names[3]],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from shared.clock import StartedClock, SystemClock
 from shared.config import US_STATES, ConfigError, load_settings, secret_name
-from tests.conftest import BASE_ENV
+from tests.conftest import APP_ENGINE_ENV, BASE_ENV
 
 
 def test_defaults_follow_the_architecture() -> None:
@@ -46,7 +49,7 @@ def test_missing_required_setting_names_the_variable(variable: str, value: str |
 
 @pytest.mark.parametrize("variable", ["FLASK_SECRET_KEY", "TOKEN_ENCRYPTION_KEY"])
 def test_keys_are_required_in_production(variable: str) -> None:
-    env = {**BASE_ENV, "GAE_ENV": "standard", "DATA_URL": "gs://bucket/prefix"}
+    env = {**APP_ENGINE_ENV, "DATA_URL": "gs://bucket/prefix"}
     del env[variable]
 
     with pytest.raises(ConfigError, match=variable):
@@ -142,7 +145,7 @@ def test_values_are_parsed() -> None:
     ],
 )
 def test_app_engine_needs_a_real_bucket(data_url: str, message: str) -> None:
-    env = {**BASE_ENV, "GAE_ENV": "standard", "DATA_URL": data_url}
+    env = {**APP_ENGINE_ENV, "DATA_URL": data_url}
 
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
@@ -153,3 +156,32 @@ def test_secrets_are_not_shown_in_repr() -> None:
 
     assert "sandbox-client-secret" not in repr(settings)
     assert BASE_ENV["TOKEN_ENCRYPTION_KEY"] not in repr(settings)
+
+
+def test_the_clock_is_the_machines_unless_clock_start_is_set() -> None:
+    env = {name: value for name, value in BASE_ENV.items() if name != "CLOCK_START"}
+
+    assert isinstance(load_settings(env).clock, SystemClock)
+    started = load_settings({**env, "CLOCK_START": "2027-03-14T01:30:00-05:00"}).clock
+    assert isinstance(started, StartedClock)
+    assert started.start == datetime(2027, 3, 14, 6, 30, tzinfo=UTC)
+    assert started.now() >= started.start
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2027-01-01T00:30:00", "has no zone"),
+        ("next monday", "not an ISO 8601 instant"),
+    ],
+)
+def test_clock_start_must_be_an_instant_with_its_zone(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"CLOCK_START: .*{message}"):
+        load_settings({**BASE_ENV, "CLOCK_START": value})
+
+
+def test_app_engine_refuses_a_started_clock() -> None:
+    env = {**APP_ENGINE_ENV, "DATA_URL": "gs://bucket/prefix", "CLOCK_START": "2027-01-01T00:00Z"}
+
+    with pytest.raises(ConfigError, match="CLOCK_START is for tests"):
+        load_settings(env)

@@ -27,6 +27,7 @@ from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.logging import CloudLoggingFormatter
 from shared.storage import FolderStore
+from tests.clock import TEST_NOW
 from tests.conftest import BASE_ENV, REPO_ROOT
 
 CRON = {"X-Appengine-Cron": "true"}
@@ -290,7 +291,7 @@ def test_a_build_alerts_on_an_empty_source_and_a_fall_from_the_last_run(
     flawless = report("20261123T060000Z-aaaaaa", match_rate=1.0, matches={"exact": 40})
     store.write("runs/latest.json", json.dumps(flawless).encode())
 
-    with SandboxServer(world) as server, caplog.at_level(logging.INFO):
+    with SandboxServer(world, start=TEST_NOW) as server, caplog.at_level(logging.INFO):
         built = etl_app(server, store, "RI").test_client().get("/tasks/build", headers=CRON)
 
     run_id, artists = built.get_json()["run_id"], built.get_json()["artists"]

@@ -5,8 +5,7 @@ cron only; the build's lease."""
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from shared.config import Settings, load_settings
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
 from shared.shows_data import load_shows
 from shared.storage import FolderStore
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 from tests.test_etl_saved_areas import (
     busiest_city,
@@ -37,7 +37,7 @@ from tests.test_etl_saved_areas import (
 from web.status import parse_run_report
 
 CRON = {"X-Appengine-Cron": "true"}
-NOW = datetime.now(UTC)
+NOW = clock_now()
 
 
 def settings_for(sandbox: SandboxServer, store: FolderStore) -> Settings:
@@ -68,10 +68,8 @@ def test_nothing_left_makes_no_spotify_request(
     refresh(data_copy, settings)  # as the build does: the area's playlist is written
     before = stats(sandbox)["requests"]
 
-    started = time.monotonic()
     report = run_catch_up(data_copy, make_spotify(settings), settings=settings)
 
-    assert time.monotonic() - started < 10
     assert stats(sandbox)["requests"] == before
     assert (report["kind"], report["status"]) == ("catch-up", NOTHING_TO_DO)
     assert report["left_before"] == {"performers": 0, "tracks_due": 0}
@@ -167,7 +165,7 @@ def test_the_catch_up_answers_only_cron(etl_client: FlaskClient) -> None:
 def test_the_catch_up_waits_while_the_build_holds_the_lease(
     etl_client: FlaskClient, data_copy: FolderStore, sandbox: SandboxServer
 ) -> None:
-    take_lease(data_copy, "a-build", now=datetime.now(UTC) - timedelta(minutes=5))
+    take_lease(data_copy, "a-build", now=clock_now() - timedelta(minutes=5))
     before = stats(sandbox)["requests"]
 
     answer = etl_client.get("/tasks/catch-up", headers=CRON)

@@ -47,6 +47,7 @@ from shared.config import ConfigError, Settings, load_settings
 from shared.spotify import RequestLedger, SpotifyApi, SpotifyRefusedError, SpotifyShapeError
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 from tests.contract import load_real
 from tests.sandbox_clients import authorize_code, oauth, user_client
@@ -506,7 +507,7 @@ def test_the_job_answers_only_cron_and_has_its_own_lease(
     assert answer.status_code == 200, answer.get_json()
     assert (answer.get_json()["snapshotted"], answer.get_json()["status"]) == (1, "ok")
     assert store.generation(CHARTS_LEASE_NAME) is None  # released
-    take_lease(store, "other", now=datetime.now(UTC), name=CHARTS_LEASE_NAME)
+    take_lease(store, "other", now=clock_now(), name=CHARTS_LEASE_NAME)
     assert etl.get("/tasks/charts", headers=CRON).status_code == 409
 
 

@@ -24,6 +24,7 @@ from shared.config import load_settings
 from shared.datasets import CONCERTS, load_dataset
 from shared.names import normalize_name
 from shared.storage import FolderStore
+from tests.clock import TEST_DAY, TEST_NOW, clock_now
 from tests.conftest import BASE_ENV, REPO_ROOT
 from tests.etl_cli import run_cli
 
@@ -31,12 +32,12 @@ from tests.etl_cli import run_cli
 @pytest.fixture(scope="module")
 def busy_world() -> dict[str, Any]:
     """Return a world where California has over 1,000 Ticketmaster and SeatGeek events."""
-    return generate_world(artists=200, events=14_000, seed=11)
+    return generate_world(artists=200, events=14_000, seed=11, start=TEST_DAY)
 
 
 @pytest.fixture(scope="module")
 def busy_sandbox(busy_world: dict[str, Any]) -> Iterator[SandboxServer]:
-    with SandboxServer(busy_world) as server:
+    with SandboxServer(busy_world, start=TEST_NOW) as server:
         yield server
 
 
@@ -61,7 +62,7 @@ def test_every_event_of_a_busy_state_comes_back(
     busy_sandbox: SandboxServer, busy_world: dict[str, Any]
 ) -> None:
     expected_seatgeek, expected_ticketmaster = world_events(busy_world, "CA")
-    since = datetime.now(UTC) - timedelta(days=7)  # include the world's few recent-past events too
+    since = clock_now() - timedelta(days=7)  # include the world's few recent-past events too
     seatgeek = SeatGeekSource(f"{busy_sandbox.url}/seatgeek/2/", "sandbox-seatgeek")
     ticketmaster = TicketmasterSource(
         f"{busy_sandbox.url}/ticketmaster/discovery/v2/", "sandbox-ticketmaster"
@@ -84,7 +85,7 @@ def test_both_sources_give_each_event_once(
 ) -> None:
     settings = load_settings(sandbox_env)
     store = FolderStore(Path(settings.data_url))
-    now = datetime.now(UTC)
+    now = clock_now()
     # Every listing the sources give: a show listed twice (one listing may not know the time
     # yet) must come out once, at the time a source knows.
     listed = [
@@ -150,11 +151,11 @@ def test_a_failing_state_keeps_its_previous_rows(
     sources = make_sources(settings)
     for source in sources:
         source.client.backoff_seconds = 0.01  # type: ignore[attr-defined]
-    build_concerts_dataset(store, sources, ["NY", "RI"], now=datetime.now(UTC))
+    build_concerts_dataset(store, sources, ["NY", "RI"], now=clock_now())
     before, _ = load_dataset(store, CONCERTS)
 
     busy_sandbox.sandbox.options.fail_states = ["NY"]
-    summary = build_concerts_dataset(store, sources, ["NY", "RI"], now=datetime.now(UTC))
+    summary = build_concerts_dataset(store, sources, ["NY", "RI"], now=clock_now())
     after, _ = load_dataset(store, CONCERTS)
 
     assert set(summary.failed) == {"NY seatgeek", "NY ticketmaster"}
@@ -178,7 +179,7 @@ def test_every_state_failing_writes_nothing(
     busy_sandbox.sandbox.options.fail_states = ["RI", "VT"]
 
     with pytest.raises(AllStatesFailedError):
-        build_concerts_dataset(store, sources, ["RI", "VT"], now=datetime.now(UTC))
+        build_concerts_dataset(store, sources, ["RI", "VT"], now=clock_now())
 
     assert store.list() == []
 
@@ -200,7 +201,7 @@ def test_malformed_events_are_skipped_and_counted(
     seatgeek[2]["venue"] = {"city": "Somewhere", "state": state}  # no venue name
     ticketmaster[2]["dates"]["start"]["dateTBD"] = True  # skipped, but not as malformed
 
-    with SandboxServer(world) as server:
+    with SandboxServer(world, start=TEST_NOW) as server:
         settings = load_settings({**BASE_ENV, **server.settings_env(), "DATA_URL": str(tmp_path)})
         summary = build_concerts_dataset(
             FolderStore(tmp_path),

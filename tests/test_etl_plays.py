@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,17 +12,20 @@ from flask.testing import FlaskClient
 from etl.lease import PLAYS_LEASE_NAME, take_lease
 from etl.plays import collect_everyone
 from etl.service import create_app as create_etl_app
+from sandbox.listening import REACHABLE_PLAYS, ms_of
 from sandbox.server import SandboxServer
 from shared.config import Settings, load_settings
 from shared.listening import ACTIVE, NEEDS_SIGN_IN, load_record
 from shared.plays import RECENTLY_PLAYED, load_plays, month_objects
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 from tests.web_helpers import sign_in, turn_history_on
 from web import create_app
 
 CRON = {"X-Appengine-Cron": "true"}
+HOUR_MS = 3_600_000
 
 
 @pytest.fixture
@@ -56,10 +58,19 @@ def advance(sandbox: SandboxServer, hours: int) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def hours_until_listed(sandbox: SandboxServer, user_id: str, plays: int) -> int:
+    """Return the whole hours after the sandbox's now in which a user makes `plays` listed plays
+    (the sandbox's listening is seeded: the test counts them instead of hoping for enough)."""
+    listening, since = sandbox.sandbox.listening, ms_of(sandbox.sandbox.clock.now())
+    for hours in range(1, 24 * 60):
+        made = listening.plays_between(user_id, since + 1, since + hours * HOUR_MS)
+        if sum(play.listed for play in made) >= plays:
+            return hours
+    raise AssertionError(f"{user_id} makes fewer than {plays} listed plays in 60 sandbox days")
+
+
 def run(store: FolderStore, settings: Settings) -> Any:
-    return collect_everyone(
-        store, settings, RequestLedger(), now=datetime.now(UTC), sleep=lambda s: None
-    )
+    return collect_everyone(store, settings, RequestLedger(), now=clock_now(), sleep=lambda s: None)
 
 
 def test_the_first_read_keeps_the_last_50_and_the_next_only_what_is_new(
@@ -89,13 +100,9 @@ def test_new_plays_are_appended_without_doubles_after_the_overlap(
     run(store, settings)
     before = load_plays(store, "alice")
 
-    # Two hours at a time until some play: the sandbox's nights and some whole days are quiet,
-    # and where its clock stands depends on the date and on the tests before this one.
-    for _ in range(48):
-        advance(sandbox, 2)
-        later = run(store, settings)
-        if later.plays_added:
-            break
+    # To the first hour with a new listed play: far fewer than 50, so no gap.
+    advance(sandbox, hours_until_listed(sandbox, "alice", 1))
+    later = run(store, settings)
     after = load_plays(store, "alice")
 
     assert later.plays_added > 0
@@ -111,7 +118,7 @@ def test_more_than_50_plays_between_reads_are_a_gap_the_page_names(
     client = history_on(web, "alice")
     run(store, settings)
 
-    advance(sandbox, 72)  # three days: far more than 50 plays
+    advance(sandbox, hours_until_listed(sandbox, "alice", REACHABLE_PLAYS + 1))
     late = run(store, settings)
 
     record = load_record(store, "alice")
@@ -154,9 +161,9 @@ def test_the_job_answers_only_cron_and_has_its_own_lease(
     assert month_objects(store, "alice")
     assert store.generation(PLAYS_LEASE_NAME) is None  # released
 
-    take_lease(store, "build", now=datetime.now(UTC))  # the weekly build's lease: no matter
+    take_lease(store, "build", now=clock_now())  # the weekly build's lease: no matter
     assert etl.get("/tasks/plays", headers=CRON).status_code == 200
-    take_lease(store, "other-hour", now=datetime.now(UTC), name=PLAYS_LEASE_NAME)
+    take_lease(store, "other-hour", now=clock_now(), name=PLAYS_LEASE_NAME)
     assert etl.get("/tasks/plays", headers=CRON).status_code == 409
 
 

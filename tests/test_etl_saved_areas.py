@@ -3,7 +3,7 @@ the window rolling, deleted playlists made again or paused, revoked grants; and 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,9 +36,10 @@ from shared.shows_data import ShowsData, load_shows
 from shared.spotify import RequestLedger, make_oauth
 from shared.storage import FolderStore, Store
 from shared.tokens import TokenBox
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 
-NOW = datetime.now(UTC)
+NOW = clock_now()
 TODAY = NOW.date()
 
 

@@ -18,6 +18,7 @@ from etl.service import create_app
 from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.storage import FolderStore
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 from tests.etl_cli import run_cli
 
@@ -166,7 +167,7 @@ def test_a_stale_lease_is_taken_over_and_logged(
 def test_an_active_lease_refuses_the_cli_and_the_service(
     sandbox: SandboxServer, store: FolderStore
 ) -> None:
-    take_lease(store, "busy-run", now=datetime.now(UTC))
+    take_lease(store, "busy-run", now=clock_now())
 
     answer = etl_app(sandbox, store, states="RI").test_client().get("/tasks/build", headers=CRON)
 
@@ -229,7 +230,7 @@ def test_cli_refuses_to_run_while_another_run_holds_the_lease(
     sandbox: SandboxServer, store: FolderStore
 ) -> None:
 
-    take_lease(store, "busy-run", now=datetime.now(UTC))
+    take_lease(store, "busy-run", now=clock_now())
     result = run_cli(
         {**BASE_ENV, **sandbox.settings_env()},
         "--data",

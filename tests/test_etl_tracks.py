@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ from shared.datasets import ARTISTS, CONCERTS, OVERRIDES, TOP_TRACKS, load_datas
 from shared.names import performer_key
 from shared.spotify import QuotaExhaustedError, RequestLedger, SpotifyApi
 from shared.storage import FolderStore
+from tests.clock import TEST_NOW, clock_now
 from tests.conftest import BASE_ENV, REPO_ROOT
 
-NOW = datetime.now(UTC)
+NOW = clock_now()
 
 
 def spotify_requests(sandbox: SandboxServer) -> int:
@@ -269,7 +269,7 @@ def test_short_retry_after_is_waited_then_retried_a_bounded_number_of_times(
 
 def test_a_retry_after_past_the_deadline_stops_spending(sandbox: SandboxServer) -> None:
     sandbox.sandbox.options.rate_limit = 1 / 30
-    api = api_for(sandbox, deadline=time.monotonic() + 5)
+    api = api_for(sandbox, deadline=5.0, clock=lambda: 0.0)  # 5 s left, whatever the pace
 
     api.search_artists("Sting")
     with pytest.raises(QuotaExhaustedError):
@@ -280,7 +280,7 @@ def test_a_retry_after_past_the_deadline_stops_spending(sandbox: SandboxServer) 
 def slow_sandbox(small_world: dict[str, Any]) -> Iterator[SandboxServer]:
     from sandbox.state import Options
 
-    with SandboxServer(small_world, Options(latency_ms=25)) as server:
+    with SandboxServer(small_world, Options(latency_ms=25), start=TEST_NOW) as server:
         yield server
 
 
@@ -294,8 +294,7 @@ def test_a_killed_run_loses_at_most_a_checkpoint_and_the_next_resumes(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     artists_file = data / ARTISTS.name
-    deadline = time.monotonic() + 120
-    while not artists_file.exists() and time.monotonic() < deadline and process.poll() is None:
+    while not artists_file.exists() and process.poll() is None:  # a hang is pytest-timeout's
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)

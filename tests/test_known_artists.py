@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -25,11 +24,12 @@ from shared.shows_data import PackedTracks, ShowsData, ShowTexts, load_shows
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
 from shared.taste import Known, TasteRecord, save_taste
+from tests.clock import clock_now
 from tests.test_web_saved_areas import created_playlists, keep
 from tests.web_helpers import csrf_token, rebuild_serving, sign_in, state_of
 from web.saved_areas import area_id_of, query_fields, query_of
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock_now().date()
 
 
 # The mix, pure
@@ -315,7 +315,7 @@ def test_an_all_known_playlist_holds_only_known_artists_and_refreshes_with_the_t
     )
     settings_ = client.application.extensions["settings"]
     summary = refresh_saved_areas(
-        data_copy, settings_, RequestLedger(), now=datetime.now(UTC), sleep=lambda s: None
+        data_copy, settings_, RequestLedger(), now=clock_now(), sleep=lambda s: None
     )
     assert summary.updated == 1
     [playlist] = [p for p in created_playlists(sandbox) if p["id"] == area.playlist_id]

@@ -28,6 +28,7 @@ from sandbox.charts import (
 )
 from sandbox.server import SandboxServer
 from sandbox.world import daily_playlist_id, generate_world
+from tests.clock import TEST_DAY
 from tests.sandbox_clients import app_client, user_client
 
 START = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
@@ -301,7 +302,7 @@ def test_advance_day_moves_one_day_by_default_and_more_when_asked(
 @cache
 def charts_of(seed: int) -> dict[str, ChurningChart]:
     """Return the Spotify charts of a small world for a seed (made once, then kept)."""
-    spotify = generate_world(artists=60, events=10, seed=seed)["spotify"]
+    spotify = generate_world(artists=60, events=10, seed=seed, start=TEST_DAY)["spotify"]
     catalog = Catalog(spotify["artists"], spotify["tracks"], spotify["episodes"])
     return build_charts(SPOTIFY_CHARTS, catalog.tracks, seed)
 

@@ -14,7 +14,7 @@ from flask import Flask, render_template_string
 from sandbox.demo import sign_in_help
 from sandbox.server import SandboxServer
 from shared.config import Settings, load_settings
-from tests.conftest import BASE_ENV
+from tests.conftest import APP_ENGINE_ENV, BASE_ENV
 from tests.sandbox_clients import user_client
 from web import sandbox_links
 
@@ -162,7 +162,8 @@ def test_page_is_not_counted_as_an_api_request(sandbox: SandboxServer) -> None:
 def test_sandbox_url_only_for_a_loopback_sandbox_outside_production(
     env: dict[str, str], sandbox_url: str
 ) -> None:
-    settings = load_settings({**BASE_ENV, **env})
+    base = APP_ENGINE_ENV if env.get("GAE_ENV") else BASE_ENV
+    settings = load_settings({**base, **env})
 
     assert settings.sandbox_url == sandbox_url
 

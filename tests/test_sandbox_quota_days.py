@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from shared.datasets import ARTISTS, CONCERTS, load_dataset
 from shared.names import performer_key
 from shared.spotify import QuotaExhaustedError, RequestLedger, SpotifyApi
 from shared.storage import FolderStore
+from tests.clock import TEST_DAY
 from tests.conftest import BASE_ENV
 
-EVENING = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+# 20:00 UTC on the suite's day: four hours before the next quota day.
+EVENING = datetime.combine(TEST_DAY, time(20), tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +136,7 @@ def test_advancing_the_clock_a_day_gives_a_fresh_quota(evening_sandbox: SandboxS
     assert evening == [None, None, None, 14_400]
     assert late == [3_600]
     assert next_day == [None, None, None, 86_400]
-    assert quota == {"day": "2026-11-24", "spotify_requests": 3}
+    assert quota == {"day": (TEST_DAY + timedelta(days=1)).isoformat(), "spotify_requests": 3}
 
 
 def test_reset_still_gives_a_fresh_quota_within_the_day(evening_sandbox: SandboxServer) -> None:

@@ -10,6 +10,7 @@ import requests
 from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.secrets import SecretManagerReader
+from tests.clock import TEST_NOW
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_settings_fall_back_to_secret_manager(sandbox: SandboxServer) -> None:
 def test_secrets_from_the_world_file(small_world: dict[str, object]) -> None:
     world = {**small_world, "secrets": {"other-project": {"spotify-client-id": "from-world"}}}
 
-    with SandboxServer(world) as server:
+    with SandboxServer(world, start=TEST_NOW) as server:
         reader = SecretManagerReader("other-project", endpoint=f"{server.url}/secretmanager")
 
         assert reader.read("spotify-client-id") == "from-world"

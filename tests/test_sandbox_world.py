@@ -19,6 +19,7 @@ from etl.sources import ticketmaster as tm
 from sandbox.geo import STATE_CODES
 from sandbox.world import generate_world
 from shared.names import performer_key
+from tests.clock import TEST_DAY, TEST_NOW
 from tests.conftest import REPO_ROOT, free_port
 
 
@@ -244,7 +245,7 @@ def test_world_command_prints_the_same_world_for_the_same_seed() -> None:
 
 def test_serve_command_serves_a_world_file(tmp_path: Path) -> None:
     world_file = tmp_path / "world.json"
-    world_file.write_text(json.dumps(generate_world(60, 120, seed=2)))
+    world_file.write_text(json.dumps(generate_world(60, 120, seed=2, start=TEST_DAY)))
     port = free_port()
     process = subprocess.Popen(
         [
@@ -258,19 +259,20 @@ def test_serve_command_serves_a_world_file(tmp_path: Path) -> None:
             str(world_file),
             "--mode",
             "extended",
+            "--now",
+            TEST_NOW.isoformat(),
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        while True:  # until it listens, or has died; a hang is pytest-timeout's
             try:
                 stats = requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=2).json()
                 break
             except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 time.sleep(0.2)
         answer = requests.get(
             f"http://127.0.0.1:{port}/seatgeek/2/events",

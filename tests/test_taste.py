@@ -12,7 +12,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -56,6 +56,7 @@ from shared.taste import (
 )
 from shared.taste_read import count_plays, read_profile
 from shared.tokens import TokenBox
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 from tests.contract import load_real
 from tests.web_helpers import csrf_token, follow_sign_in, sign_in, turn_history_on
@@ -350,12 +351,12 @@ def taste_requests(sandbox: SandboxServer) -> int:
 
 def age(store: FolderStore, user: str, hours: float) -> None:
     """Make a profile read `hours` ago."""
-    moment = (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = (clock_now() - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
     update_taste(store, user, lambda r: replace(r, refreshed_at=moment))
 
 
 def run(store: FolderStore, app_settings: Settings) -> Any:
-    return collect(store, app_settings, RequestLedger(), now=datetime.now(UTC), sleep=lambda s: 0)
+    return collect(store, app_settings, RequestLedger(), now=clock_now(), sleep=lambda s: 0)
 
 
 def test_people_who_never_opt_in_are_never_asked_for_their_artists(web: Flask) -> None:
@@ -401,7 +402,7 @@ def test_with_history_on_taste_asks_for_plays_too_and_counts_them(
     sign_in(client, "alice")
     turn_history_on(client, "alice")
     history_token = load_record(store, "alice")[0].sealed_refresh_token  # type: ignore[index]
-    collect_everyone(store, app_settings, RequestLedger(), now=datetime.now(UTC))
+    collect_everyone(store, app_settings, RequestLedger(), now=clock_now())
 
     asked = start_taste(client)
     assert {"user-top-read", "user-follow-read", HISTORY_SCOPE} <= scope_of(asked)
@@ -455,7 +456,7 @@ def test_refresh_now_reads_a_day_old_profile_with_the_stored_grant(
 
     record = load_taste(store, "alice")[0]  # type: ignore[index]
     assert taste_requests(sandbox) == record.requests > 0
-    assert not record.due(datetime.now(UTC))
+    assert not record.due(clock_now())
     assert set(record.artists) == sandbox_artists(sandbox, "alice")
 
 
@@ -474,7 +475,7 @@ def test_the_daily_job_refreshes_due_profiles_only(
     assert (summary.paused, summary.failed, summary.stopped) == (0, 0, "")
     assert summary.requests == taste_requests(sandbox) > 0
     assert load_taste(store, "alice") == alice_before
-    assert not load_taste(store, "bob")[0].due(datetime.now(UTC))  # type: ignore[index]
+    assert not load_taste(store, "bob")[0].due(clock_now())  # type: ignore[index]
 
 
 def test_a_revoked_grant_pauses_only_that_person(
@@ -524,7 +525,7 @@ def test_the_job_answers_only_cron_and_has_its_own_lease(
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["refreshed"] == 1
     assert store.generation(TASTE_LEASE_NAME) is None  # released
-    take_lease(store, "another", now=datetime.now(UTC), name=TASTE_LEASE_NAME)
+    take_lease(store, "another", now=clock_now(), name=TASTE_LEASE_NAME)
     assert etl.get("/tasks/taste", headers=CRON).status_code == 409
 
 
@@ -591,6 +592,6 @@ def test_a_profile_that_cannot_be_read_at_once_is_read_later_never_a_500(
 
     assert answer.status_code == 302
     record = load_taste(store, "alice")[0]  # type: ignore[index]
-    assert record.status == ACTIVE and record.due(datetime.now(UTC)) and record.problem
+    assert record.status == ACTIVE and record.due(clock_now()) and record.problem
     page = client.get("/taste").get_data(as_text=True)
     assert "reads them again within a day" in page

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +21,10 @@ from shared.datasets import ARTISTS, CONCERTS, load_dataset
 from shared.names import performer_key
 from shared.spotify import RequestLedger, SpotifyApi
 from shared.storage import FolderStore
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 
-NOW = datetime.now(UTC)
+NOW = clock_now()
 
 # Four performers: "a" plays soonest, "d" last.
 SHOWS = {

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.config import Settings, load_settings
-from tests.conftest import BASE_ENV
+from tests.conftest import APP_ENGINE_ENV
 from web import create_app
 
 
@@ -31,7 +31,7 @@ def test_unknown_page_is_a_readable_404(client: FlaskClient) -> None:
 
 
 def test_session_cookies_are_secure_in_production() -> None:
-    settings = load_settings({**BASE_ENV, "GAE_ENV": "standard", "DATA_URL": "gs://bucket/p"})
+    settings = load_settings({**APP_ENGINE_ENV, "DATA_URL": "gs://bucket/p"})
 
     app = create_app(settings, store=object())  # type: ignore[arg-type]
 

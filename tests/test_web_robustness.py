@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,12 +28,13 @@ from shared.names import performer_key
 from shared.serving import shape_rows
 from shared.storage import FolderStore
 from shared.text import clean_name
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
 from web import create_app
 from web.data import DatasetCache
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock_now().date()
 HOSTILE_CITY = "Aus\x00tin\u202e"
 HOSTILE_ARTIST = "Evil\u202eName\x00\x07"
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")

@@ -33,10 +33,11 @@ from shared.saved_areas import (
 from shared.serving import read_state, shape_rows, shape_tracks, write_layout
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
+from tests.clock import clock_now
 from tests.conftest import web_app
 from tests.web_helpers import csrf_token, rebuild_serving, sign_in
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock_now().date()
 
 
 def busiest_state(store: FolderStore) -> str:

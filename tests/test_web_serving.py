@@ -40,11 +40,12 @@ from shared.serving import (
 )
 from shared.shows_data import PackedTracks, ShowTexts, Track, TracksOf, load_shows, miles_from
 from shared.storage import FolderStore
+from tests.clock import clock_now
 from tests.conftest import BASE_ENV, web_app
 from tests.web_helpers import rebuild_serving
 from web.data import DatasetCache, DataUnavailableError
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock_now().date()
 
 
 def without_layout(store: FolderStore, tmp_path: Path) -> FolderStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,12 +20,13 @@ from shared.config import STATE_NAMES, load_settings
 from shared.datasets import CONCERTS, load_dataset, save_dataset
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
-from tests.conftest import BASE_ENV
+from tests.clock import clock_now
+from tests.conftest import APP_ENGINE_ENV
 from tests.web_helpers import csrf_token, rebuild_serving, sign_in
 from web import create_app
 from web.data import DatasetCache
 
-TODAY = datetime.now(UTC).date()
+TODAY = clock_now().date()
 
 
 def busiest_state(store: FolderStore) -> str:
@@ -118,9 +119,8 @@ def test_cookies_are_secure_outside_local_runs(
     sandbox: SandboxServer, data_copy: FolderStore
 ) -> None:
     env = {
-        **BASE_ENV,
+        **APP_ENGINE_ENV,
         **sandbox.settings_env(),
-        "GAE_ENV": "standard",
         "DATA_URL": "gs://bucket/x",
         "SPOTIFY_REDIRECT_URI": "https://example.appspot.com/callback",
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pandas as pd
 import requests
@@ -12,6 +11,7 @@ from werkzeug.test import TestResponse
 
 from shared.shows_data import StateData, state_data
 from shared.storage import Store
+from tests.clock import clock_now
 
 
 def sign_in(client: FlaskClient, user: str = "alice") -> TestResponse:
@@ -52,7 +52,7 @@ def rebuild_serving(store: Store) -> None:
     """Rebuild the serving layout after a test changed the datasets, as the ETL does after a run."""
     from etl.serving import build_serving_layout
 
-    build_serving_layout(store, now=datetime.now(UTC))
+    build_serving_layout(store, now=clock_now())
 
 
 def state_of(rows: pd.DataFrame) -> StateData:
