@@ -413,9 +413,9 @@ class _Builder:
             for number, album in enumerate(albums):
                 if number == 0 and newest_recent:
                     day = start - timedelta(days=rng.randint(30, 900))
-                else:
-                    day = date(rng.randint(1965, start.year - 4), rng.randint(1, 12), 1)
-                    day += timedelta(days=rng.randint(0, 27))
+                else:  # 4 to 60 years back: the same draws whatever the start's year
+                    year = start.year - rng.randint(4, 60)
+                    day = date(year, rng.randint(1, 12), 1) + timedelta(days=rng.randint(0, 27))
                 album["release_date"] = day.isoformat()
 
     def use(self, name: str) -> bool:

@@ -203,19 +203,20 @@ def test_a_state_is_read_on_first_use_and_then_kept(data_copy: FolderStore) -> N
 
 def test_states_beyond_the_budget_leave_least_recently_used_first(data_copy: FolderStore) -> None:
     probe = DatasetCache(data_copy, check_every=0)
-    states = sorted(probe.shows().states)
-    sizes = {code: probe.shows().state(code).nbytes for code in states[:6]}
-    budget = sizes[states[0]] + sizes[states[1]] + sizes[states[2]]
+    sizes = {code: probe.shows().state(code).nbytes for code in sorted(probe.shows().states)}
+    # The largest state leaves first, so the fourth fits once it has gone (data for the test).
+    largest, first, third, fourth = sorted(sizes, key=lambda code: -sizes[code])[:4]
+    budget = sizes[first] + sizes[largest] + sizes[third]
     cache = DatasetCache(data_copy, check_every=0, budget_bytes=budget)
     data = cache.shows()
 
-    for code in states[:3]:
+    for code in (first, largest, third):
         data.state(code)
-    data.state(states[0])  # used again: now the most recent
-    data.state(states[3])  # over budget: the least recently used leave
+    data.state(first)  # used again: now the most recent
+    data.state(fourth)  # over budget: the least recently used leave
 
     held = list(cache.layout.cache)
-    assert states[0] in held and states[3] in held and states[1] not in held
+    assert held == [third, first, fourth]
     assert cache.layout.cached_bytes <= budget
 
 
