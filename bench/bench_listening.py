@@ -101,7 +101,7 @@ def time_import(app: Flask, files: list[Path], store: FolderStore) -> dict[str, 
         started = time.perf_counter()
         answer = client.post(
             "/listening/import",
-            data={"csrf_token": token, "files": [(io.BytesIO(body), path.name)]},
+            data={"csrf_token": token, "mine": "1", "files": [(io.BytesIO(body), path.name)]},
             content_type="multipart/form-data",
         )
         seconds.append(time.perf_counter() - started)
@@ -110,7 +110,11 @@ def time_import(app: Flask, files: list[Path], store: FolderStore) -> dict[str, 
     token = csrf_token(client.get("/listening"))
     client.post(
         "/listening/import",
-        data={"csrf_token": token, "files": [(io.BytesIO(files[0].read_bytes()), files[0].name)]},
+        data={
+            "csrf_token": token,
+            "mine": "1",
+            "files": [(io.BytesIO(files[0].read_bytes()), files[0].name)],
+        },
         content_type="multipart/form-data",
     )
     return {

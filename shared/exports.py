@@ -9,6 +9,7 @@ skipped and counted by kind.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import zipfile
@@ -20,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from shared.plays import EXPORT, json_list, parse_played_at, plays_frame
+from shared.json_rows import JsonRowsError, iter_rows, json_kind
+from shared.plays import EXPORT, PLAY_COLUMNS, empty_plays, json_list, parse_played_at
 
 EXTENDED = "extended"
 ACCOUNT = "account"
@@ -30,6 +32,9 @@ MB = 1024 * 1024
 REQUEST_UNPACK_BYTES = 100 * MB
 MEMBER_UNPACK_BYTES = 40 * MB
 MAX_MEMBERS = 1_000  # Spotify's zips hold tens of files
+# The account export's file about the account: its `username` names whose export it is.
+USERDATA_MEMBER = "userdata.json"
+USERDATA_MAX_BYTES = 64 * 1024
 
 # Skip reasons.
 EPISODE = "episode"
@@ -38,19 +43,36 @@ VIDEO = "video"
 LOCAL = "local"  # a file on the listener's device: no Spotify track id
 NO_TRACK = "no_track"  # all-null rows, and the account export's "Unknown Track"
 
+# Spotify began in 2006: a play outside these years is a damaged or made-up file (and beyond
+# what pandas' timestamps hold, 1677-2262, which the stats and the merge use).
+FIRST_PLAY_YEAR, LAST_PLAY_YEAR = "2006", "2100"
 _TRACK_URI = re.compile(r"spotify:track:([0-9A-Za-z]{22})")
 _EXTENDED_MARKERS = {"ts", "spotify_track_uri", "master_metadata_track_name"}
 _ACCOUNT_MARKERS = {"endTime", "trackName", "msPlayed"}
 _AUDIOBOOK_KEYS = ("audiobook_uri", "audiobook_title", "audiobook_chapter_uri")
+# The account export's podcast and audiobook rows: endTime and msPlayed, and these names.
+_ACCOUNT_EPISODE_KEYS = {"podcastName", "episodeName"}
+_ACCOUNT_AUDIOBOOK_KEYS = {"audiobookName", "chapterName"}
 # Spotify's names, found anywhere in a member's name: people rename files ("endsong_1 (1).json",
 # "2024__Streaming_History_Audio_2024_4.json") and that must not hide their history.
 _HISTORY_MEMBER = re.compile(
     r"(Streaming_History_Audio_|endsong_\d|StreamingHistory\d|StreamingHistory_music_\d)",
     re.IGNORECASE,
 )
+# Why a file of an upload was left out, as the page words it.
+VIDEO_FILE = "video history (music videos and video podcasts), not music plays"
+PODCAST_FILE = "podcast history"
+AUDIOBOOK_FILE = "audiobook history"
+NOT_HISTORY = "not listening history"
+
+
+# Spotify's other history files, by what they are: left out alone or in a zip alike. A Video
+# file's rows look like music (a music video carries a track uri), so only its name tells; the
+# account export's podcast and audiobook rows are told by their keys too (see _account_row).
 _IGNORED_MEMBERS = (
-    (re.compile(r"Streaming_History_Video_", re.IGNORECASE), "video"),
-    (re.compile(r"StreamingHistory_podcast_", re.IGNORECASE), "podcasts"),
+    (re.compile(r"Streaming_History_Video_", re.IGNORECASE), VIDEO_FILE),
+    (re.compile(r"StreamingHistory_podcast_", re.IGNORECASE), PODCAST_FILE),
+    (re.compile(r"StreamingHistory_audiobook_", re.IGNORECASE), AUDIOBOOK_FILE),
 )
 
 
@@ -161,64 +183,96 @@ class _ZipMember(UploadMember):
 
 @dataclass(frozen=True)
 class Unpacked:
-    """The listening-history files of an upload, and the names left out with the reason."""
+    """The listening-history files of an upload, the names left out with the reason, and the
+    Spotify account the upload says it is of (the account export's Userdata.json), if any."""
 
     files: list[UploadMember]
     ignored: list[tuple[str, str]]
+    account_names: frozenset[str] = frozenset()
 
 
 def parse_export_file(name: str, data: bytes) -> ExportFile:
-    """Return the plays of one export file; ExportFileError when a row is not as Spotify has it."""
+    """Return the plays of one export file; ExportFileError when a row is not as Spotify has it.
+
+    The file is read as a stream (shared/json_rows.py): its shape is known from its first row,
+    a wrong row refuses it there, and memory holds one row and the plays read so far.
+    """
+    rows = iter_rows(data)
     try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # ValueError: JSONDecodeError and numbers of over 4300 digits; RecursionError: nesting.
-        raise ExportFileError(f"{name} is not JSON Spotify writes") from None
-    if isinstance(document, dict) and "playlists" in document:
-        raise ExportFileError(f"{name} is a list of playlists, not listening history")
-    if not isinstance(document, list):
-        raise ExportFileError(f"{name} is not a list of plays")
-    for number, row in enumerate(document, start=1):
-        if not isinstance(row, dict):
-            raise ExportFileError(f"{name}: row {number} is not a play but {_json_kind(row)}")
-    layout = _layout(name, document)
-    # Video fields are looked for only when the file has any (keys are the same in every row).
-    video_keys = tuple({key for row in document for key in row if key.startswith("video")})
-    read_row = (lambda row: _extended_row(row, video_keys)) if layout == EXTENDED else _account_row
-    skipped: Counter[str] = Counter()
-    usernames: set[str] = set()
-    rows = []
-    for number, row in enumerate(document, start=1):
-        try:
-            play = read_row(row)
-        except _RowError as error:
-            raise ExportFileError(f"{name}: row {number} {error}") from None
+        first = next(rows, None)
+        layout = _layout(name, first)
+        reader = _ExtendedReader() if layout == EXTENDED else _AccountReader()
+        count = 0
+        if first is not None:
+            for count, row in enumerate(itertools.chain([first], rows), start=1):
+                try:
+                    reader.add(row)
+                except _RowError as error:
+                    raise ExportFileError(f"{name}: row {count} {error}") from None
+    except JsonRowsError as error:
+        raise ExportFileError(f"{name}{error}") from None
+    return ExportFile(name, layout, reader.frame(), count, reader.skipped, reader.usernames)
+
+
+class _PlaysBuilder:
+    """The plays of a file as columns of text, each distinct value held once (a track's name,
+    artist and uri recur on thousands of rows)."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[str]] = {column: [] for column in PLAY_COLUMNS}
+        self._values: dict[str, str] = {}
+        self.skipped: Counter[str] = Counter()
+        self.usernames: set[str] = set()
+
+    def append(self, play: dict[str, str]) -> None:
+        values = self._values
+        for column, cells in self.columns.items():
+            value = play.get(column, "")
+            cells.append(values.setdefault(value, value))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.columns["played_at"]:
+            return empty_plays()
+        return pd.DataFrame(self.columns, columns=list(PLAY_COLUMNS), dtype=str)
+
+
+class _ExtendedReader(_PlaysBuilder):
+    def add(self, row: dict[str, Any]) -> None:
+        username = row.get("username")
+        if isinstance(username, str) and username:
+            self.usernames.add(username)
+        play = _extended_row(row)
         if isinstance(play, str):
-            skipped[play] += 1
+            self.skipped[play] += 1
         else:
-            rows.append(play)
-        if isinstance(row.get("username"), str) and row["username"]:
-            usernames.add(row["username"])
-    return ExportFile(name, layout, plays_frame(rows), len(document), skipped, usernames)
+            self.append(play)
+
+
+class _AccountReader(_PlaysBuilder):
+    def add(self, row: dict[str, Any]) -> None:
+        play = _account_row(row)
+        if isinstance(play, str):
+            self.skipped[play] += 1
+        else:
+            self.append(play)
 
 
 class _RowError(Exception):
     """What is wrong with one row, finished into an ExportFileError naming the file and row."""
 
 
-def _layout(name: str, rows: list[dict[str, Any]]) -> str:
-    """Tell the layout by the keys of the rows (an empty file by its name)."""
-    keys = set().union(*rows) if rows else set()
-    if keys & _EXTENDED_MARKERS:
-        return EXTENDED
-    if keys & _ACCOUNT_MARKERS:
-        return ACCOUNT
-    if not rows:
+def _layout(name: str, first: dict[str, Any] | None) -> str:
+    """Tell the layout by the keys of the first row (an empty file by its name)."""
+    if first is None:
         return ACCOUNT if PurePosixPath(name).name.startswith("StreamingHistory") else EXTENDED
+    if first.keys() & _EXTENDED_MARKERS:
+        return EXTENDED
+    if first.keys() & _ACCOUNT_MARKERS:
+        return ACCOUNT
     raise ExportFileError(f"{name} is not listening history: its rows have no 'ts' or 'endTime'")
 
 
-def _extended_row(row: dict[str, Any], video_keys: tuple[str, ...] = ()) -> dict[str, str] | str:
+def _extended_row(row: dict[str, Any]) -> dict[str, str] | str:
     """Return one extended-history row as a play, or the reason it is skipped."""
     ms_played = _ms_played(row, "ms_played")
     played_at = _time(row, "ts")
@@ -235,7 +289,7 @@ def _extended_row(row: dict[str, Any], video_keys: tuple[str, ...] = ()) -> dict
         return EPISODE
     if any(row.get(key) for key in _AUDIOBOOK_KEYS):
         return AUDIOBOOK
-    if any(row.get(key) is not None for key in video_keys):
+    if any(key.startswith("video") and row[key] is not None for key in row):
         return VIDEO
     uri, track = names["spotify_track_uri"], names["master_metadata_track_name"]
     if not uri or not track:
@@ -263,6 +317,11 @@ def _account_row(row: dict[str, Any]) -> dict[str, str] | str:
     """Return one account-data row as a play (names only), or the reason it is skipped."""
     ms_played = _ms_played(row, "msPlayed")
     played_at = _time(row, "endTime")
+    # StreamingHistory_podcast_N.json and StreamingHistory_audiobook_N.json rows, however named.
+    if row.keys() & _ACCOUNT_EPISODE_KEYS:
+        return EPISODE
+    if row.keys() & _ACCOUNT_AUDIOBOOK_KEYS:
+        return AUDIOBOOK
     track, artist = _text_or_null(row, "trackName"), _text_or_null(row, "artistName")
     if not track or (track == "Unknown Track" and artist == "Unknown Artist"):
         return NO_TRACK
@@ -285,9 +344,12 @@ def _time(row: dict[str, Any], key: str) -> str:
     if key not in row or row[key] is None:
         raise _RowError(f"has no time ({key!r})")
     try:
-        return parse_played_at(row[key])
+        played_at = parse_played_at(row[key])
     except ValueError:
-        raise _RowError(f"has a time Spotify never writes ({key!r}: {row[key]!r})") from None
+        played_at = ""
+    if not FIRST_PLAY_YEAR <= played_at[:4] < LAST_PLAY_YEAR:
+        raise _RowError(f"has a time Spotify never writes ({key!r}: {row[key]!r})")
+    return played_at
 
 
 def _ms_played(row: dict[str, Any], key: str) -> int:
@@ -304,13 +366,8 @@ def _text_or_null(row: dict[str, Any], key: str) -> str | None:
         raise _RowError(f"has no {key!r}")
     value = row[key]
     if value is not None and not isinstance(value, str):
-        raise _RowError(f"has {_json_kind(value)} as {key!r}, not text")
+        raise _RowError(f"has {json_kind(value)} as {key!r}, not text")
     return value
-
-
-def _json_kind(value: Any) -> str:
-    kinds = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list"}
-    return "null" if value is None else kinds.get(type(value), "an object")
 
 
 def unpack_upload(
@@ -327,6 +384,9 @@ def unpack_upload(
         return _unpack_zip(filename, data, budget, max_members)
     if filename.lower().endswith(".json"):
         name = PurePosixPath(filename.replace("\\", "/")).name
+        kind = _other_history(name)
+        if kind:  # left out as it would be in Spotify's zip
+            return Unpacked([], [(name, kind)])
         return Unpacked([_JsonMember(filename, name, budget, data)], [])
     raise ExportFileError(f"{filename} is neither a .json file nor the .zip Spotify sends")
 
@@ -343,13 +403,30 @@ def _unpack_zip(filename: str, data: bytes, budget: UnpackBudget, max_members: i
         raise ExportFileError(f"{filename} holds {len(members)} files, more than a Spotify export")
     files: list[UploadMember] = []
     ignored: list[tuple[str, str]] = []
+    account_names: set[str] = set()
     for info in members:
         reason = _ignore_reason(info.filename)
         if reason:
             ignored.append((info.filename, reason))
+            if PurePosixPath(info.filename).name.lower() == USERDATA_MEMBER:
+                account_names |= _userdata_names(_ZipMember(filename, budget, archive, info), info)
             continue
         files.append(_ZipMember(filename, budget, archive, info))
-    return Unpacked(files, ignored)
+    return Unpacked(files, ignored, frozenset(account_names))
+
+
+def _userdata_names(member: UploadMember, info: zipfile.ZipInfo) -> set[str]:
+    """Return the username of the account export's Userdata.json (`{"username": ..., "email":
+    ..., "country": ..., "creationTime": ...}`, as public parsers of the export read it); an
+    empty set when it is missing, too big to be that file, or unreadable."""
+    if info.file_size > USERDATA_MAX_BYTES:
+        return set()
+    try:
+        document = json.loads(member.read())
+    except (ExportFileError, ValueError, RecursionError):
+        return set()
+    username = document.get("username") if isinstance(document, dict) else None
+    return {username} if isinstance(username, str) and username else set()
 
 
 def _ignore_reason(member_name: str) -> str:
@@ -357,13 +434,18 @@ def _ignore_reason(member_name: str) -> str:
     parts = PurePosixPath(member_name).parts
     base = parts[-1] if parts else ""
     if any(part.startswith(".") or part == "__MACOSX" for part in parts):
-        return "not listening history"
+        return NOT_HISTORY
     if not base.lower().endswith(".json"):
-        return "not listening history"
+        return NOT_HISTORY
+    return _other_history(base) or ("" if _HISTORY_MEMBER.search(base) else NOT_HISTORY)
+
+
+def _other_history(name: str) -> str:
+    """Return what a history file that is not music plays is ('' for any other name)."""
     for pattern, reason in _IGNORED_MEMBERS:
-        if pattern.search(base):
+        if pattern.search(name):
             return reason
-    return "" if _HISTORY_MEMBER.search(base) else "not listening history"
+    return ""
 
 
 def _megabytes(size: int) -> str:

@@ -31,7 +31,14 @@ import pandas as pd
 
 from shared.spotify_errors import SpotifyShapeError
 from shared.spotify_records import page_items, parse_track, require_object, track_problem
-from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
+from shared.storage import (
+    IF_ABSENT,
+    ConflictError,
+    NotFoundError,
+    Store,
+    check_name,
+    retry_on_conflict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +157,12 @@ def month_objects(store: Store, user_id: str) -> list[str]:
     )
 
 
+_EMPTY_PLAYS = pd.DataFrame({column: pd.Series([], dtype=str) for column in PLAY_COLUMNS})
+
+
 def empty_plays() -> pd.DataFrame:
-    """Return a frame of no plays, with the columns."""
-    return pd.DataFrame({column: pd.Series([], dtype=str) for column in PLAY_COLUMNS})
+    """Return a frame of no plays, with the columns (a copy: callers may add to it)."""
+    return _EMPTY_PLAYS.copy()
 
 
 def read_month_frame(data: bytes) -> pd.DataFrame:
@@ -169,9 +179,14 @@ def read_month_frame(data: bytes) -> pd.DataFrame:
 
 
 def month_frame_bytes(frame: pd.DataFrame) -> bytes:
-    """Write one month of plays, sorted by played_at, with exactly the columns."""
+    """Write one month of plays, sorted by played_at, with exactly the columns.
+
+    Lines end in CRLF (RFC 4180), as the datasets' do: the CSV writer then quotes every field
+    holding a CR or an LF, where with LF endings a bare CR in a name went unquoted and split its
+    row when read back (and on Python 3.11.0-3.11.8 broke the file for good).
+    """
     ordered = frame.loc[:, list(PLAY_COLUMNS)].sort_values("played_at", kind="stable")
-    return ordered.to_csv(index=False).encode()
+    return ordered.to_csv(index=False, lineterminator="\r\n").encode()
 
 
 def parse_recently_played(answer: Any) -> RecentPage:
@@ -277,6 +292,10 @@ def append_plays(store: Store, user_id: str, plays: pd.DataFrame) -> Appended:
         )
     added = doubles = 0
     months = []
+    # One listing says which months exist, so a month that does not is never read (an import of
+    # a thousand months is a thousand writes, not four thousand requests). What was read or
+    # written here is kept for the months next door; a conflict reads afresh.
+    known = months_read(store, user_id)
     for month, month_plays in plays.groupby(plays["played_at"].str[:7], sort=True):
         name = month_object(user_id, str(month))
         neighbours = [
@@ -289,18 +308,23 @@ def append_plays(store: Store, user_id: str, plays: pd.DataFrame) -> Appended:
             month_plays: pd.DataFrame = month_plays,
             neighbours: list[str] = neighbours,
         ) -> Merged:
-            existing, generation = read_month(store, name)
-            context = [read_month(store, neighbour)[0] for neighbour in neighbours]
+            existing, generation = known.read(name)
+            context = [known.read(neighbour)[0] for neighbour in neighbours]
             merged = merge_plays(
                 existing, month_plays, context=pd.concat(context) if context else None
             )
             if merged.added:
-                store.write(
-                    name,
-                    month_frame_bytes(merged.frame),
-                    if_generation_match=generation,
-                    content_type="text/csv",
-                )
+                try:
+                    written = store.write(
+                        name,
+                        month_frame_bytes(merged.frame),
+                        if_generation_match=generation,
+                        content_type="text/csv",
+                    )
+                except ConflictError:
+                    known.forget(name, *neighbours)
+                    raise
+                known.wrote(name, merged.frame, written)
             return merged
 
         merged = retry_on_conflict(name, attempt)
@@ -313,6 +337,37 @@ def append_plays(store: Store, user_id: str, plays: pd.DataFrame) -> Appended:
         extra={"user_id": user_id, "added": added, "doubles": doubles, "months": len(months)},
     )
     return Appended(added, doubles, tuple(months))
+
+
+class _MonthsRead:
+    """A user's month files as one append sees them: listed once, each read at most once."""
+
+    def __init__(self, store: Store, names: dict[str, int]) -> None:
+        self.store = store
+        self.listed = names
+        self.frames: dict[str, tuple[pd.DataFrame, int]] = {}
+
+    def read(self, name: str) -> tuple[pd.DataFrame, int]:
+        if name not in self.frames:
+            listed = name in self.listed
+            self.frames[name] = (
+                read_month(self.store, name) if listed else (empty_plays(), IF_ABSENT)
+            )
+        return self.frames[name]
+
+    def wrote(self, name: str, frame: pd.DataFrame, generation: int) -> None:
+        self.frames[name] = (frame, generation)
+
+    def forget(self, *names: str) -> None:
+        """Read these again from the store (another writer changed or made one)."""
+        for name in names:
+            self.frames.pop(name, None)
+            self.listed[name] = -1  # may exist now: ask the store
+
+
+def months_read(store: Store, user_id: str) -> _MonthsRead:
+    """List a user's month files once, for an append that reads each at most once."""
+    return _MonthsRead(store, store.generations(plays_prefix(user_id)))
 
 
 def _months_near(month: str, plays: pd.DataFrame, reach_ms: int) -> list[str]:

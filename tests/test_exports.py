@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from shared.exports import (
     ACCOUNT,
     EXTENDED,
+    NOT_HISTORY,
+    PODCAST_FILE,
+    VIDEO_FILE,
     ExportFileError,
     UnpackBudget,
     parse_export_file,
@@ -137,7 +140,7 @@ NAME = "Streaming_History_Audio_2024_4.json"
     ("data", "message"),
     [
         (b"\x89PNG not json", f"{NAME} is not JSON Spotify writes"),
-        (b"[" * 100_000, f"{NAME} is not JSON Spotify writes"),
+        (b"[" * 100_000, f"{NAME}: row 1 is not a play but a list"),  # refused at once
         (b"[" + b"1" * 5_000 + b"]", f"{NAME} is not JSON Spotify writes"),
         (b'{"ts": "2024-01-01T00:00:00Z"}', f"{NAME} is not a list of plays"),
         (b'{"playlists": []}', f"{NAME} is a list of playlists, not listening history"),
@@ -242,10 +245,10 @@ def test_a_zip_gives_its_listening_history_in_any_folder() -> None:
         ("endsong_7.json", b"[4]"),
     ]
     assert unpacked.ignored == [
-        (folder + "Streaming_History_Video_2020-2024.json", "video"),
-        (folder + "ReadMeFirst_ExtendedStreamingHistory.pdf", "not listening history"),
-        ("MyData/StreamingHistory_podcast_0.json", "podcasts"),
-        ("MyData/Playlist1.json", "not listening history"),
+        (folder + "Streaming_History_Video_2020-2024.json", VIDEO_FILE),
+        (folder + "ReadMeFirst_ExtendedStreamingHistory.pdf", NOT_HISTORY),
+        ("MyData/StreamingHistory_podcast_0.json", PODCAST_FILE),
+        ("MyData/Playlist1.json", NOT_HISTORY),
     ]
 
 

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
-from shared.exports import ExportFileError, UnpackBudget, parse_export_file, unpack_upload
+from shared.history_import import LAST_IMPORT, import_export_files
 from shared.listening import (
     ACTIVE,
     DELETING,
@@ -53,14 +52,12 @@ from shared.listening import (
 from shared.places import plural
 from shared.plays import (
     PLAY_COLUMNS,
-    PlaysFileError,
-    append_plays,
     delete_history,
     month_objects,
     plays_prefix,
     read_month_frame,
 )
-from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, retry_on_conflict
+from shared.storage import IF_ABSENT, NotFoundError, Store, retry_on_conflict
 from shared.tokens import TokenBox
 from web import csrf
 from web import stats as stats_module
@@ -75,8 +72,6 @@ bp = Blueprint("listening", __name__)
 
 # App Engine refuses a request body over 32 MB; a bigger export goes file by file.
 IMPORT_LIMIT_BYTES = 32 * 1024 * 1024
-LAST_IMPORT = "last-import.json"
-MAX_LISTED = 30  # files named in an import's result
 TIMEZONE_KEY = "stats_tz"
 PAUSED_KEY = "history_paused"
 PAUSED_CHECKED_KEY = "history_paused_checked"
@@ -356,106 +351,16 @@ def import_export() -> Any:
         return _page(user, 400, problem="The form had expired. Please choose the files again.")
     if not uploads:
         return _page(user, 400, problem="Choose at least one file of your Spotify export.")
-    result = import_files(
+    result = import_export_files(
         store(),
         user["id"],
         [(u.filename or "file", u.read()) for u in uploads],
-        not_mine_confirmed=request.form.get("not_mine") == "1",
+        mine_confirmed="1" in (request.form.get("mine"), request.form.get("not_mine")),
         now=utc_now(),
     )
     if not result["files"]:
         return _page(user, 400, problem="Nothing was imported.", import_result=result)
     return redirect(url_for("listening.page", _anchor="last-import"), code=303)
-
-
-def import_files(
-    data: Store,
-    user_id: str,
-    uploads: list[tuple[str, bytes]],
-    *,
-    not_mine_confirmed: bool,
-    now: datetime,
-) -> dict[str, Any]:
-    """Parse every upload, append the files that are whole and the person's, and say what happened.
-
-    The result is kept as `plays/<user>/last-import.json` and shown on the page.
-    """
-    accepted: list[dict[str, Any]] = []  # each file kept: its name, plays and what it left out
-    refused: list[dict[str, str]] = []
-    ignored: list[dict[str, str]] = []
-    wrong_user = False
-    added = doubles = 0
-    budget = UnpackBudget()  # one for the whole request: a zip bomb cannot fill the memory
-    for name, body in uploads:
-        try:
-            unpacked = unpack_upload(name, body, budget=budget)
-        except ExportFileError as error:
-            refused.append({"name": name, "why": str(error)})
-            continue
-        ignored += [{"name": n, "why": why} for n, why in unpacked.ignored]
-        for member in unpacked.files:
-            # One file at a time: read, parse, keep; its bytes and rows go before the next.
-            try:
-                parsed = parse_export_file(member.name, member.read())
-            except ExportFileError as error:
-                refused.append({"name": member.name, "why": str(error)})
-                continue
-            others = sorted(parsed.usernames - {user_id})
-            if others and not not_mine_confirmed:
-                wrong_user = True
-                refused.append(
-                    {
-                        "name": member.name,
-                        "why": f"{member.name} is the history of Spotify account "
-                        f"{', '.join(others)}, not yours ({user_id}). If it is yours, tick "
-                        '"This export is mine" and upload it again.',
-                    }
-                )
-                continue
-            try:
-                appended = append_plays(data, user_id, parsed.plays) if len(parsed.plays) else None
-            except (PlaysFileError, ConflictError) as error:
-                logger.error("an import could not be kept", extra={"error": str(error)})
-                refused.append(
-                    {
-                        "name": member.name,
-                        "why": f"{member.name} could not be kept: a file of your saved history "
-                        "could not be read or kept changing. Nothing already saved was "
-                        "changed; import it again later (plays already kept are not doubled).",
-                    }
-                )
-                continue
-            if appended is not None:
-                added += appended.added
-                doubles += appended.doubles
-            accepted.append(
-                {"name": parsed.name, "plays": len(parsed.plays), "skipped": parsed.skipped}
-            )
-    skipped: Counter[str] = Counter()
-    for kept in accepted:
-        skipped.update(kept["skipped"])
-    result: dict[str, Any] = {
-        "at": _iso(now),
-        "files": [
-            {"name": f["name"], "plays": f["plays"], "skipped": sum(f["skipped"].values())}
-            for f in accepted
-        ][:MAX_LISTED],
-        "file_count": len(accepted),
-        "plays": sum(f["plays"] for f in accepted),
-        "added": added,
-        "doubles": doubles,
-        "skipped": dict(skipped),
-        "refused": refused[:MAX_LISTED],
-        "ignored": ignored[:MAX_LISTED],
-        "wrong_user": wrong_user,
-    }
-    if accepted:
-        data.write(
-            plays_prefix(user_id) + LAST_IMPORT,
-            json.dumps(result, indent=2).encode(),
-            content_type="application/json",
-        )
-    return result
 
 
 def history_version(data: Store, user_id: str) -> int:

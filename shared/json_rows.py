@@ -1,0 +1,134 @@
+"""Read a JSON array of flat objects a row at a time: memory bounded by a row, whatever the file.
+
+`json.loads` builds the whole document before anything can be checked, so 39 MB of `[{},{},...]`
+becomes 13 million dicts (over a gigabyte) before the first row is refused. Here the bytes are
+parsed as a stream of events (ijson, on its yajl C backend), each row is built from its scalar
+fields alone and handed on, and a file whose shape is wrong is refused at its first wrong row.
+A list or object inside a row is never built: it stands as a `Nested` marker, which readers of
+that field refuse and everyone else passes over. Work is linear in the file's bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import ijson
+
+# Spotify's rows have 4 (account export) to 23 (extended, 2025) fields; room for later ones.
+MAX_ROW_FIELDS = 200
+_BOM = b"\xef\xbb\xbf"
+_SCALARS = {"null", "boolean", "integer", "double", "number", "string"}
+
+
+class JsonRowsError(ValueError):
+    """The bytes are not a JSON array of objects: the message ends a sentence about the file."""
+
+
+class Nested:
+    """A list or an object found as a row's field: its kind only, never its content."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __bool__(self) -> bool:
+        return False  # never taken for a present uri or name
+
+    def __repr__(self) -> str:
+        return self.kind
+
+
+def json_kind(value: Any) -> str:
+    """Name a JSON value's kind for a person: "a number", "text", "a list", ..."""
+    if isinstance(value, Nested):
+        return value.kind
+    kinds = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list"}
+    return "null" if value is None else kinds.get(type(value), "an object")
+
+
+def iter_rows(data: bytes) -> Iterator[dict[str, Any]]:
+    """Yield each object of the top-level array of `data`, with its scalar fields.
+
+    JsonRowsError, as soon as it is seen: bytes that are not JSON (or not UTF-8), a document
+    that is not an array (" is a list of playlists" for the account export's playlist file), a
+    row that is not an object, a row of more than MAX_ROW_FIELDS fields.
+    """
+    events = ijson.basic_parse(io.BytesIO(data.removeprefix(_BOM)), use_float=True)
+    try:
+        yield from _rows(events)
+    except ijson.JSONError:
+        raise JsonRowsError(" is not JSON Spotify writes") from None
+    except UnicodeDecodeError:
+        raise JsonRowsError(" is not JSON Spotify writes") from None
+
+
+def _rows(events: Iterator[tuple[str, Any]]) -> Iterator[dict[str, Any]]:
+    first = next(events, None)
+    if first is None:
+        raise JsonRowsError(" is not JSON Spotify writes")
+    event, _ = first
+    if event == "start_map":
+        if _has_top_level_key(events, "playlists"):
+            raise JsonRowsError(" is a list of playlists, not listening history")
+        raise JsonRowsError(" is not a list of plays")
+    if event != "start_array":
+        raise JsonRowsError(" is not a list of plays")
+    for number, (event, value) in enumerate(events, start=1):
+        if event == "end_array":
+            break
+        if event != "start_map":
+            kind = json_kind(value) if event in _SCALARS else _container_kind(event)
+            raise JsonRowsError(f": row {number} is not a play but {kind}")
+        yield _row(events, number)
+    if next(events, None) is not None:
+        raise JsonRowsError(" is not JSON Spotify writes")
+
+
+def _row(events: Iterator[tuple[str, Any]], number: int) -> dict[str, Any]:
+    """Build one row from the events after its start_map, up to its end_map."""
+    row: dict[str, Any] = {}
+    key = ""
+    for event, value in events:
+        if event == "end_map":
+            return row
+        if event == "map_key":
+            key = value
+            if len(row) >= MAX_ROW_FIELDS:
+                raise JsonRowsError(f": row {number} has more than {MAX_ROW_FIELDS} fields")
+        elif event in _SCALARS:
+            row[key] = value
+        else:  # a list or an object: passed over, event by event, never built
+            row[key] = Nested(_container_kind(event))
+            _skip_container(events)
+    raise JsonRowsError(" is not JSON Spotify writes")
+
+
+def _skip_container(events: Iterator[tuple[str, Any]]) -> None:
+    depth = 1
+    for event, _ in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def _has_top_level_key(events: Iterator[tuple[str, Any]], wanted: str) -> bool:
+    """Read a top-level object's keys (its values passed over) and tell whether one is `wanted`."""
+    depth = 1
+    for event, value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return False
+        elif event == "map_key" and depth == 1 and value == wanted:
+            return True
+    return False
+
+
+def _container_kind(event: str) -> str:
+    return "a list" if event == "start_array" else "an object"
