@@ -137,7 +137,8 @@ def upload_once(name: str, body: bytes) -> dict[str, Any]:
     """Upload to a fresh worker; its memory above idle, the seconds, the status."""
     with tempfile.TemporaryDirectory() as folder, web_worker(Path(folder)) as (url, pid):
         session = requests.Session()
-        session.cookies.set("session", session_cookie("alice"))
+        # For the host the worker answers as, so its Set-Cookie replaces this one (the CSRF token).
+        session.cookies.set("session", session_cookie("alice"), domain="127.0.0.1", path="/")
 
         def post(filename: str, data: bytes) -> tuple[int, float]:
             page = session.get(f"{url}/listening", timeout=60).text

@@ -18,6 +18,12 @@ import ijson
 
 # Spotify's rows have 4 (account export) to 23 (extended, 2025) fields; room for later ones.
 MAX_ROW_FIELDS = 200
+# Its longest texts are track, album and episode names of a few hundred characters: a field (or
+# a key) far longer is no export's, and each copy of it (row, frame, month file) would cost its
+# size again. A list or object inside a row (none of Spotify's) is passed over up to this many
+# JSON values, then refused, so it costs neither memory nor much time.
+MAX_FIELD_CHARS = 10_000
+MAX_NESTED_VALUES = 10_000
 _BOM = b"\xef\xbb\xbf"
 _SCALARS = {"null", "boolean", "integer", "double", "number", "string"}
 
@@ -96,23 +102,38 @@ def _row(events: Iterator[tuple[str, Any]], number: int) -> dict[str, Any]:
             key = value
             if len(row) >= MAX_ROW_FIELDS:
                 raise JsonRowsError(f": row {number} has more than {MAX_ROW_FIELDS} fields")
+            if len(key) > MAX_FIELD_CHARS:
+                raise JsonRowsError(
+                    f": row {number} has a key of over {MAX_FIELD_CHARS:,} characters"
+                )
         elif event in _SCALARS:
+            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+                raise JsonRowsError(
+                    f": row {number} has a {key!r} of over {MAX_FIELD_CHARS:,} characters"
+                )
             row[key] = value
         else:  # a list or an object: passed over, event by event, never built
             row[key] = Nested(_container_kind(event))
-            _skip_container(events)
+            if not _skip_container(events):
+                raise JsonRowsError(
+                    f": row {number} has {MAX_NESTED_VALUES:,} values or more nested in {key!r}"
+                )
     raise JsonRowsError(" is not JSON Spotify writes")
 
 
-def _skip_container(events: Iterator[tuple[str, Any]]) -> None:
+def _skip_container(events: Iterator[tuple[str, Any]]) -> bool:
+    """Pass over a list or object to its end; False when it holds MAX_NESTED_VALUES or more."""
     depth = 1
-    for event, _ in events:
+    for count, (event, _) in enumerate(events):
+        if count >= MAX_NESTED_VALUES:
+            return False
         if event in ("start_map", "start_array"):
             depth += 1
         elif event in ("end_map", "end_array"):
             depth -= 1
             if depth == 0:
-                return
+                return True
+    return True  # the document ended inside it: the caller finds it is not JSON
 
 
 def _has_top_level_key(events: Iterator[tuple[str, Any]], wanted: str) -> bool:

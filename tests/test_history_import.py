@@ -333,3 +333,27 @@ def test_a_file_that_breaks_the_parser_is_refused_and_the_rest_reported(
         {"name": "endsong_9.json", "why": "endsong_9.json could not be read."}
     ]
     assert json.loads(store.read(plays_prefix("alice") + LAST_IMPORT).data)["file_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("row_text", "said"),
+    [
+        ('"later": [' + "[]," * 20_000 + "[]]", "10,000 values or more nested in 'later'"),
+        (
+            '"master_metadata_track_name": "' + "x" * 20_000 + '"',
+            "a 'master_metadata_track_name' of over 10,000 characters",
+        ),
+        ('"' + "k" * 20_000 + '": 1', "a key of over 10,000 characters"),
+    ],
+)
+def test_a_field_no_export_holds_refuses_the_file_at_that_row(
+    tmp_path: Path, row_text: str, said: str
+) -> None:
+    first = json.dumps(_extended("2024-01-01T00:00:00Z"))
+    second = first[:-1] + ", " + row_text + "}"
+    name = "Streaming_History_Audio_2024.json"
+
+    result, store = run(tmp_path, [(name, f"[{first}, {second}]".encode())])
+
+    assert result["refused"] == [{"name": name, "why": f"{name}: row 2 has {said}"}]
+    assert store.list("") == []

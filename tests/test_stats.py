@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -15,7 +16,13 @@ from flask import Blueprint, Flask, render_template
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.plays import PLAY_COLUMNS, RECENTLY_PLAYED, month_frame_bytes, month_object
+from shared.plays import (
+    PLAY_COLUMNS,
+    RECENTLY_PLAYED,
+    month_frame_bytes,
+    month_object,
+    read_month_frame,
+)
 from shared.storage import FolderStore, StoredObject
 from web import history as history_module
 from web import stats, svg_charts
@@ -516,3 +523,34 @@ def test_the_wide_charts_scroll_at_their_own_size() -> None:
         "scrollLeft = boxes[index].scrollWidth"
         in (TEMPLATES.parent / "static" / "stats.js").read_text()
     )
+
+
+CELL = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(["\r", "\n", '"', ",", "\x00", " ", "é", "🎸"]),
+        st.characters(blacklist_categories=("Cs",)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(st.lists(CELL, min_size=len(PLAY_COLUMNS), max_size=len(PLAY_COLUMNS)), max_size=6),
+    st.sampled_from(["\r\n", "\n"]),  # month files written now, and before CRLF
+)
+def test_a_small_month_reads_the_same_by_the_csv_module_as_by_pandas(
+    rows: list[list[str]], line_end: str
+) -> None:
+    frame = pd.DataFrame(rows, columns=list(PLAY_COLUMNS), dtype=str)
+    data = frame.to_csv(index=False, lineterminator=line_end).encode()
+    try:
+        by_pandas = read_month_frame(data).to_numpy().tolist()
+    except ValueError:
+        by_pandas = None
+    try:
+        small = history_module._small_month_rows(data)
+    except (ValueError, csv.Error):
+        small = None
+
+    assert small == by_pandas

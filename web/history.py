@@ -8,6 +8,8 @@ with each, where every month's plays sit in it: a new version re-reads only the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import sys
@@ -19,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.plays import MONTH_RE, STREAM_MS, plays_prefix, read_month_frame
+from shared.plays import MONTH_RE, PLAY_COLUMNS, STREAM_MS, plays_prefix, read_month_frame
 from shared.storage import NotFoundError, Store
 
 logger = logging.getLogger(__name__)
@@ -106,18 +108,19 @@ def _milliseconds(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numbers.where(~bad), bad
 
 
-def _compact_months(frames: list[pd.DataFrame]) -> list[_MonthPart]:
-    """Turn months' text frames into numbers at once, skipping (and counting) the bad rows.
+def _compact_months(frame: pd.DataFrame, row_counts: list[int]) -> list[_MonthPart]:
+    """Turn months' plays (one text frame, each month's `row_counts[i]` rows in turn) into
+    numbers at once, skipping (and counting) the bad rows.
 
     One pass over all of them, then a slice per month: a month's codes point into its own table
     (so that a month re-read later fits in), but pandas is called a few times in all, not a few
     times a month (128 months: 1.1 s one by one, a tenth of that at once).
     """
-    if not frames:
+    if not row_counts:
         return []
-    lengths = np.array([len(frame) for frame in frames])
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    month = np.repeat(np.arange(len(frames), dtype=np.int32), lengths)
+    lengths = np.array(row_counts)
+    frame = frame.reset_index(drop=True)
+    month = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     played = pd.to_datetime(frame["played_at"], utc=True, errors="coerce", format="ISO8601")
     ms_played, ms_bad = _milliseconds(frame["ms_played"])
     duration, duration_bad = _milliseconds(frame["duration_ms"])
@@ -137,11 +140,11 @@ def _compact_months(frames: list[pd.DataFrame]) -> list[_MonthPart]:
     # Interned: the same names month after month are one string each in the cache.
     table = keys[firsts].reset_index(drop=True).apply(lambda c: c.map(sys.intern))
     table_month = good_month[firsts]
-    good_counts = np.bincount(good_month, minlength=len(frames))
-    table_counts = np.bincount(table_month, minlength=len(frames))
+    good_counts = np.bincount(good_month, minlength=len(lengths))
+    table_counts = np.bincount(table_month, minlength=len(lengths))
     row_ends, table_ends = np.cumsum(good_counts), np.cumsum(table_counts)
     parts = []
-    for index in range(len(frames)):
+    for index in range(len(lengths)):
         rows = slice(int(row_ends[index] - good_counts[index]), int(row_ends[index]))
         start, end = int(table_ends[index] - table_counts[index]), int(table_ends[index])
         parts.append(
@@ -190,7 +193,9 @@ def _name_order(*columns: pd.Series) -> Ints:
 
 def compact_history(frames: list[pd.DataFrame], unreadable_months: int = 0) -> History:
     """Build a compact history from month frames (shared.plays columns, all text)."""
-    return _combine(_compact_months(frames), unreadable_months)[0]
+    joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    parts = _compact_months(joined, [len(frame) for frame in frames])
+    return _combine(parts, unreadable_months)[0]
 
 
 def _combine(parts: list[_MonthPart], unreadable_months: int) -> tuple[History, list[Ints]]:
@@ -327,6 +332,7 @@ def _month_generations(store: Store, user_id: str) -> dict[str, int]:
 
 # Months read as text at once before they are compacted (a decade is 128 months).
 READ_BATCH_MONTHS = 48
+SMALL_MONTH_BYTES = 16 * 1024  # read by the csv module: pandas costs more than the parsing
 
 
 def _read_months(store: Store, names: list[str]) -> dict[str, tuple[int, _MonthPart | None]]:
@@ -334,27 +340,76 @@ def _read_months(store: Store, names: list[str]) -> dict[str, tuple[int, _MonthP
     deleted between listing and reading is left out (the next version has it right).
 
     Read a batch of months as text, then compacted together: the text of at most
-    READ_BATCH_MONTHS months is held at once, never the years'.
+    READ_BATCH_MONTHS months is held at once, never the years'. A small month file (an import
+    of many months of a few plays each) is read by the csv module into the batch's rows, since
+    pandas' fixed cost a file (about 1.5 ms) would be most of the work.
     """
     found: dict[str, tuple[int, _MonthPart | None]] = {}
     for first in range(0, len(names), READ_BATCH_MONTHS):
-        frames: dict[str, tuple[int, pd.DataFrame]] = {}
+        generations: dict[str, int] = {}
+        counts: list[int] = []
+        pieces: list[pd.DataFrame] = []
+        small_rows: list[list[str]] = []
         for name in names[first : first + READ_BATCH_MONTHS]:
             try:
                 stored = store.read(name)
             except NotFoundError:
                 continue
             try:
-                frames[name] = (stored.generation, read_month_frame(stored.data))
-            except (ValueError, UnicodeDecodeError) as error:  # ParserError is a ValueError
+                rows = _small_month_rows(stored.data)
+                if rows is None:
+                    frame = read_month_frame(stored.data)
+            except (ValueError, UnicodeDecodeError, csv.Error) as error:  # ParserError too
                 logger.warning(
                     "skipped a month of plays", extra={"object": name, "error": str(error)}
                 )
                 found[name] = (stored.generation, None)
-        parts = _compact_months([frame for _, frame in frames.values()])
-        for (name, (generation, _)), part in zip(frames.items(), parts, strict=True):
+                continue
+            if rows is None:
+                pieces += [_rows_frame(small_rows), frame]
+                small_rows = []
+                counts.append(len(frame))
+            else:
+                small_rows += rows
+                counts.append(len(rows))
+            generations[name] = stored.generation
+        pieces.append(_rows_frame(small_rows))
+        parts = _compact_months(pd.concat(pieces, ignore_index=True), counts)
+        for (name, generation), part in zip(generations.items(), parts, strict=True):
             found[name] = (generation, part)
     return found
+
+
+def _rows_frame(rows: list[list[str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(PLAY_COLUMNS), dtype=str)
+
+
+def _small_month_rows(data: bytes) -> list[list[str]] | None:
+    """Return a small month file's rows in PLAY_COLUMNS order (None: a large one, for pandas).
+
+    As read_month_frame reads it: a missing column is empty, an unknown one dropped, a short
+    row filled with empty cells; ValueError (or csv.Error) when it cannot be read.
+    """
+    if len(data) > SMALL_MONTH_BYTES:
+        return None
+    text = data.decode("utf-8")
+    if not text.strip():
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = next(reader)
+    if "played_at" not in header:
+        raise ValueError("no played_at column")
+    width = len(header)
+    where = [header.index(column) if column in header else None for column in PLAY_COLUMNS]
+    rows = []
+    for record in reader:
+        if not record:
+            continue
+        if len(record) > width:
+            raise ValueError(f"a row of {len(record)} fields under {width} columns")
+        padded = record + [""] * (width - len(record))
+        rows.append(["" if at is None else padded[at] for at in where])
+    return rows
 
 
 @dataclass(frozen=True, eq=False)
