@@ -161,6 +161,7 @@ def upload_once(name: str, body: bytes) -> dict[str, Any]:
             "status": status,
             "seconds": round(seconds, 2),
             "mb": round(len(body) / MB, 2),
+            "unpacked_mb": round(unpacked_size(name, body) / MB, 2),
             "rss_above_idle_mb": round(peak_rss_mb(pid) - idle, 1),
         }
         if name.endswith(".zip") and status == 303:
@@ -171,17 +172,27 @@ def upload_once(name: str, body: bytes) -> dict[str, Any]:
     return figures
 
 
+def unpacked_size(name: str, body: bytes) -> int:
+    """Return the bytes a parser reads: a zip's members' sizes, else the file's own."""
+    if not name.endswith(".zip"):
+        return len(body)
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
 def run() -> dict[str, Any]:
     results = {case: upload_once(name, build()) for case, (name, build) in CASES.items()}
     legit = results["legit_31mb"]
-    per_mb = legit["seconds"] / legit["mb"]
+    per_mb = legit["seconds"] / legit["unpacked_mb"]
     figures: dict[str, Any] = {}
     for case, found in results.items():
         for figure, value in found.items():
             figures[f"{case}_{figure}"] = value
-        if case != "legit_31mb":
+        # Against a legitimate file of the bytes parsed; not for the thousand one-play files,
+        # whose goal is its own (seconds, however small its bytes: a thousand months to write).
+        if case not in ("legit_31mb", "thousand_member_zip"):
             figures[f"{case}_time_vs_legit_same_size"] = round(
-                found["seconds"] / max(per_mb * found["mb"], 0.01), 2
+                found["seconds"] / (per_mb * found["unpacked_mb"]), 2
             )
     figures["largest_rss_above_idle_mb"] = max(r["rss_above_idle_mb"] for r in results.values())
     return figures

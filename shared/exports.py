@@ -36,6 +36,17 @@ MAX_MEMBERS = 1_000  # Spotify's zips hold tens of files
 USERDATA_MEMBER = "userdata.json"
 USERDATA_MAX_BYTES = 64 * 1024
 
+# Spotify splits an export into files of about 12 MB (extended: some 15,000-30,000 plays) or
+# 10,000 plays (account data); a file of more rows is no export's, and rows are what a file
+# costs in memory (a 39 MB file of 60-byte rows is 400,000 of them).
+MAX_FILE_ROWS = 50_000
+MAX_USERNAMES = 5
+# The columns whose values recur from play to play (a track's name, uri, artist): held once.
+_RECURRING = frozenset(
+    ("track_id", "track_uri", "track", "artist_ids", "artist_names", "album", "context_uri",
+     "source", "duration_ms")
+)  # fmt: skip
+
 # Skip reasons.
 EPISODE = "episode"
 AUDIOBOOK = "audiobook"
@@ -205,6 +216,11 @@ def parse_export_file(name: str, data: bytes) -> ExportFile:
         count = 0
         if first is not None:
             for count, row in enumerate(itertools.chain([first], rows), start=1):
+                if count > MAX_FILE_ROWS:
+                    raise ExportFileError(
+                        f"{name} has more than {MAX_FILE_ROWS:,} rows, more than any Spotify "
+                        "export file holds"
+                    )
                 try:
                     reader.add(row)
                 except _RowError as error:
@@ -228,7 +244,7 @@ class _PlaysBuilder:
         values = self._values
         for column, cells in self.columns.items():
             value = play.get(column, "")
-            cells.append(values.setdefault(value, value))
+            cells.append(values.setdefault(value, value) if column in _RECURRING else value)
 
     def frame(self) -> pd.DataFrame:
         if not self.columns["played_at"]:
@@ -239,7 +255,8 @@ class _PlaysBuilder:
 class _ExtendedReader(_PlaysBuilder):
     def add(self, row: dict[str, Any]) -> None:
         username = row.get("username")
-        if isinstance(username, str) and username:
+        # A file names one account; a few are kept to say so, never one per row.
+        if isinstance(username, str) and username and len(self.usernames) < MAX_USERNAMES:
             self.usernames.add(username)
         play = _extended_row(row)
         if isinstance(play, str):
@@ -384,6 +401,11 @@ def unpack_upload(
         return _unpack_zip(filename, data, budget, max_members)
     if filename.lower().endswith(".json"):
         name = PurePosixPath(filename.replace("\\", "/")).name
+        if name.lower() == USERDATA_MEMBER:  # the account export's files uploaded unzipped
+            member = _JsonMember(filename, name, budget, data)
+            return Unpacked(
+                [], [(name, NOT_HISTORY)], frozenset(_userdata_names(member, len(data)))
+            )
         kind = _other_history(name)
         if kind:  # left out as it would be in Spotify's zip
             return Unpacked([], [(name, kind)])
@@ -392,6 +414,11 @@ def unpack_upload(
 
 
 def _unpack_zip(filename: str, data: bytes, budget: UnpackBudget, max_members: int) -> Unpacked:
+    stated = _stated_entries(data)
+    if stated is not None and stated > max_members:
+        # Said before zipfile reads the central directory: it builds an entry for each first.
+        many = f"{stated:,} or more" if stated == 0xFFFF else f"{stated:,}"
+        raise ExportFileError(f"{filename} holds {many} files, more than a Spotify export")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = [info for info in archive.infolist() if not info.is_dir()]
@@ -409,17 +436,18 @@ def _unpack_zip(filename: str, data: bytes, budget: UnpackBudget, max_members: i
         if reason:
             ignored.append((info.filename, reason))
             if PurePosixPath(info.filename).name.lower() == USERDATA_MEMBER:
-                account_names |= _userdata_names(_ZipMember(filename, budget, archive, info), info)
+                member = _ZipMember(filename, budget, archive, info)
+                account_names |= _userdata_names(member, info.file_size)
             continue
         files.append(_ZipMember(filename, budget, archive, info))
     return Unpacked(files, ignored, frozenset(account_names))
 
 
-def _userdata_names(member: UploadMember, info: zipfile.ZipInfo) -> set[str]:
+def _userdata_names(member: UploadMember, size: int) -> set[str]:
     """Return the username of the account export's Userdata.json (`{"username": ..., "email":
     ..., "country": ..., "creationTime": ...}`, as public parsers of the export read it); an
     empty set when it is missing, too big to be that file, or unreadable."""
-    if info.file_size > USERDATA_MAX_BYTES:
+    if size > USERDATA_MAX_BYTES:
         return set()
     try:
         document = json.loads(member.read())
@@ -427,6 +455,22 @@ def _userdata_names(member: UploadMember, info: zipfile.ZipInfo) -> set[str]:
         return set()
     username = document.get("username") if isinstance(document, dict) else None
     return {username} if isinstance(username, str) and username else set()
+
+
+_END_OF_DIRECTORY = b"PK\x05\x06"
+_END_RECORD_SEARCH = 22 + 65_535  # the record, and a comment of at most 64 KB after it
+
+
+def _stated_entries(data: bytes) -> int | None:
+    """Return how many files a zip's end record says it holds (None: no end record found).
+
+    A zip64 archive says 65,535 here and the real count elsewhere: no Spotify export needs
+    one, so it counts as too many.
+    """
+    at = data.rfind(_END_OF_DIRECTORY, max(0, len(data) - _END_RECORD_SEARCH))
+    if at < 0 or at + 22 > len(data):
+        return None
+    return int.from_bytes(data[at + 10 : at + 12], "little")
 
 
 def _ignore_reason(member_name: str) -> str:

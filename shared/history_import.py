@@ -28,6 +28,7 @@ from shared.exports import (
     ExportFile,
     ExportFileError,
     UnpackBudget,
+    Unpacked,
     parse_export_file,
     unpack_upload,
 )
@@ -66,8 +67,11 @@ def import_export_files(
     """
     importer = _Import(store, user_id, mine_confirmed)
     try:
-        for name, body in uploads:
-            importer.upload(name, body)
+        # Unpacked first (nothing is read yet): a Userdata.json anywhere in the request says
+        # whose export all of its files are, as it does inside Spotify's zip.
+        unpacked = [importer.unpack(name, body) for name, body in uploads]
+        for files in unpacked:
+            importer.read(files)
         importer.flush()
     finally:
         result = importer.result(now)
@@ -91,17 +95,22 @@ class _Import:
         self.ignored: list[dict[str, str]] = []
         self.wrong_user = False
         self.needs_owner = False
+        self.account_names: set[str] = set()  # as the request's Userdata.json files say
         self.added = self.doubles = 0
         self.batch = _Batch()
 
-    def upload(self, name: str, body: bytes) -> None:
+    def unpack(self, name: str, body: bytes) -> Unpacked | None:
         try:
             unpacked = unpack_upload(name, body, budget=self.budget)
         except ExportFileError as error:
             self.refused.append({"name": name, "why": str(error)})
-            return
+            return None
         self.ignored += [{"name": n, "why": why} for n, why in unpacked.ignored]
-        for member in unpacked.files:
+        self.account_names |= unpacked.account_names
+        return unpacked
+
+    def read(self, unpacked: Unpacked | None) -> None:
+        for member in unpacked.files if unpacked else []:
             # One file at a time: read, parse, check; its bytes go before the next is read.
             try:
                 parsed = parse_export_file(member.name, member.read())
@@ -114,7 +123,7 @@ class _Import:
                     {"name": member.name, "why": f"{member.name} could not be read."}
                 )
                 continue
-            problem = self._owner_problem(parsed, unpacked.account_names)
+            problem = self._owner_problem(parsed, frozenset(self.account_names))
             if problem:
                 self.refused.append({"name": member.name, "why": problem})
                 continue
@@ -127,7 +136,10 @@ class _Import:
             return ""
         if names - {self.user_id}:
             self.wrong_user = True
-            others = ", ".join(sorted(names - {self.user_id}))
+            named = sorted(names - {self.user_id})
+            others = ", ".join(_short(name, 64) for name in named[:3])
+            if len(named) > 3:
+                others += f" and {len(named) - 3} more"
             return (
                 f"{parsed.name} is the history of Spotify account {others}, not yours "
                 f'({self.user_id}). If it is yours, tick "This export is mine" and upload it again.'
@@ -188,10 +200,20 @@ class _Import:
             "added": self.added,
             "doubles": self.doubles,
             "skipped": dict(skipped),
-            "refused": self.refused[:MAX_LISTED],
+            "refused": [
+                {"name": _short(r["name"], 200), "why": _short(r["why"], 500)}
+                for r in self.refused[:MAX_LISTED]
+            ],
             "refused_count": len(self.refused),
-            "ignored": self.ignored[:MAX_LISTED],
+            "ignored": [
+                {"name": _short(r["name"], 200), "why": r["why"]} for r in self.ignored[:MAX_LISTED]
+            ],
             "ignored_count": len(self.ignored),
             "wrong_user": self.wrong_user,
             "needs_owner": self.needs_owner,
         }
+
+
+def _short(text: str, most: int) -> str:
+    """Cut a text a person sent (a file's or an account's name) to at most `most` characters."""
+    return text if len(text) <= most else text[: most - 1] + "…"

@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -39,6 +39,9 @@ from shared.storage import (
     check_name,
     retry_on_conflict,
 )
+
+if TYPE_CHECKING:
+    from shared.plays_merge import Merged
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,8 @@ MINUTE_MS = 60_000
 # `+00:00`), the extended export's `ts`, the account export's `endTime` (minutes, no zone).
 _SPOTIFY_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(Z|[+-]00:?00)?"
+    r"(Z|[+-]00:?00)?",
+    re.ASCII,  # 0-9 only: "٢٠٢٠-01-01" is no time Spotify writes
 )
 _PLAYED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -281,9 +285,6 @@ def append_plays(store: Store, user_id: str, plays: pd.DataFrame) -> Appended:
     month's edge, the month next door is read too, so a play seen on both sides of midnight is
     kept once; it is written only for plays of its own.
     """
-    # Imported here: shared.plays_merge imports the columns from this module.
-    from shared.plays_merge import SAME_PLAY_REACH_MS, Merged, merge_plays
-
     plays = plays.loc[:, list(PLAY_COLUMNS)]
     bad = ~plays["played_at"].str.fullmatch(_NORMAL_PLAYED_AT)
     if bad.any():
@@ -291,52 +292,102 @@ def append_plays(store: Store, user_id: str, plays: pd.DataFrame) -> Appended:
             f"plays with a played_at not normalised: {plays['played_at'][bad].iloc[0]!r}"
         )
     added = doubles = 0
-    months = []
+    months: list[str] = []
     # One listing says which months exist, so a month that does not is never read (an import of
     # a thousand months is a thousand writes, not four thousand requests). What was read or
     # written here is kept for the months next door; a conflict reads afresh.
     known = months_read(store, user_id)
-    for month, month_plays in plays.groupby(plays["played_at"].str[:7], sort=True):
-        name = month_object(user_id, str(month))
-        neighbours = [
-            month_object(user_id, neighbour)
-            for neighbour in _months_near(str(month), month_plays, SAME_PLAY_REACH_MS)
-        ]
-
-        def attempt(
-            name: str = name,
-            month_plays: pd.DataFrame = month_plays,
-            neighbours: list[str] = neighbours,
-        ) -> Merged:
-            existing, generation = known.read(name)
-            context = [known.read(neighbour)[0] for neighbour in neighbours]
-            merged = merge_plays(
-                existing, month_plays, context=pd.concat(context) if context else None
-            )
+    groups = [(str(m), g) for m, g in plays.groupby(plays["played_at"].str[:7], sort=True)]
+    for first in range(0, len(groups), MERGE_MONTHS):
+        chunk = groups[first : first + MERGE_MONTHS]
+        for month, merged in _append_months(store, known, user_id, chunk):
+            added += merged.added
+            doubles += merged.doubles
             if merged.added:
-                try:
-                    written = store.write(
-                        name,
-                        month_frame_bytes(merged.frame),
-                        if_generation_match=generation,
-                        content_type="text/csv",
-                    )
-                except ConflictError:
-                    known.forget(name, *neighbours)
-                    raise
-                known.wrote(name, merged.frame, written)
-            return merged
-
-        merged = retry_on_conflict(name, attempt)
-        added += merged.added
-        doubles += merged.doubles
-        if merged.added:
-            months.append(str(month))
+                months.append(month)
     logger.info(
         "appended plays",
         extra={"user_id": user_id, "added": added, "doubles": doubles, "months": len(months)},
     )
     return Appended(added, doubles, tuple(months))
+
+
+# Months merged together: the rule's fixed cost (some ms of pandas) is paid once for them, and
+# the plays of this many months held at once (a decade is 128 months).
+MERGE_MONTHS = 24
+
+
+def _append_months(
+    store: Store, known: _MonthsRead, user_id: str, groups: list[tuple[str, pd.DataFrame]]
+) -> list[tuple[str, Merged]]:
+    """Merge months' new plays with what is kept (one merge for them all), write each month that
+    gained plays under its generation, and merge again alone a month another writer changed.
+    """
+    # Imported here: shared.plays_merge imports the columns from this module.
+    from shared.plays_merge import SAME_PLAY_REACH_MS, Merged, merge_plays
+
+    names = {month: month_object(user_id, month) for month, _ in groups}
+    neighbours = {
+        month: [
+            month_object(user_id, near)
+            for near in _months_near(month, month_plays, SAME_PLAY_REACH_MS)
+        ]
+        for month, month_plays in groups
+    }
+    own = [known.read(names[month]) for month, _ in groups]
+    outside = sorted({n for near in neighbours.values() for n in near} - set(names.values()))
+    context = [known.read(name)[0] for name in outside]
+    existing = pd.concat([frame for frame, _ in own], ignore_index=True)
+    new = pd.concat([month_plays for _, month_plays in groups], ignore_index=True)
+    merged = merge_plays(existing, new, context=pd.concat(context) if context else None)
+    kept = merged.frame.iloc[len(existing) :]
+    kept_by_month = dict(iter(kept.groupby(kept["played_at"].str[:7], sort=False)))
+    results = []
+    for (month, month_plays), (frame, generation) in zip(groups, own, strict=True):
+        gained = kept_by_month.get(month, kept.iloc[:0])
+        whole = pd.concat([frame, gained], ignore_index=True)
+        done = Merged(whole, len(gained), len(month_plays) - len(gained))
+        if done.added:
+            try:
+                written = store.write(
+                    names[month],
+                    month_frame_bytes(done.frame),
+                    if_generation_match=generation,
+                    content_type="text/csv",
+                )
+                known.wrote(names[month], done.frame, written)
+            except ConflictError:
+                known.forget(names[month], *neighbours[month])
+                done = _append_month(store, known, names[month], month_plays, neighbours[month])
+        results.append((month, done))
+    return results
+
+
+def _append_month(
+    store: Store, known: _MonthsRead, name: str, plays: pd.DataFrame, neighbours: list[str]
+) -> Merged:
+    """Merge one month's new plays and write it, again while another writer gets there first."""
+    from shared.plays_merge import merge_plays
+
+    def attempt() -> Merged:
+        existing, generation = known.read(name)
+        context = [known.read(neighbour)[0] for neighbour in neighbours]
+        merged = merge_plays(existing, plays, context=pd.concat(context) if context else None)
+        if merged.added:
+            try:
+                written = store.write(
+                    name,
+                    month_frame_bytes(merged.frame),
+                    if_generation_match=generation,
+                    content_type="text/csv",
+                )
+            except ConflictError:
+                known.forget(name, *neighbours)
+                raise
+            known.wrote(name, merged.frame, written)
+        return merged
+
+    return retry_on_conflict(name, attempt)
 
 
 class _MonthsRead:

@@ -7,9 +7,8 @@ that no existing row already is; shared/plays.py stores the result.
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -73,14 +72,27 @@ def merge_plays(
     if len(known):
         old_hashes = pd.util.hash_pandas_object(known, index=False).to_numpy()
         double |= pd.util.hash_pandas_object(new, index=False).isin(old_hashes).to_numpy()
-    if len(new) > 1 or (len(known) and not double.all()):  # one new play into nothing: no rule
+    # The rule needs a shared uri or track name: a month next door with none of the new plays'
+    # tracks (an import of a thousand months of a few plays) costs a set lookup, not the rule.
+    against_known = len(known) > 0 and not double.all() and _may_meet(known, new)
+    if len(new) > 1 or against_known:
         sightings = _Sightings(new)
-        if len(known) and not double.all():
+        if against_known:
             double |= _same_play(_Sightings(known), sightings)
         double |= _doubles_in_batch(sightings, ~double)
     kept = new.loc[~double]
     frame = pd.concat([existing, kept], ignore_index=True) if len(kept) else existing
     return Merged(frame, len(kept), offered - len(kept))
+
+
+def _may_meet(known: pd.DataFrame, new: pd.DataFrame) -> bool:
+    """Tell whether any new play shares a track uri or a casefolded track name with a known one
+    (every comparison of the rule needs one or the other)."""
+    uris = set(known["track_uri"]) - {""}
+    if uris and new["track_uri"].isin(uris).any():
+        return True
+    names = set(known["track"].str.casefold())
+    return bool(new["track"].str.casefold().isin(names).any())
 
 
 class _Sightings:
@@ -135,46 +147,98 @@ def _doubles_in_batch(new: _Sightings, candidates: np.ndarray) -> np.ndarray:
     The kept rows are the ones a merge of the rows one by one, best first, would keep: each row
     is kept unless it is the same play as a row already kept. Only rows with a near neighbour
     of their key take part (found by one sort per comparison); they are merged best first
-    against the rows kept so far, each looked up by key and time, so the work is linear in the
-    rows whatever they hold (a file of 5,000 sightings of one track at one time is 5,000 steps,
-    not 12.5 million pairs).
+    against the rows kept so far, looked up by key and time window, so the work is linear in
+    the rows whatever they hold (a file of 5,000 sightings of one track at one time is 5,000
+    steps, not 12.5 million pairs).
     """
-    comparisons = [
-        (_among(rows, candidates), _among(others, candidates), tolerance)
-        for rows, others, tolerance in _with_lengths(_comparisons(new, new), new, new)
-    ]
+
+    def comparisons() -> Iterator[tuple[_Rows, _Rows, int]]:
+        for rows, others, tolerance in _with_lengths(_comparisons(new, new), new, new):
+            yield _among(rows, candidates), _among(others, candidates), tolerance
+
     involved = np.zeros(len(candidates), dtype=bool)
-    for rows, others, tolerance in comparisons:
+    for rows, others, tolerance in comparisons():
         involved |= _crowded(rows, others, tolerance)
     doubles = np.zeros(len(candidates), dtype=bool)
     if not involved.any():
         return doubles
-    rank = _rank(new)
-    order = [int(i) for i in np.argsort(rank, kind="stable") if involved[i]]
-    # Per comparison, the rows kept so far on each side: key -> their times, sorted.
-    kept: list[tuple[dict[Any, list[int]], dict[Any, list[int]]]] = [({}, {}) for _ in comparisons]
-    for i in order:
-        if any(
-            (rows[2][i] and _has_near(sides[1], rows[0][i], int(rows[1][i]), tolerance))
-            or (others[2][i] and _has_near(sides[0], others[0][i], int(others[1][i]), tolerance))
-            for (rows, others, tolerance), sides in zip(comparisons, kept, strict=True)
-        ):
-            doubles[i] = True
+    picked = np.flatnonzero(involved)
+    # The involved rows' side of each comparison that has any: keys as numbers, times, chosen.
+    sides = []
+    for (keys, times, chosen), (other_keys, other_times, other_chosen), tolerance in comparisons():
+        mine, theirs = chosen[picked], other_chosen[picked]
+        if not (mine.any() and theirs.any()):
             continue
-        for (rows, others, _), (row_side, other_side) in zip(comparisons, kept, strict=True):
-            if rows[2][i]:
-                bisect.insort(row_side.setdefault(rows[0][i], []), int(rows[1][i]))
-            if others[2][i]:
-                bisect.insort(other_side.setdefault(others[0][i], []), int(others[1][i]))
+        codes = pd.factorize(np.concatenate([keys[picked], other_keys[picked]]))[0]
+        sides.append(
+            _Side(
+                codes[: len(picked)].tolist(),
+                times[picked].tolist(),
+                mine.tolist(),
+                codes[len(picked) :].tolist(),
+                other_times[picked].tolist(),
+                theirs.tolist(),
+                tolerance + 1,  # a window's width: two times in one window are within tolerance
+            )
+        )
+    for at in np.argsort(_rank(new)[picked], kind="stable").tolist():
+        if any(side.near_kept(at) for side in sides):
+            doubles[picked[at]] = True
+        else:
+            for side in sides:
+                side.keep(at)
     return doubles
 
 
-def _has_near(side: dict[Any, list[int]], key: Any, time: int, tolerance: int) -> bool:
-    times = side.get(key)
-    if not times:
-        return False
-    at = bisect.bisect_left(times, time - tolerance)
-    return at < len(times) and times[at] <= time + tolerance
+@dataclass
+class _Side:
+    """One comparison for the involved rows, and the rows kept so far on each of its sides,
+    as (key, time window) -> the earliest and latest time kept in that window."""
+
+    keys: list[int]
+    times: list[int]
+    chosen: list[bool]
+    other_keys: list[int]
+    other_times: list[int]
+    other_chosen: list[bool]
+    width: int
+    kept: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    other_kept: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+
+    def near_kept(self, at: int) -> bool:
+        """Tell whether a kept row on the other side of the comparison is within tolerance."""
+        return (
+            self.chosen[at]
+            and _has_near(self.other_kept, self.keys[at], self.times[at], self.width)
+        ) or (
+            self.other_chosen[at]
+            and _has_near(self.kept, self.other_keys[at], self.other_times[at], self.width)
+        )
+
+    def keep(self, at: int) -> None:
+        if self.chosen[at]:
+            _add(self.kept, self.keys[at], self.times[at], self.width)
+        if self.other_chosen[at]:
+            _add(self.other_kept, self.other_keys[at], self.other_times[at], self.width)
+
+
+def _has_near(
+    kept: dict[tuple[int, int], tuple[int, int]], key: int, time: int, width: int
+) -> bool:
+    """Tell whether a kept time of `key` lies within width - 1 of `time`."""
+    window = time // width
+    if (key, window) in kept:
+        return True  # in the same window: at most width - 1 apart
+    before, after = kept.get((key, window - 1)), kept.get((key, window + 1))
+    return (before is not None and time - before[1] < width) or (
+        after is not None and after[0] - time < width
+    )
+
+
+def _add(kept: dict[tuple[int, int], tuple[int, int]], key: int, time: int, width: int) -> None:
+    window = (key, time // width)
+    earliest, latest = kept.get(window, (time, time))
+    kept[window] = (min(earliest, time), max(latest, time))
 
 
 def _crowded(rows: _Rows, others: _Rows, tolerance: int) -> np.ndarray:
@@ -250,28 +314,26 @@ _Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _with_lengths(
     comparisons: list[tuple[_Rows, _Rows, int]], new: _Sightings, old: _Sightings
-) -> list[tuple[_Rows, _Rows, int]]:
-    """Split each comparison so that two rows that both know ms_played must agree on it."""
-    split = []
+) -> Iterator[tuple[_Rows, _Rows, int]]:
+    """Split each comparison so that two rows that both know ms_played must agree on it.
+
+    One at a time, and only those where both sides have rows: each joined key is a new string
+    a row, so a month of many plays never holds every comparison's keys at once.
+    """
     for (keys, times, chosen), (other_keys, other_times, other_chosen), tolerance in comparisons:
-        split += [
-            (
-                (_keyed(keys, new.length), times, chosen & new.length_known),
-                (_keyed(other_keys, old.length), other_times, other_chosen & old.length_known),
+        both = (chosen & new.length_known, other_chosen & old.length_known)
+        if both[0].any() and both[1].any():
+            yield (
+                (_keyed(keys, new.length), times, both[0]),
+                (_keyed(other_keys, old.length), other_times, both[1]),
                 tolerance,
-            ),
-            (
-                (keys, times, chosen & ~new.length_known),
-                (other_keys, other_times, other_chosen),
-                tolerance,
-            ),
-            (
-                (keys, times, chosen & new.length_known),
-                (other_keys, other_times, other_chosen & ~old.length_known),
-                tolerance,
-            ),
-        ]
-    return split
+            )
+        for mine, theirs in (
+            (chosen & ~new.length_known, other_chosen),
+            (chosen & new.length_known, other_chosen & ~old.length_known),
+        ):
+            if mine.any() and theirs.any():
+                yield (keys, times, mine), (other_keys, other_times, theirs), tolerance
 
 
 def _keyed(keys: np.ndarray, lengths: np.ndarray) -> np.ndarray:

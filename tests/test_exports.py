@@ -140,7 +140,7 @@ NAME = "Streaming_History_Audio_2024_4.json"
     ("data", "message"),
     [
         (b"\x89PNG not json", f"{NAME} is not JSON Spotify writes"),
-        (b"[" * 100_000, f"{NAME}: row 1 is not a play but a list"),  # refused at once
+        (b"[" * 100_000, f"{NAME} is not JSON Spotify writes (10,000 bytes or more between"),
         (b"[" + b"1" * 5_000 + b"]", f"{NAME} is not JSON Spotify writes"),
         (b'{"ts": "2024-01-01T00:00:00Z"}', f"{NAME} is not a list of plays"),
         (b'{"playlists": []}', f"{NAME} is a list of playlists, not listening history"),

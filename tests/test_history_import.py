@@ -24,6 +24,8 @@ REAL_FILES = sorted((EXPORTS / "extended").glob("*.json")) + sorted(
     (EXPORTS / "account").glob("*.json")
 )
 NOW = datetime(2026, 6, 10, 16, tzinfo=UTC)
+# A long token is refused before any parsing (shared/json_rows.py).
+_NO_QUOTE = " is not JSON Spotify writes (10,000 bytes or more between two quotes)"
 # The folders Spotify's zips put their files in.
 FOLDERS = {"extended": "Spotify Extended Streaming History/", "account": "Spotify Account Data/"}
 
@@ -259,11 +261,23 @@ def test_a_file_of_empty_rows_is_refused_at_its_first_row(tmp_path: Path) -> Non
     assert result["refused"] == [
         {
             "name": "Streaming_History_Audio_2020.json",
-            "why": "Streaming_History_Audio_2020.json is not listening history: its rows have "
-            "no 'ts' or 'endTime'",
+            "why": "Streaming_History_Audio_2020.json" + _NO_QUOTE,
         }
     ]
     assert store.list("") == []
+
+
+def test_a_small_file_of_empty_rows_is_refused_at_its_first_row(tmp_path: Path) -> None:
+    name = "Streaming_History_Audio_2020.json"
+
+    result, _ = run(tmp_path, [(name, b"[" + b"{}," * 1000 + b"{}]")])
+
+    assert result["refused"] == [
+        {
+            "name": name,
+            "why": f"{name} is not listening history: its rows have no 'ts' or 'endTime'",
+        }
+    ]
 
 
 # Whose export it is.
@@ -338,12 +352,13 @@ def test_a_file_that_breaks_the_parser_is_refused_and_the_rest_reported(
 @pytest.mark.parametrize(
     ("row_text", "said"),
     [
-        ('"later": [' + "[]," * 20_000 + "[]]", "10,000 values or more nested in 'later'"),
         (
-            '"master_metadata_track_name": "' + "x" * 20_000 + '"',
-            "a 'master_metadata_track_name' of over 10,000 characters",
+            '"later": [' + '["a"],' * 5_000 + '["a"]]',
+            ": row 2 has 10,000 values or more nested in 'later'",
         ),
-        ('"' + "k" * 20_000 + '": 1', "a key of over 10,000 characters"),
+        ('"master_metadata_track_name": "' + "x" * 20_000 + '"', _NO_QUOTE),
+        ('"master_metadata_track_name": "' + '\\"' * 10_000 + '"', _NO_QUOTE),
+        ('"' + "k" * 20_000 + '": 1', _NO_QUOTE),
     ],
 )
 def test_a_field_no_export_holds_refuses_the_file_at_that_row(
@@ -355,5 +370,37 @@ def test_a_field_no_export_holds_refuses_the_file_at_that_row(
 
     result, store = run(tmp_path, [(name, f"[{first}, {second}]".encode())])
 
-    assert result["refused"] == [{"name": name, "why": f"{name}: row 2 has {said}"}]
+    assert result["refused"] == [{"name": name, "why": f"{name}{said}"}]
     assert store.list("") == []
+
+
+def test_userdata_uploaded_beside_the_unzipped_files_says_whose_they_are(tmp_path: Path) -> None:
+    music = ("StreamingHistory_music_0.json", BASIC.read_bytes())
+    userdata = ("Userdata.json", json.dumps({"username": "alice", "country": "US"}).encode())
+
+    result, _ = run(tmp_path, [music, userdata], mine=False)
+
+    assert result["file_count"] == 1 and not result["needs_owner"] and result["refused"] == []
+    assert result["ignored"] == [{"name": "Userdata.json", "why": "not listening history"}]
+
+
+def test_a_zip_that_states_more_files_than_an_export_is_refused_before_it_is_opened(
+    tmp_path: Path,
+) -> None:
+    data = bytearray(zipped({"MyData/StreamingHistory_music_0.json": b"[]"}))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (700_000 % 0xFFFF).to_bytes(2, "little") * 2  # entries stated
+
+    result, _ = run(tmp_path, [("my_spotify_data.zip", bytes(data))])
+
+    assert "holds" in result["refused"][0]["why"] and "more than a Spotify export" in str(result)
+
+
+def test_account_names_and_reasons_are_cut_to_a_readable_length(tmp_path: Path) -> None:
+    rows = json.loads(ENDSONG.read_text())[:8]
+    for number, row in enumerate(rows):
+        row["username"] = f"{number}-" + "u" * 5_000
+    result, _ = run(tmp_path, [("endsong_2.json", json.dumps(rows).encode())], mine=False)
+
+    why = result["refused"][0]["why"]
+    assert len(why) <= 500 and "and 2 more" in why

@@ -616,3 +616,31 @@ def test_a_month_file_round_trips_any_text(names: list[tuple[str, str, str]]) ->
     again = read_month_frame(month_frame_bytes(frame))
 
     assert again.to_dict("records") == frame.to_dict("records")
+
+
+def test_a_month_another_writer_changed_mid_append_is_merged_again_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    store = FolderStore(tmp_path)
+    theirs = frame(play("2024-05-20T08:00:00.000Z", track="Theirs", track_uri="spotify:track:t"))
+    real_write = store.write
+    raced: list[str] = []
+
+    def racing_write(name: str, data: bytes, **options: Any) -> int:
+        if name.endswith("2024-05.csv") and not raced:  # another writer gets there first
+            raced.append(name)
+            append_plays(store, "u1", theirs)
+        return real_write(name, data, **options)
+
+    store.write = racing_write  # type: ignore[method-assign]
+    ours = frame(
+        play("2024-04-10T10:00:00.000Z", track="April"),
+        play("2024-05-10T10:00:00.000Z", track="May"),
+        play("2024-06-10T10:00:00.000Z", track="June"),
+    )
+
+    appended = append_plays(store, "u1", ours)
+
+    kept = load_plays(store, "u1")
+    assert raced and appended.added == 3
+    assert sorted(kept["track"]) == ["April", "June", "May", "Theirs"]
