@@ -112,6 +112,16 @@ def one_long_name(size: int) -> bytes:
     return json.dumps([row]).encode()
 
 
+def small_rows_in_one_month() -> bytes:
+    """A zip of one account-data file: 39 MB of 100-byte rows, all in January 2020."""
+    rows = ",".join(
+        f'{{"endTime":"2020-01-{1 + n % 28:02d} {n // 60 % 24:02d}:{n % 60:02d}","msPlayed":{n},'
+        f'"trackName":"t{n}","artistName":null}}'
+        for n in range(400_000)
+    )
+    return zipped({"MyData/StreamingHistory_music_0.json": f"[{rows}]".encode()})
+
+
 CASES: dict[str, tuple[str, Callable[[], bytes]]] = {
     "legit_31mb": ("Streaming_History_Audio_2025_0.json", lambda: legit_file(LEGIT_BYTES)),
     "empty_rows_39mb_in_zip": ("my_spotify_data.zip", empty_rows_zip),
@@ -130,6 +140,11 @@ CASES: dict[str, tuple[str, Callable[[], bytes]]] = {
     ),
     "deep_nesting_30mb": ("Streaming_History_Audio_2025_4.json", lambda: b"[" * (30 * MB)),
     "one_30mb_name": ("Streaming_History_Audio_2025_5.json", lambda: one_long_name(30 * MB)),
+    "escaped_quotes_30mb_name": (
+        "Streaming_History_Audio_2025_6.json",
+        lambda: b'[{"ts":"' + b'\\"' * (15 * MB) + b'"}]',
+    ),
+    "small_rows_400k_one_month_in_zip": ("my_spotify_data.zip", small_rows_in_one_month),
 }
 
 

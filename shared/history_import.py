@@ -24,14 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from shared.exports import (
-    ExportFile,
-    ExportFileError,
-    UnpackBudget,
-    Unpacked,
-    parse_export_file,
-    unpack_upload,
-)
+from shared.export_upload import UnpackBudget, Unpacked, unpack_upload
+from shared.exports import ExportFile, ExportFileError, parse_export_file
 from shared.plays import PlaysFileError, append_plays, plays_prefix
 from shared.storage import ConflictError, Store
 

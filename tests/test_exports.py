@@ -10,17 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.exports import (
-    ACCOUNT,
-    EXTENDED,
+from shared.export_upload import (
     NOT_HISTORY,
     PODCAST_FILE,
     VIDEO_FILE,
-    ExportFileError,
     UnpackBudget,
-    parse_export_file,
     unpack_upload,
 )
+from shared.exports import ACCOUNT, EXTENDED, ExportFileError, parse_export_file
 from shared.plays import EXPORT, PLAY_COLUMNS, parse_played_at
 from tests.contract import find_real_api
 

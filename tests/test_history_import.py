@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.exports import AUDIOBOOK_FILE, PODCAST_FILE, VIDEO_FILE
+from shared.export_upload import AUDIOBOOK_FILE, PODCAST_FILE, VIDEO_FILE
 from shared.history_import import LAST_IMPORT, import_export_files
 from shared.plays import load_plays, month_objects, plays_prefix
 from shared.storage import FolderStore, StoredObject
