@@ -37,7 +37,8 @@ from bench.harness import (
 from etl.plays import collect_everyone
 from sandbox.world import generate_world
 from shared.config import load_settings
-from shared.plays import append_plays, month_objects
+from shared.plays import month_objects
+from shared.plays_append import append_plays
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
 from shared.tokens import TokenBox

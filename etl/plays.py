@@ -36,11 +36,11 @@ from shared.listening import (
 )
 from shared.plays import (
     PlaysFileError,
-    append_plays,
     delete_history,
     parse_recently_played,
     played_at_ms,
 )
+from shared.plays_append import append_plays
 from shared.spotify import (
     BudgetExhaustedError,
     QuotaExhaustedError,

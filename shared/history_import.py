@@ -26,7 +26,8 @@ import pandas as pd
 
 from shared.export_upload import UnpackBudget, Unpacked, unpack_upload
 from shared.exports import ExportFile, ExportFileError, parse_export_file
-from shared.plays import PlaysFileError, append_plays, plays_prefix
+from shared.plays import PlaysFileError, plays_prefix
+from shared.plays_append import append_plays
 from shared.storage import ConflictError, Store
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from shared.plays import (
     PLAY_COLUMNS,
     RECENTLY_PLAYED,
     PlaysFileError,
-    append_plays,
     delete_history,
     empty_plays,
     load_plays,
@@ -30,6 +29,7 @@ from shared.plays import (
     plays_frame,
     read_month_frame,
 )
+from shared.plays_append import append_plays
 from shared.plays_merge import merge_plays
 from shared.spotify_errors import SpotifyShapeError
 from shared.storage import FolderStore
