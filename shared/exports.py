@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -78,7 +79,7 @@ def parse_export_file(name: str, data: bytes) -> ExportFile:
     try:
         first = next(rows, None)
         layout = _layout(name, first)
-        reader = _ExtendedReader() if layout == EXTENDED else _AccountReader()
+        reader = _PlaysBuilder(_extended_row if layout == EXTENDED else _account_row)
         count = 0
         if first is not None:
             for count, row in enumerate(itertools.chain([first], rows), start=1):
@@ -97,16 +98,26 @@ def parse_export_file(name: str, data: bytes) -> ExportFile:
 
 
 class _PlaysBuilder:
-    """The plays of a file as columns of text, each distinct value held once (a track's name,
-    artist and uri recur on thousands of rows)."""
+    """The plays of a file as columns of text, each recurring value held once (a track's name,
+    artist and uri recur on thousands of rows), what was skipped, and the accounts named."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_row: Callable[[dict[str, Any]], dict[str, str] | str]) -> None:
+        self.read_row = read_row
         self.columns: dict[str, list[str]] = {column: [] for column in PLAY_COLUMNS}
         self._values: dict[str, str] = {}
         self.skipped: Counter[str] = Counter()
         self.usernames: set[str] = set()
 
-    def append(self, play: dict[str, str]) -> None:
+    def add(self, row: dict[str, Any]) -> None:
+        """Read one row (_RowError when it is not Spotify's) into the columns or the skips."""
+        username = row.get("username")  # endsong rows name the account
+        # A file names one account; a few are kept to say so, never one per row.
+        if isinstance(username, str) and username and len(self.usernames) < MAX_USERNAMES:
+            self.usernames.add(username)
+        play = self.read_row(row)
+        if isinstance(play, str):
+            self.skipped[play] += 1
+            return
         values = self._values
         for column, cells in self.columns.items():
             value = play.get(column, "")
@@ -116,28 +127,6 @@ class _PlaysBuilder:
         if not self.columns["played_at"]:
             return empty_plays()
         return pd.DataFrame(self.columns, columns=list(PLAY_COLUMNS), dtype=str)
-
-
-class _ExtendedReader(_PlaysBuilder):
-    def add(self, row: dict[str, Any]) -> None:
-        username = row.get("username")
-        # A file names one account; a few are kept to say so, never one per row.
-        if isinstance(username, str) and username and len(self.usernames) < MAX_USERNAMES:
-            self.usernames.add(username)
-        play = _extended_row(row)
-        if isinstance(play, str):
-            self.skipped[play] += 1
-        else:
-            self.append(play)
-
-
-class _AccountReader(_PlaysBuilder):
-    def add(self, row: dict[str, Any]) -> None:
-        play = _account_row(row)
-        if isinstance(play, str):
-            self.skipped[play] += 1
-        else:
-            self.append(play)
 
 
 class _RowError(Exception):
