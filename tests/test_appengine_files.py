@@ -121,3 +121,9 @@ def test_readme_deploy_section_covers_every_step() -> None:
         "gcloud app logs read",
     ]:
         assert needed in deploy, needed
+
+
+def test_the_web_answers_only_over_https() -> None:
+    handlers = load("app.yaml")["handlers"]
+
+    assert handlers == [{"url": "/.*", "script": "auto", "secure": "always"}]

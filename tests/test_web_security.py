@@ -398,6 +398,31 @@ def test_every_response_carries_the_security_headers(
     assert expected.keys() == SECURITY_HEADERS.keys()
 
 
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_no_page_or_download_is_kept_in_a_cache_but_static_files(
+    app: Flask, client: FlaskClient, signed_in: bool
+) -> None:
+    if signed_in:
+        sign_in(client)
+
+    for method, url in every_route(app):
+        answer = client.open(url, method=method)
+        if url.startswith("/static/"):
+            assert answer.headers.get("Cache-Control") != "no-store", url
+        else:
+            assert answer.headers.get("Cache-Control") == "no-store", (method, url)
+
+
+def test_production_tells_browsers_https_only(base_env: dict[str, str]) -> None:
+    env = {**base_env, "GAE_ENV": "standard", "DATA_URL": "gs://bucket/p"}
+    env.pop("CLOCK_START", None)
+
+    headers = security_headers(load_settings(env))
+
+    assert headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    assert "Strict-Transport-Security" not in security_headers(load_settings(base_env))
+
+
 def test_forms_may_lead_only_here_and_to_spotifys_consent_page(app: Flask) -> None:
     accounts = urlsplit(app.extensions["settings"].spotify_accounts_base)
     csp = security_headers(app.extensions["settings"])["Content-Security-Policy"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
 from shared.config import Settings, load_settings
@@ -27,6 +27,9 @@ SECURITY_HEADERS = {
 }
 
 
+HSTS = "max-age=63072000; includeSubDomains"
+
+
 def security_headers(settings: Settings) -> dict[str, str]:
     """The headers for this deployment: forms may also lead to Spotify's consent page.
 
@@ -37,14 +40,24 @@ def security_headers(settings: Settings) -> dict[str, str]:
     parts = urlsplit(settings.spotify_accounts_base)
     accounts = f"{parts.scheme}://{parts.netloc}"
     csp = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {accounts}")
-    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+    if settings.production:  # HTTPS only (app.yaml's `secure: always`), for two years
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
 
 
 def add_security_headers(response: Response) -> Response:
-    """Give every response, error pages and static files included, the security headers."""
+    """Give every response, error pages and static files included, the security headers.
+
+    Every page and download but the static files is `no-store`: most hold a person's data (their
+    playlists, history, backups), and a shared computer's cache or back button must not show
+    them to the next person; the others are made per request anyway.
+    """
     headers = current_app.extensions.get("security_headers", SECURITY_HEADERS)
     for name, value in headers.items():
         response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
