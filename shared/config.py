@@ -72,6 +72,9 @@ class Settings:
     etl_states: tuple[str, ...] = US_STATES
     # The operator's chart playlists (issue 18), read daily with the app's own token.
     chart_playlists: tuple[str, ...] = ()
+    # Who sees /status (the ETL runs): these Spotify user ids; unset, everyone signed in on a
+    # local run (the demo) and nobody on App Engine.
+    operators: tuple[str, ...] = ()
     production: bool = False
     # What "now" is for both services: the machine's, or CLOCK_START's (tests, replays).
     clock: Clock = field(default_factory=SystemClock, compare=False)
@@ -100,6 +103,12 @@ class Settings:
             return ""
         root = parts.path.removesuffix(SANDBOX_SPOTIFY_PATH).rstrip("/")
         return f"{parts.scheme}://{parts.netloc}{root}"
+
+    def is_operator(self, user_id: str | None) -> bool:
+        """Tell whether a signed-in person may see the operator's pages (/status)."""
+        if not user_id:
+            return False
+        return user_id in self.operators if self.operators else not self.production
 
     def sandbox_playlist_page(self, playlist_id: str) -> str:
         """Give the sandbox's page of a playlist's items, or "" when Spotify is real."""
@@ -195,6 +204,9 @@ def load_settings(
         spotify_request_budget=_positive_int(env, "SPOTIFY_REQUEST_BUDGET", 1000),
         etl_states=_states(env.get("ETL_STATES")),
         chart_playlists=_chart_playlists(env.get("CHART_PLAYLISTS")),
+        operators=tuple(
+            dict.fromkeys(i.strip() for i in (env.get("OPERATORS") or "").split(",") if i.strip())
+        ),
         production=production,
         clock=_clock(env.get("CLOCK_START"), production),
     )

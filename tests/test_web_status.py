@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +233,8 @@ def test_runs_are_listed_newest_first_with_their_figures(
     )
     assert card(page, "20261123T060000Z-cccccc") == (
         "Mon, Nov 23, 2026, 6:00 AM UTC Failed "
-        "AllStatesFailedError: every state failed from every source (4 fetches) "
+        "The run failed; the etl service's log has what it stopped on, under run "
+        "20261123T060000Z-cccccc. "
         "Duration 3 s "
         "Concerts none fetched "
         "States failed none "
@@ -242,6 +244,7 @@ def test_runs_are_listed_newest_first_with_their_figures(
         "Run 20261123T060000Z-cccccc"
     )
     assert 'id="unreadable"' not in page
+    assert "AllStatesFailedError" not in page  # an exception's text is for the log only
 
 
 def test_the_chart_has_a_bar_per_run_oldest_first(client: FlaskClient, store: FolderStore) -> None:
@@ -341,3 +344,43 @@ def test_a_report_older_than_the_per_source_figures_still_renders(
 def test_a_report_of_the_wrong_shape_is_refused_with_a_named_error(data: bytes) -> None:
     with pytest.raises(RunReportShapeError):
         parse_run_report(data)
+
+
+@pytest.mark.parametrize(
+    ("operators", "production", "sees"),
+    [
+        ("", False, {"alice", "bob"}),  # a local run, the demo: whoever signs in
+        ("bob", False, {"bob"}),
+        ("bob, alice", True, {"alice", "bob"}),
+        ("", True, set()),  # App Engine without OPERATORS: nobody
+    ],
+)
+def test_status_is_the_operators_page(
+    base_env: dict[str, str], operators: str, production: bool, sees: set[str]
+) -> None:
+    env = {**base_env, "OPERATORS": operators}
+    if production:
+        env = {k: v for k, v in env.items() if k != "CLOCK_START"}
+        env |= {"GAE_ENV": "standard", "DATA_URL": "gs://bucket/p"}
+    settings = load_settings(env)
+
+    assert {user for user in ("alice", "bob") if settings.is_operator(user)} == sees
+    assert not settings.is_operator(None)
+
+
+def test_someone_else_is_told_the_page_is_the_operators_and_has_no_link(
+    app: Flask, store: FolderStore
+) -> None:
+    bobs = create_app(replace(app.extensions["settings"], operators=("bob",)), store)
+    alice, bob = bobs.test_client(), bobs.test_client()
+    sign_in(alice, "alice")
+    sign_in(bob, "bob")
+
+    refused = alice.get("/status")
+    home = alice.get("/").get_data(as_text=True)
+
+    assert refused.status_code == 403
+    assert 'id="not-operator"' in refused.get_data(as_text=True)
+    assert 'id="nav-status"' not in home
+    assert bob.get("/status").status_code == 200
+    assert 'id="nav-status"' in bob.get("/").get_data(as_text=True)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, render_template
 
+from shared.config import Settings
 from shared.places import clock, plural
 from shared.storage import StorageError, Store
 from web.auth import current_user, login_required
@@ -298,10 +299,26 @@ def healthz() -> dict[str, str]:
     return {"status": "ok", "service": "web", **cache.health()}
 
 
+@bp.app_context_processor
+def operator_links() -> dict[str, bool]:
+    """Whether the signed-in person is the operator (base.html shows them the Status link)."""
+    user = current_user()
+    settings: Settings = current_app.extensions["settings"]
+    return {"is_operator": settings.is_operator(user["id"] if user else None)}
+
+
 @bp.get("/status", endpoint="page")
 @login_required
-def page() -> str:
-    """Show how the last ETL runs went, newest first, with a chart of their match rates."""
+def page() -> Any:
+    """Show the operator how the last ETL runs went, newest first, with a chart of match rates.
+
+    A failed run's message is the exception the run stopped on: the page says it failed and
+    where its details are (the log, by run id), never the exception's text.
+    """
+    user = current_user()
+    settings: Settings = current_app.extensions["settings"]
+    if not settings.is_operator(user["id"] if user else None):
+        return render_template("not_operator.html", user=user), 403
     read = load_recent_runs(app_store())
     return render_template(
         "status.html",
