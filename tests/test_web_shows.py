@@ -592,3 +592,22 @@ def test_playlists_made_before_the_record_are_offered_for_update_once_taken_in(
     )
     assert b"Updated: " in answer.data
     assert next(p for p in created_playlists(sandbox) if p["id"] == older.meta["id"])["track_ids"]
+
+
+def test_the_next_person_on_the_same_browser_sees_nothing_the_first_made(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client, "alice")
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    client.post("/shows/playlist", data={**form, "csrf_token": csrf_token(page)})
+    alices = client.get("/shows/made")
+    assert alices.status_code == 200 and b"Made: " in alices.data
+
+    sign_in(client, "bob")  # without alice signing out
+    bobs = client.get("/shows/made")
+
+    assert bobs.status_code == 302 and bobs.headers["Location"].endswith("/shows")
+    with client.session_transaction() as kept:
+        assert kept["user"]["id"] == "bob"
+        assert not [key for key in kept if key.startswith("made")]

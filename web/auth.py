@@ -56,6 +56,18 @@ STATE_KEY = "oauth_state"
 SESSION_VERSION_KEY = "session_version"
 AFTER_LOGIN_KEY = "after_login"
 GRANTING_KEY = "granting"  # the feature whose added scope this sign-in asks for
+# Session keys a page keeps across a sign-in as someone else, because the value names the
+# person it is for and its reader checks that (registered by the features, see keep_owned).
+OWNER_CHECKED_KEYS: set[str] = set()
+
+
+def keep_owned(key: str) -> str:
+    """Register a session key whose value names its owner, checked wherever it is read: it
+    survives another person signing in on the browser (every other key is dropped then)."""
+    OWNER_CHECKED_KEYS.add(key)
+    return key
+
+
 # A scope is asked for only when a person turns on the feature that needs it (ARCHITECTURE.md).
 FEATURE_SCOPES = {"history": HISTORY_SCOPE, "taste": TASTE_SCOPES, "charts": CHART_SCOPES}
 SIGN_IN_KEYS = (TOKEN_KEY, USER_KEY, SESSION_VERSION_KEY)
@@ -403,6 +415,14 @@ def callback() -> Any:
         return render_template(
             "auth_error.html", title="Spotify said no", message=spotify_problem(error)
         ), status
+    previous = session.get(USER_KEY)
+    if isinstance(previous, dict) and previous.get("id") != user.id:
+        # Another person signs in on this browser without the first signing out: nothing the
+        # pages kept for the first (a playlist just made, cached lists, choices) goes to them.
+        carried = {TOKEN_KEY, AFTER_LOGIN_KEY, *OWNER_CHECKED_KEYS}
+        kept = {key: session[key] for key in carried if key in session}
+        session.clear()
+        session.update(kept)
     session[USER_KEY] = {"id": user.id, "name": user.display_name}
     session[SESSION_VERSION_KEY] = session_versions().fresh(user.id)
     session.permanent = True

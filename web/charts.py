@@ -61,6 +61,7 @@ from web.auth import (
     EncryptedSessionCache,
     authorize_feature,
     current_user,
+    keep_owned,
     login_required,
     spotify_problem,
     token_box,
@@ -77,7 +78,9 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("charts", __name__)
 
-PENDING_KEY = "chart_pending"  # the playlist to add once Spotify has given the permission
+# The playlist to add once Spotify has given the permission, and who chose it: kept when
+# someone else signs in at the consent, to tell them it was not theirs to add.
+PENDING_KEY = keep_owned("chart_pending")
 UNREADABLE_RECORD = (
     "Your tracked playlists could not be read. Adding a playlist starts them afresh; "
     '"Delete my data" removes them.'
