@@ -19,20 +19,16 @@ import numpy as np
 
 # Spotify's rows have 4 (account export) to 23 (extended, 2025) fields; room for later ones.
 MAX_ROW_FIELDS = 200
-# Its longest texts are track, album and episode names of a few hundred bytes, and a row has a
-# quote every few dozen bytes: 10,000 bytes without one is no export's (a long name, number,
-# run of brackets or spaces), and would cost its size at each copy (row, frame, month file).
-# A list or object inside a row (none of Spotify's) is passed over up to this many JSON values,
-# then refused, so it costs neither memory nor much time.
+# Spotify's longest texts are names of a few hundred bytes, and its rows have a quote every few
+# dozen bytes. A token longer than MAX_TOKEN_BYTES (a string: bytes between two unescaped quotes;
+# a number, a run of brackets or of spaces) is no export's; it is refused before any parsing,
+# because yajl re-reads a token that spans two of ijson's buffers from its start (one 16 MB
+# string took 12 s in 64 KB buffers) and each copy of it (row, frame, month file) costs its size.
+# Buffers are 1 MB: ijson gathers a whole buffer's events before it yields the first (a buffer
+# of the whole file was 500 MB of events for 400,000 small rows). A list or object inside a row
+# (none of Spotify's) is passed over up to MAX_NESTED_VALUES values, then refused.
 MAX_TOKEN_BYTES = 10_000
 MAX_NESTED_VALUES = 10_000
-# yajl re-reads a token that spans two of ijson's buffers from its start, so one long token
-# costs the square of its length in buffers (a 16 MB string: 12 s in 64 KB buffers, 0.9 s in
-# 1 MB ones); and ijson gathers a whole buffer's events before it yields the first (a buffer
-# of the whole file: 500 MB of events for 400,000 small rows). So: 1 MB buffers, and before
-# any parsing, a file where 10,000 bytes pass without a quote (a long name, number, run of
-# brackets or of spaces; Spotify's rows have a quote every few dozen bytes) is refused, so the
-# long tokens left are strings dense with escaped quotes.
 PARSE_BUFFER_BYTES = 1024 * 1024
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _SCAN_BYTES = 4 * 1024 * 1024
