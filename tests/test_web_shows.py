@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sandbox.server import SandboxServer
-from shared import area_plan
+from shared import area_plan, form_once
 from shared.area_playlists import load_made
 from shared.area_query import DAY_CHOICES, AreaQuery
 from shared.config import STATE_NAMES, load_settings
@@ -611,3 +611,64 @@ def test_the_next_person_on_the_same_browser_sees_nothing_the_first_made(
     with client.session_transaction() as kept:
         assert kept["user"]["id"] == "bob"
         assert not [key for key in kept if key.startswith("made")]
+
+
+def test_the_same_make_sent_twice_makes_one_playlist(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    key = re.search(r'name="form_key" value="([^"]+)"', page.get_data(as_text=True))
+    assert key
+    sent = {**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
+    before = len(created_playlists(sandbox))
+
+    first = client.post("/shows/playlist", data=sent)
+    first_page = client.get("/shows/made").data
+    second = client.post("/shows/playlist", data=sent)  # a double click, a second tab
+
+    assert first.status_code == second.status_code == 303
+    assert client.get("/shows/made").data == first_page
+    assert len(created_playlists(sandbox)) == before + 1
+    assert data_copy.list("requests/alice/")  # the claim, with its result
+
+
+def test_a_make_that_failed_may_be_sent_again(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    key = re.search(r'name="form_key" value="([^"]+)"', page.get_data(as_text=True))
+    assert key
+    sent = {**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
+    sandbox.sandbox.options.daily_quota = 0  # Spotify says no
+
+    refused = client.post("/shows/playlist", data=sent)
+    sandbox.sandbox.options.daily_quota = None
+    again = client.post("/shows/playlist", data=sent)
+
+    assert refused.status_code == 502 and again.status_code == 303
+
+
+def test_a_make_sent_while_the_first_is_still_making_says_so_and_delete_my_data_forgets_it(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sign_in(client)
+    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    key = re.search(r'name="form_key" value="([^"]+)"', page.get_data(as_text=True))
+    assert key
+    assert form_once.claim(data_copy, "alice", key.group(1)).mine  # the first, still at work
+    before = len(created_playlists(sandbox))
+
+    second = client.post(
+        "/shows/playlist", data={**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
+    )
+
+    assert second.status_code == 409 and "being made already" in second.get_data(as_text=True)
+    assert len(created_playlists(sandbox)) == before
+    token = csrf_token(client.get("/backups/delete-my-data"))
+    assert client.post("/backups/delete-my-data", data={"csrf_token": token}).status_code == 200
+    assert data_copy.list("requests/alice/") == []

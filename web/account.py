@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from shared.area_playlists import made_object
 from shared.charts import ChartsError, delete_person_charts, load_charts_record, people_object
 from shared.datasets import backups_of
+from shared.form_once import delete_claims
 from shared.liner_notes import count_user_notes, delete_user_notes
 from shared.listening import record_object
 from shared.places import plural
@@ -149,6 +150,7 @@ def delete_my_data() -> Any:
     charts = charts_kept(user_id)
     try:
         notes = delete_user_notes(store(), user_id)
+        delete_claims(store(), user_id)
         forget_history(store(), user_id)
         delete_saved_areas(store(), user_id)
         delete_taste(store(), user_id)

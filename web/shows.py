@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from shared import area_plan, places
+from shared import area_plan, form_once, places
 from shared.area_playlists import (
     MadePlaylist,
     MadePlaylists,
@@ -22,6 +32,7 @@ from shared.area_playlists import (
     write_area_playlist,
 )
 from shared.area_query import DAY_CHOICES, MIXES, AreaQuery, FormError, parse_area
+from shared.form_once import is_form_key
 from shared.liner_notes import build_notes, save_notes
 from shared.links import is_web_link
 from shared.saved_areas import REMAKE, content_hash
@@ -186,6 +197,7 @@ def _page(
         "sorts": area_plan.SORTS,
         "sort": _sort(form),
         "mixes": MIXES,
+        "form_key": form_once.new_form_key(),  # a Make sent twice makes one playlist
     }
     context["taste_on"], context["known"] = _taste(user)
     if query is None:
@@ -308,6 +320,32 @@ def _keep(user: dict[str, str], query: AreaQuery, written: MadeForArea) -> str:
 @bp.post("/shows/playlist")
 @login_required
 def make_playlist() -> Any:
+    """Make the area's playlist once per form sent: a double click or a second tab sends the
+    same form key, and the second answer is the first's result (shared/form_once.py)."""
+    user_id = (current_user() or {}).get("id", "")
+    form_key = str(request.form.get("form_key", ""))
+    if not is_form_key(form_key):  # a page from before form keys
+        return _make_playlist()
+    claimed = form_once.claim(store(), user_id, form_key)
+    if not claimed.mine:
+        if claimed.result is not None:
+            session[MADE_KEY] = claimed.result
+            return redirect(url_for("shows.made"), code=303)
+        message = (
+            "This playlist is being made already (the form was sent twice): it will be on "
+            "your Made page in a moment."
+        )
+        return render_template("shows.html", **_page(shows_data(), None, message)), 409
+    answer = _make_playlist()
+    if isinstance(answer, Response) and answer.status_code == 303 and MADE_KEY in session:
+        with contextlib.suppress(StorageError):  # made; only a second send would redo it
+            form_once.finish(store(), user_id, form_key, session[MADE_KEY])
+    else:  # refused or failed: the same form may be sent again
+        form_once.release(store(), user_id, form_key)
+    return answer
+
+
+def _make_playlist() -> Any:
     """Make the area's playlist, or update one the person made for it before (in place)."""
     data = shows_data()
     try:
