@@ -613,15 +613,20 @@ def test_the_next_person_on_the_same_browser_sees_nothing_the_first_made(
         assert not [key for key in kept if key.startswith("made")]
 
 
-def test_the_same_make_sent_twice_makes_one_playlist(
-    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
-) -> None:
+def make_form(client: FlaskClient, data_copy: FolderStore) -> dict[str, str]:
+    """Sign alice in and return the Make form of the busiest state's area as its page fills it."""
     sign_in(client)
     form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
     page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
     key = re.search(r'name="form_key" value="([^"]+)"', page.get_data(as_text=True))
-    assert key
-    sent = {**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
+    assert key, "the Make form carries no form key"
+    return {**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
+
+
+def test_the_same_make_sent_twice_makes_one_playlist(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    sent = make_form(client, data_copy)
     before = len(created_playlists(sandbox))
 
     first = client.post("/shows/playlist", data=sent)
@@ -637,12 +642,7 @@ def test_the_same_make_sent_twice_makes_one_playlist(
 def test_a_make_that_failed_may_be_sent_again(
     client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
 ) -> None:
-    sign_in(client)
-    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
-    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
-    key = re.search(r'name="form_key" value="([^"]+)"', page.get_data(as_text=True))
-    assert key
-    sent = {**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
+    sent = make_form(client, data_copy)
     sandbox.sandbox.options.daily_quota = 0  # Spotify says no
 
     refused = client.post("/shows/playlist", data=sent)
@@ -655,17 +655,11 @@ def test_a_make_that_failed_may_be_sent_again(
 def test_a_make_sent_while_the_first_is_still_making_says_so_and_delete_my_data_forgets_it(
     client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
 ) -> None:
-    sign_in(client)
-    form = {"state": busiest_state(data_copy), "days": "30", "tracks": "1"}
-    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
-    key = re.search(r'name="form_key" value="([^"]+)"', page.get_data(as_text=True))
-    assert key
-    assert form_once.claim(data_copy, "alice", key.group(1)).mine  # the first, still at work
+    sent = make_form(client, data_copy)
+    assert form_once.claim(data_copy, "alice", sent["form_key"]).mine  # the first, still at work
     before = len(created_playlists(sandbox))
 
-    second = client.post(
-        "/shows/playlist", data={**form, "csrf_token": csrf_token(page), "form_key": key.group(1)}
-    )
+    second = client.post("/shows/playlist", data=sent)
 
     assert second.status_code == 409 and "being made already" in second.get_data(as_text=True)
     assert len(created_playlists(sandbox)) == before
