@@ -53,6 +53,7 @@ from shared.storage import (
     NotFoundError,
     Store,
     check_name,
+    delete_under,
     retry_on_conflict,
 )
 
@@ -429,11 +430,7 @@ def without_playlist(record: ChartsRecord, playlist_id: str) -> ChartsRecord:
 
 def delete_chart_files(store: Store, playlist_id: str) -> int:
     """Delete every file of a playlist's chart; return how many."""
-    names = store.list(chart_folder(playlist_id))
-    for name in names:
-        with contextlib.suppress(NotFoundError):
-            store.delete(name)
-    return len(names)
+    return delete_under(store, chart_folder(playlist_id))
 
 
 def playlists_kept_by_others(

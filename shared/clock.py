@@ -51,21 +51,6 @@ class StartedClock:
         return f"StartedClock({self.start.isoformat()})"
 
 
-class FixedClock:
-    """A clock that always reads the same instant (for tests that assert on exact times)."""
-
-    def __init__(self, moment: datetime) -> None:
-        if moment.tzinfo is None:
-            raise ClockError(f"a clock's instant needs a time zone, got {moment.isoformat()}")
-        self.moment = moment.astimezone(UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def __repr__(self) -> str:
-        return f"FixedClock({self.moment.isoformat()})"
-
-
 def parse_instant(text: str) -> datetime:
     """Read an ISO 8601 instant with its zone ("2027-01-01T00:30:00Z") as UTC."""
     cleaned = text.strip()

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, check_name
+from shared.storage import IF_ABSENT, ConflictError, NotFoundError, Store, check_name, delete_under
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -73,8 +73,4 @@ def release(store: Store, user_id: str, key: str) -> None:
 
 def delete_claims(store: Store, user_id: str) -> int:
     """Delete every claim of a person (Delete my data); return how many there were."""
-    names = store.list(requests_prefix(user_id))
-    for name in names:
-        with contextlib.suppress(NotFoundError):
-            store.delete(name)
-    return len(names)
+    return delete_under(store, requests_prefix(user_id))

@@ -36,6 +36,7 @@ from shared.storage import (
     NotFoundError,
     Store,
     check_name,
+    delete_under,
 )
 
 logger = logging.getLogger(__name__)
@@ -281,11 +282,4 @@ def load_plays(store: Store, user_id: str) -> pd.DataFrame:
 
 def delete_history(store: Store, user_id: str) -> int:
     """Delete every object under a user's `plays/<user>/`; return how many there were."""
-    deleted = 0
-    for name in store.list(plays_prefix(user_id)):
-        try:
-            store.delete(name)
-        except NotFoundError:
-            continue  # someone else deleted it first: it is gone either way
-        deleted += 1
-    return deleted
+    return delete_under(store, plays_prefix(user_id))

@@ -82,6 +82,21 @@ class Store(Protocol):
         """Return each object under `prefix` with its generation, in one listing (no content)."""
 
 
+def delete_under(store: Store, prefix: str) -> int:
+    """Delete every object whose name starts with `prefix`; return how many this call deleted.
+
+    An object someone else deleted first is gone either way, and not counted.
+    """
+    deleted = 0
+    for name in store.list(prefix):
+        try:
+            store.delete(name)
+        except NotFoundError:
+            continue
+        deleted += 1
+    return deleted
+
+
 def retry_on_conflict(name: str, attempt: Callable[[], T], attempts: int = 5) -> T:
     """Run a read-change-write of one object again while another writer gets there first.
 
