@@ -23,7 +23,6 @@ from typing import Any
 from shared.config import Settings
 from shared.listening import (
     ACTIVE,
-    DELETING,
     NEEDS_SIGN_IN,
     PAGE_LIMIT,
     Gap,
@@ -36,11 +35,10 @@ from shared.listening import (
 )
 from shared.plays import (
     PlaysFileError,
-    delete_history,
     parse_recently_played,
     played_at_ms,
 )
-from shared.plays_append import append_plays
+from shared.plays_append import append_plays, undo_if_deleting
 from shared.spotify import (
     BudgetExhaustedError,
     QuotaExhaustedError,
@@ -217,7 +215,7 @@ def _collect_one(
             added += appended.added
             summary.doubles += appended.doubles
     summary.plays_added += added
-    if added and _deleting(store, record.user_id):
+    if added and undo_if_deleting(store, record.user_id):
         return
     items = sum(p.count for p in pages)  # episodes and removed tracks take places too
     times = sorted(t for p in pages for t in p.plays["played_at"])
@@ -251,22 +249,6 @@ def _collect_one(
         return with_gap(changed, gap) if gap else changed
 
     update_record(store, record.user_id, moved)
-
-
-def _deleting(store: Store, user_id: str) -> bool:
-    """After appending: if the person started deleting their history meanwhile, finish it for
-    them (their months may have been deleted before this run wrote to them again)."""
-    try:
-        loaded = load_record(store, user_id)
-    except ListeningRecordError:
-        return False
-    if loaded is None or loaded[0].status != DELETING:
-        return False
-    delete_history(store, user_id)
-    logger.warning(
-        "plays read while the person deleted their history: deleted", extra={"user_id": user_id}
-    )
-    return True
 
 
 def _note_problem(store: Store, user_id: str, problem: str) -> None:

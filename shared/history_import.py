@@ -27,7 +27,7 @@ import pandas as pd
 from shared.export_upload import UnpackBudget, Unpacked, unpack_upload
 from shared.exports import ExportFile, ExportFileError, parse_export_file
 from shared.plays import PlaysFileError, plays_prefix
-from shared.plays_append import append_plays
+from shared.plays_append import append_plays, undo_if_deleting
 from shared.storage import ConflictError, Store
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,15 @@ MAX_LISTED = 30  # files named in an import's result
 # Plays held before they are appended: a zip of a thousand small files is one batch, a decade
 # of extended history a few (the memory a batch takes stays well inside a worker's share).
 BATCH_PLAYS = 100_000
+
+
+DELETED_MEANWHILE = (
+    "Your listening history was being deleted while this import ran, so nothing of it was kept."
+)
+
+
+class HistoryDeletedError(Exception):
+    """The person began deleting their history while their plays were being appended."""
 
 
 @dataclass
@@ -68,6 +77,9 @@ def import_export_files(
         for files in unpacked:
             importer.read(files)
         importer.flush()
+    except HistoryDeletedError:  # what was appended is deleted again; nothing is taken
+        importer.accepted.clear()
+        importer.refused.append({"name": "", "why": DELETED_MEANWHILE})
     finally:
         result = importer.result(now)
         if importer.accepted:
@@ -76,6 +88,8 @@ def import_export_files(
                 json.dumps(result, indent=2).encode(),
                 content_type="application/json",
             )
+            # Written after the person began deleting? Then it goes too, with every month.
+            undo_if_deleting(store, user_id)
     return result
 
 
@@ -164,6 +178,10 @@ class _Import:
                 appended = append_plays(self.store, self.user_id, pd.concat(batch.frames))
                 self.added += appended.added
                 self.doubles += appended.doubles
+                if undo_if_deleting(self.store, self.user_id):
+                    raise HistoryDeletedError(self.user_id)
+        except HistoryDeletedError:
+            raise
         except Exception as error:  # PlaysFileError, ConflictError, or what nobody foresaw
             if not isinstance(error, PlaysFileError | ConflictError):
                 logger.exception("an import's plays could not be appended")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -193,14 +194,16 @@ def test_nan_and_huge_numbers_are_not_json_spotify_writes(tmp_path: Path) -> Non
 
 
 class CountingStore(FolderStore):
-    """A folder store that counts reads, writes and listings."""
+    """A folder store that counts writes and listings, and notes the plays files read."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.reads = self.writes = self.listings = 0
+        self.writes = self.listings = 0
+        self.plays_read: list[str] = []
 
     def read(self, name: str) -> StoredObject:
-        self.reads += 1
+        if name.startswith("plays/"):
+            self.plays_read.append(name)
         return super().read(name)
 
     def write(self, name: str, data: bytes, **options: Any) -> int:
@@ -236,7 +239,8 @@ def test_a_thousand_member_zip_writes_each_month_once_and_reads_none_that_is_abs
 
     assert (result["file_count"], result["added"]) == (1000, 1000)
     assert len(month_objects(store, "alice")) == 1000
-    assert (store.writes, store.reads, store.listings) == (1000 + 1, 0, 1)
+    # A write a month and the report; no month read (none existed); one listing of the months.
+    assert (store.writes, store.plays_read, store.listings) == (1000 + 1, [], 1)
 
 
 def test_a_file_of_one_track_at_one_time_under_many_names_is_one_play(tmp_path: Path) -> None:
@@ -404,3 +408,32 @@ def test_account_names_and_reasons_are_cut_to_a_readable_length(tmp_path: Path) 
 
     why = result["refused"][0]["why"]
     assert len(why) <= 500 and "and 2 more" in why
+
+
+def test_deleting_the_history_during_an_import_leaves_nothing_of_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.history_import as module
+    from shared.listening import DELETING, ListeningRecord, load_record, save_record
+
+    store = FolderStore(tmp_path / "store")
+    save_record(store, ListeningRecord("alice", "sealed"))  # history on
+    real_append = module.append_plays
+
+    def append_while_deleting(data: Any, user_id: str, plays: Any) -> Any:
+        appended = real_append(data, user_id, plays)
+        # "Delete my history" begins in another tab right after the months are written.
+        loaded = load_record(data, user_id)
+        assert loaded is not None
+        save_record(data, replace(loaded[0], status=DELETING), if_generation_match=loaded[1])
+        return appended
+
+    monkeypatch.setattr(module, "append_plays", append_while_deleting)
+
+    result = import_export_files(
+        store, "alice", [(spotify_name(BASIC), BASIC.read_bytes())], mine_confirmed=True, now=NOW
+    )
+
+    assert result["file_count"] == 0 and result["refused"][-1]["why"] == module.DELETED_MEANWHILE
+    assert month_objects(store, "alice") == []
+    assert store.list(plays_prefix("alice")) == []
