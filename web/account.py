@@ -21,7 +21,8 @@ from shared.storage import NotFoundError, StorageError
 from shared.taste import delete_taste, taste_object
 from shared.users import BackupSettings, user_object
 from web.auth import current_user, end_sessions_and_forget, login_required
-from web.backups import Week, load_weeks, store, user_settings, weeks_of
+from web.backups import Week, load_weeks, user_settings, weeks_of
+from web.data import app_store as store
 from web.listening import forget_history
 
 bp = Blueprint("account", __name__)

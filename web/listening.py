@@ -59,12 +59,13 @@ from shared.plays import (
 )
 from shared.storage import IF_ABSENT, NotFoundError, Store, retry_on_conflict
 from shared.tokens import TokenBox
-from web import csrf
+from web import csrf_exempt
 from web import stats as stats_module
 from web.auth import authorize_feature, current_user, login_required
 from web.backups import escape_cell
 from web.clock import utc_now
 from web.data import app_store
+from web.history import HISTORY_CACHE
 
 logger = logging.getLogger(__name__)
 
@@ -180,9 +181,7 @@ def _page(user: dict[str, str], status: int = 200, **extra: Any) -> tuple[str, i
     zone = _zone()
     kept_plays = None
     if months:
-        history = stats_module.HISTORY_CACHE.get(
-            store(), user["id"], history_version(store(), user["id"])
-        )
+        history = HISTORY_CACHE.get(store(), user["id"], history_version(store(), user["id"]))
         kept_plays = len(history.played_ms)
     return render_template(
         "listening.html",
@@ -331,7 +330,7 @@ def forget_history(data: Store, user_id: str) -> int:
 
 
 @bp.post("/listening/import")
-@csrf.exempt  # checked below, after the larger body limit is set (CSRFProtect reads the form first)
+@csrf_exempt  # checked below, after the larger body limit is set (CSRFProtect reads the form first)
 @login_required
 def import_export() -> Any:
     """Import the JSON files (or a zip) of Spotify's export; each file whole or not at all."""

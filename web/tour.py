@@ -106,8 +106,10 @@ def page() -> Any:
     user = current_user() or {}
     try:
         taste = load_taste(store(), user["id"])
-    except (TasteError, StorageError) as error:
-        logger.error("unreadable taste record", extra={"user_id": user["id"], "error": str(error)})
+    except (TasteError, StorageError) as unreadable:
+        logger.error(
+            "unreadable taste record", extra={"user_id": user["id"], "error": str(unreadable)}
+        )
         taste = None
     known = dict(taste[0].artists) if taste else {}
     data = shows_data()
