@@ -44,7 +44,7 @@ from shared.spotify import (
     make_oauth,
 )
 from shared.storage import FolderStore
-from shared.taste import TASTE_SCOPES, Known, TasteRecord, save_taste
+from shared.taste import TASTE, TASTE_SCOPES, Known, TasteRecord
 from shared.taste_read import read_profile
 from tests.web_helpers import sign_in
 from web import create_app
@@ -134,7 +134,7 @@ def area_page_figures(world: dict[str, Any], world_file: Path, root: Path) -> di
         for state in chosen:  # read each state once: what is timed is a loaded state
             timed_get(client, f"/shows?state={state}")
         plain = time_previews(client, urls)
-        save_taste(store, TasteRecord("alice", "sealed", artists=known))
+        TASTE.put(store, TasteRecord("alice", "sealed", artists=known))
         with_taste = time_previews(
             client, [u + VARIANTS[i % len(VARIANTS)] for i, u in enumerate(urls)]
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from shared.backups import UserBackup, back_up_user
 from shared.config import Settings
+from shared.people.grants import KEY_ROTATED, REVOKED, pause
 from shared.spotify import (
     BudgetExhaustedError,
     QuotaExhaustedError,
@@ -21,12 +22,8 @@ from shared.storage import ConflictError, Store
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import (
     ACTIVE,
-    GRANT_REVOKED_REASON,
+    BACKUPS,
     UserSettingsError,
-    load_user,
-    mark_needs_sign_in,
-    opted_in_users,
-    update_user,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,10 +64,10 @@ def back_up_everyone(
     """Back up every opted-in user once a week; one user's failure never stops the others."""
     summary = BackupsSummary()
     box = TokenBox(settings.token_encryption_key)
-    for user_id in opted_in_users(store):
+    for user_id in BACKUPS.people(store):
         summary.users += 1
         try:
-            loaded = load_user(store, user_id)
+            loaded = BACKUPS.load(store, user_id)
             if loaded is None:
                 continue
             user = loaded[0]
@@ -94,19 +91,14 @@ def back_up_everyone(
                 summary.failed += 1
                 logger.error("backup failed", extra={"user_id": user_id, "error": str(error)})
                 continue
-            mark_needs_sign_in(store, user_id, GRANT_REVOKED_REASON)
+            pause(store, BACKUPS, user_id, REVOKED)
             summary.newly_needing_sign_in += 1
             logger.warning(
                 "a user's grant is gone; they must sign in again", extra={"user_id": user_id}
             )
         except TokenDecryptError:
             # TOKEN_ENCRYPTION_KEY was rotated: the sealed grant can never be opened again.
-            mark_needs_sign_in(
-                store,
-                user_id,
-                "Local Shows changed its encryption key, so the sign-in you gave us can no "
-                "longer be read.",
-            )
+            pause(store, BACKUPS, user_id, KEY_ROTATED)
             summary.newly_needing_sign_in += 1
             logger.warning(
                 "a user's stored grant cannot be opened (key rotated); they must sign in again",
@@ -127,4 +119,4 @@ def back_up_everyone(
 
 
 def _keep_rotated_token(store: Store, user_id: str, sealed: str) -> None:
-    update_user(store, user_id, lambda s: replace(s, sealed_refresh_token=sealed))
+    BACKUPS.update(store, user_id, lambda s: replace(s, sealed_refresh_token=sealed))

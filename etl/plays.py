@@ -23,14 +23,12 @@ from typing import Any
 from shared.config import Settings
 from shared.listening import (
     ACTIVE,
+    LISTENING,
     NEEDS_SIGN_IN,
     PAGE_LIMIT,
     Gap,
     ListeningRecord,
     ListeningRecordError,
-    listening_users,
-    load_record,
-    update_record,
     with_gap,
 )
 from shared.plays import (
@@ -168,8 +166,8 @@ def _due_first(store: Store) -> list[tuple[str, ListeningRecord | None]]:
     from etl.people_run import oldest_first
 
     return oldest_first(
-        listening_users(store),
-        lambda user_id: load_record(store, user_id),
+        LISTENING.people(store),
+        lambda user_id: LISTENING.load(store, user_id),
         ListeningRecordError,
         lambda record: record.last_read_at,
         "listening",
@@ -189,7 +187,7 @@ def _collect_one(
 ) -> None:
     # Read the record again right before reading Spotify: the person may have turned history
     # off, or be deleting it, since the run started.
-    current = load_record(store, record.user_id)
+    current = LISTENING.load(store, record.user_id)
     if current is None or current[0].status != ACTIVE:
         summary.waiting_for_sign_in += current is not None
         return
@@ -248,18 +246,20 @@ def _collect_one(
             )
         return with_gap(changed, gap) if gap else changed
 
-    update_record(store, record.user_id, moved)
+    LISTENING.update(store, record.user_id, moved)
 
 
 def _note_problem(store: Store, user_id: str, problem: str) -> None:
     try:
-        update_record(store, user_id, lambda r: replace(r, problem=problem))
+        LISTENING.update(store, user_id, lambda r: replace(r, problem=problem))
     except (ListeningRecordError, ConflictError):
         logger.exception("could not note a person's problem", extra={"user_id": user_id})
 
 
 def _pause(store: Store, user_id: str, reason: str) -> None:
-    update_record(store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason))
+    LISTENING.update(
+        store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason)
+    )
     logger.warning("a person's history collection is paused", extra={"user_id": user_id})
 
 

@@ -19,7 +19,7 @@ from etl.people_run import run_for_people
 from shared.config import Settings
 from shared.spotify import BudgetExhaustedError, QuotaExhaustedError, RequestLedger, SpotifyError
 from shared.storage import ConflictError, Store
-from shared.taste import ACTIVE, TasteError, TasteRecord, load_taste, taste_users
+from shared.taste import ACTIVE, TASTE, TasteError, TasteRecord
 from shared.taste_read import REQUEST_KINDS, pause_reason, pause_taste, refresh_taste
 from shared.tokens import TokenDecryptError
 
@@ -110,8 +110,8 @@ def _oldest_first(store: Store) -> list[tuple[str, TasteRecord | None]]:
     from etl.people_run import oldest_first
 
     return oldest_first(
-        taste_users(store),
-        lambda user_id: load_taste(store, user_id),
+        TASTE.people(store),
+        lambda user_id: TASTE.load(store, user_id),
         TasteError,
         lambda record: record.refreshed_at,
         "taste",
@@ -130,7 +130,7 @@ def _refresh_one(
 ) -> None:
     # Read the record again right before Spotify: the person may have turned taste off, or
     # pressed "Refresh now", since the run started.
-    current = load_taste(store, user_id)
+    current = TASTE.load(store, user_id)
     if current is None or not current[0].due(now):
         summary.skipped_not_due += current is not None
         return

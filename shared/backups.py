@@ -18,7 +18,7 @@ from shared.datasets import backups_of, load_dataset, save_dataset
 from shared.spotify import MAX_ITEMS_PER_WRITE, SpotifyApi, SpotifyRefusedError
 from shared.spotify_records import PlaylistItem, track_uris
 from shared.storage import Store
-from shared.users import BackupSettings, update_user
+from shared.users import BACKUPS, BackupSettings
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def back_up_user(
         track_ids = this_week["track_id"].tolist()
     if user.archive:
         result.archived_tracks = copy_to_archive(store, user, api, track_ids)
-    update_user(store, user.user_id, lambda s: replace(s, last_backup_week=week))
+    BACKUPS.update(store, user.user_id, lambda s: replace(s, last_backup_week=week))
     return result
 
 
@@ -171,7 +171,7 @@ def copy_to_archive(
             f"{user.source_name} archive", "Every week's tracks, kept by Local Shows."
         )
         archive_id = created.id
-        update_user(store, user.user_id, lambda s: replace(s, archive_playlist_id=created.id))
+        BACKUPS.update(store, user.user_id, lambda s: replace(s, archive_playlist_id=created.id))
     new = track_uris(t for t in track_ids if t not in present)
     for start in range(0, len(new), MAX_ITEMS_PER_WRITE):
         api.add_items(archive_id, new[start : start + MAX_ITEMS_PER_WRITE])

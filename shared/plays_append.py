@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from shared.listening import DELETING, ListeningRecordError, load_record
+from shared.listening import DELETING, LISTENING, ListeningRecordError
 from shared.plays import (
     NORMAL_PLAYED_AT,
     PLAY_COLUMNS,
@@ -197,7 +197,7 @@ def undo_if_deleting(store: Store, user_id: str) -> bool:
     """After appending: if the person started deleting their history meanwhile, finish it for
     them (their months may have been deleted before this writer wrote to them again)."""
     try:
-        loaded = load_record(store, user_id)
+        loaded = LISTENING.load(store, user_id)
     except ListeningRecordError:
         return False
     if loaded is None or loaded[0].status != DELETING:

@@ -12,18 +12,18 @@ and the serving layout's `spotify_artist_id`): never by name.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
+from shared.people.records import PersonRecords, RecordError
 from shared.spotify_records import page_items, parse_artist, require_object
-from shared.storage import NotFoundError, Store, check_name, retry_on_conflict
+from shared.storage import Store
 
 TASTE_SCOPES = "user-top-read user-follow-read"
 ACTIVE = "active"
@@ -42,7 +42,7 @@ MAX_PAGES = 6
 REFRESH_EVERY = timedelta(hours=20)  # "at most daily", with room for the cron's drift
 
 
-class TasteError(ValueError):
+class TasteError(RecordError):
     """A taste record that cannot be read."""
 
 
@@ -98,111 +98,25 @@ class TasteRecord:
         return now.astimezone(UTC) - last >= REFRESH_EVERY
 
 
-def taste_object(user_id: str) -> str:
-    """Return the object name of a person's taste record."""
-    return check_name(f"taste/{user_id}.json")
+def _check(record: TasteRecord) -> str:
+    if not record.sealed_refresh_token or record.status not in STATUSES:
+        return "it lacks a grant or a status"
+    for artist_id, known in record.artists.items():
+        if known.plays < 0 or set(known.top) - set(TIME_RANGES):
+            return f"artist {artist_id!r} has a wrong top list or play count"
+    return ""
 
 
-def load_taste(store: Store, user_id: str) -> tuple[TasteRecord, int] | None:
-    """Return the record and its generation, or None when taste was never turned on (or off)."""
-    try:
-        stored = store.read(taste_object(user_id))
-    except NotFoundError:
-        return None
-    return parse_taste(stored.data), stored.generation
+TASTE = PersonRecords("taste", "taste/", TasteRecord, TasteError, _check)
 
 
 def known_artists(store: Store, user_id: str) -> dict[str, Known]:
     """Return the artists a person knows ({} when taste is off or its record is damaged)."""
     try:
-        loaded = load_taste(store, user_id)
+        loaded = TASTE.load(store, user_id)
     except TasteError:
         return {}
     return dict(loaded[0].artists) if loaded else {}
-
-
-def parse_taste(data: bytes) -> TasteRecord:
-    """Read a record; TasteError when fields are missing or of the wrong type."""
-    try:
-        raw = json.loads(data)
-    except ValueError as error:
-        raise TasteError("the taste record is not JSON") from error
-    if not isinstance(raw, dict):
-        raise TasteError("the taste record is not a JSON object")
-    defaults = asdict(TasteRecord("", ""))
-    fields: dict[str, Any] = {}
-    for name, default in defaults.items():
-        value = raw.get(name, default)
-        if not isinstance(value, type(default)) or (
-            isinstance(default, int) and isinstance(value, bool)
-        ):
-            raise TasteError(f"field {name!r} is missing or not a {type(default).__name__}")
-        fields[name] = value
-    artists: dict[str, Known] = {}
-    for artist_id, known in fields["artists"].items():
-        if not isinstance(known, dict):
-            raise TasteError(f"artist {artist_id!r} is not an object")
-        top = known.get("top", [])
-        plays = known.get("plays", 0)
-        if not isinstance(top, list) or not isinstance(plays, int) or isinstance(plays, bool):
-            raise TasteError(f"artist {artist_id!r} has a wrong top list or play count")
-        artists[str(artist_id)] = Known(
-            str(known.get("name", "")),
-            tuple(t for t in top if isinstance(t, str) and t in TIME_RANGES),
-            bool(known.get("followed", False)),
-            max(0, plays),
-        )
-    fields["artists"] = artists
-    record = TasteRecord(**fields)
-    if not record.user_id or not record.sealed_refresh_token or record.status not in STATUSES:
-        raise TasteError("the taste record lacks a user, a grant or a status")
-    return record
-
-
-def save_taste(store: Store, record: TasteRecord, *, if_generation_match: int | None = None) -> int:
-    """Write a record whole; return its new generation."""
-    body = asdict(record)
-    body["artists"] = {
-        artist_id: {**asdict(known), "top": list(known.top)}
-        for artist_id, known in sorted(record.artists.items())
-    }
-    return store.write(
-        taste_object(record.user_id),
-        json.dumps(body, indent=1, sort_keys=True).encode(),
-        if_generation_match=if_generation_match,
-        content_type="application/json",
-    )
-
-
-def update_taste(
-    store: Store, user_id: str, change: Callable[[TasteRecord], TasteRecord]
-) -> TasteRecord | None:
-    """Apply a change, re-reading when another writer got there first; None when there is none."""
-
-    def attempt() -> TasteRecord | None:
-        loaded = load_taste(store, user_id)
-        if loaded is None:
-            return None
-        changed = change(loaded[0])
-        save_taste(store, changed, if_generation_match=loaded[1])
-        return changed
-
-    return retry_on_conflict(taste_object(user_id), attempt)
-
-
-def taste_users(store: Store) -> list[str]:
-    """Return the ids of people with taste on (or paused)."""
-    return sorted(
-        name.removeprefix("taste/").removesuffix(".json")
-        for name in store.list("taste/")
-        if name.endswith(".json")
-    )
-
-
-def delete_taste(store: Store, user_id: str) -> None:
-    """Forget a person's taste: the grant and the profile (nothing to do when there is none)."""
-    with contextlib.suppress(NotFoundError):
-        store.delete(taste_object(user_id))
 
 
 # Reading Spotify's answers (real layouts in ../shared/real-api/exports/api/).

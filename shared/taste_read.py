@@ -24,6 +24,7 @@ from shared.taste import (
     MAX_PAGES,
     NEEDS_SIGN_IN,
     PAGE_LIMIT,
+    TASTE,
     TIME_RANGES,
     Known,
     TasteRecord,
@@ -31,7 +32,6 @@ from shared.taste import (
     parse_followed_artists,
     parse_top_artists,
     plays_by_artist,
-    update_taste,
     with_profile,
 )
 from shared.tokens import TokenBox, TokenDecryptError
@@ -164,7 +164,7 @@ def refresh_taste(
             )
         return changed
 
-    return update_taste(store, record.user_id, kept)
+    return TASTE.update(store, record.user_id, kept)
 
 
 def pause_reason(error: Exception) -> str:
@@ -180,7 +180,7 @@ def pause_reason(error: Exception) -> str:
 
 def pause_taste(store: Store, user_id: str, reason: str) -> None:
     """Stop refreshing a person's taste until they give the permission again."""
-    update_taste(
+    TASTE.update(
         store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason, problem="")
     )
     logger.warning("a person's taste is paused", extra={"user_id": user_id})

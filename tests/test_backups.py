@@ -28,7 +28,7 @@ from shared.datasets import backups_of, load_dataset, save_dataset
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
-from shared.users import ACTIVE, NEEDS_SIGN_IN, load_user
+from shared.users import ACTIVE, BACKUPS, NEEDS_SIGN_IN
 from tests.conftest import BASE_ENV
 from tests.web_helpers import csrf_token, sign_in
 from web import create_app
@@ -90,7 +90,7 @@ def week_rows(frame: pd.DataFrame, moment: datetime) -> pd.DataFrame:
 
 def archive_of(sandbox: SandboxServer, store: FolderStore, user: str) -> dict[str, Any]:
     """Return the user's archive playlist (the sandbox's session keeps earlier tests' too)."""
-    settings = (load_user(store, user) or (None,))[0]
+    settings = (BACKUPS.load(store, user) or (None,))[0]
     assert settings is not None and settings.archive_playlist_id
     playlists = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5).json()["playlists"]
     return next(p for p in playlists if p["id"] == settings.archive_playlist_id)
@@ -127,7 +127,7 @@ def test_opting_in_keeps_the_choices_and_a_sealed_refresh_token(
 ) -> None:
     opt_in(app, "alice", "playlist:", archive=True)
 
-    user, _ = load_user(store, "alice") or (None, 0)
+    user, _ = BACKUPS.load(store, "alice") or (None, 0)
     assert user is not None
     assert (user.source_kind, user.source_playlist_id, user.archive, user.status) == (
         "playlist",
@@ -191,13 +191,13 @@ def test_a_revoked_grant_pauses_one_user_and_the_other_is_still_backed_up(
 
     assert summary.snapshotted == 1 and summary.newly_needing_sign_in == 1
     assert not load_dataset(store, backups_of("alice"))[0].empty
-    bob_settings = (load_user(store, "bob") or (None,))[0]
+    bob_settings = (BACKUPS.load(store, "bob") or (None,))[0]
     assert bob_settings is not None and bob_settings.status == NEEDS_SIGN_IN
     assert run_week(store, settings, 0).waiting_for_sign_in == 1
     sign_in(bob, "bob")
     page = bob.get("/backups").get_data(as_text=True)
     assert "needs-sign-in" not in page  # signing in again resumed the backups
-    assert (load_user(store, "bob") or (None,))[0].status == ACTIVE  # type: ignore[union-attr]
+    assert (BACKUPS.load(store, "bob") or (None,))[0].status == ACTIVE  # type: ignore[union-attr]
     assert run_week(store, settings, 0).snapshotted == 1
 
 
@@ -210,7 +210,7 @@ def test_a_rotated_encryption_key_pauses_backups_until_sign_in_not_a_failure(
     summary = run_week(store, rotated, 0)
 
     assert (summary.failed, summary.newly_needing_sign_in, summary.snapshotted) == (0, 1, 0)
-    alice = (load_user(store, "alice") or (None,))[0]
+    alice = (BACKUPS.load(store, "alice") or (None,))[0]
     assert alice is not None and alice.status == NEEDS_SIGN_IN
     assert "encryption key" in alice.status_reason
 
@@ -227,7 +227,7 @@ def test_the_user_sees_that_backups_are_paused(
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'id="needs-sign-in"' in text and "Backups are paused" in text
-    assert "Spotify no longer accepts the sign-in" in text and "Sign in again" in text
+    assert "Spotify no longer accepts the permission you gave us" in text and "Sign in again" in text
 
 
 def test_episodes_local_files_and_removed_tracks_are_skipped_and_counted_by_kind(

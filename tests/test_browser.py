@@ -26,12 +26,12 @@ from shared.config import load_settings
 from shared.datasets import backups_of, load_dataset
 from shared.exports import parse_export_file
 from shared.liner_notes import count_user_notes
-from shared.listening import HISTORY_SCOPE, load_record, record_object
+from shared.listening import HISTORY_SCOPE, LISTENING
 from shared.plays import load_plays, month_objects
 from shared.shows_data import load_shows
 from shared.storage import FolderStore
 from shared.taste import known_artists
-from shared.users import load_user
+from shared.users import BACKUPS
 from tests.clock import clock_now
 from tests.conftest import BASE_ENV, REPO_ROOT, free_port
 from tests.contract import REAL_API
@@ -259,7 +259,7 @@ def test_the_whole_path_at_phone_and_desktop_widths(
     step(page, size, 14, "stop-confirm")
     page.click("#cancel")
     page.wait_for_selector("#back-up-now")
-    assert load_user(store, "alice") is not None
+    assert BACKUPS.load(store, "alice") is not None
 
     # Status: how the runs went.
     page.click("header >> text=Status")
@@ -412,8 +412,8 @@ def walk_listening(page: Page, size: str, url: str, store: FolderStore, tmp_path
     page.wait_for_url(f"{url}/listening")
     page.wait_for_selector("#history-on")
     assert "History is on" in page.inner_text("main")
-    assert record_object("alice") in store.list("listening/")
-    loaded = load_record(store, "alice")
+    assert LISTENING.object("alice") in store.list("listening/")
+    loaded = LISTENING.load(store, "alice")
     assert loaded is not None and loaded[0].status == "active"
     step(page, size, 18, "history-on")
 

@@ -15,7 +15,7 @@ from etl.service import create_app as create_etl_app
 from sandbox.listening import REACHABLE_PLAYS, ms_of
 from sandbox.server import SandboxServer
 from shared.config import Settings, load_settings
-from shared.listening import ACTIVE, NEEDS_SIGN_IN, load_record
+from shared.listening import ACTIVE, LISTENING, NEEDS_SIGN_IN
 from shared.plays import RECENTLY_PLAYED, load_plays, month_objects
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
@@ -89,7 +89,7 @@ def test_the_first_read_keeps_the_last_50_and_the_next_only_what_is_new(
     # Nothing new: one request, nothing added, nothing counted twice.
     assert (again.requests, again.plays_added) == (1, 0)
     assert len(load_plays(store, "alice")) == len(kept)
-    record = load_record(store, "alice")
+    record = LISTENING.load(store, "alice")
     assert record is not None and record[0].cursor_ms > 0 and record[0].status == ACTIVE
 
 
@@ -121,7 +121,7 @@ def test_more_than_50_plays_between_reads_are_a_gap_the_page_names(
     advance(sandbox, hours_until_listed(sandbox, "alice", REACHABLE_PLAYS + 1))
     late = run(store, settings)
 
-    record = load_record(store, "alice")
+    record = LISTENING.load(store, "alice")
     assert late.gaps_found == 1 and record is not None and len(record[0].gaps) == 1
     page = client.get("/listening").get_data(as_text=True)
     assert 'id="gaps"' in page and "more than 50 plays happened between two reads" in page
@@ -139,7 +139,7 @@ def test_a_revoked_grant_pauses_that_person_only_and_they_are_told(
     assert (summary.newly_paused, summary.read, summary.failed) == (1, 1, 0)
     assert load_plays(store, "bob").shape[0] > 0
     assert load_plays(store, "alice").shape[0] == 0
-    alice_record = load_record(store, "alice")
+    alice_record = LISTENING.load(store, "alice")
     assert alice_record is not None and alice_record[0].status == NEEDS_SIGN_IN
     sign_in(alice, "alice")  # their next visit
     page = alice.get("/listening").get_data(as_text=True)
@@ -178,7 +178,7 @@ def test_a_spent_quota_stops_the_run_and_says_so(
 
     assert summary.stopped == "quota"
     assert summary.read == 0
-    record = load_record(store, "alice")
+    record = LISTENING.load(store, "alice")
     assert record is not None and record[0].status == ACTIVE  # not the person's fault
 
 
@@ -212,7 +212,7 @@ def test_a_link_to_login_with_the_feature_never_turns_history_on(
     callback = authorize.headers["Location"]
     client.get(callback[callback.index("/callback") :])
 
-    assert load_record(store, "alice") is None
+    assert LISTENING.load(store, "alice") is None
 
 
 def test_someone_deleting_their_history_during_a_read_keeps_nothing(
@@ -221,7 +221,7 @@ def test_someone_deleting_their_history_during_a_read_keeps_nothing(
     from dataclasses import replace
 
     import etl.plays
-    from shared.listening import DELETING, update_record
+    from shared.listening import DELETING, LISTENING
 
     history_on(web, "alice")
     real_append = etl.plays.append_plays
@@ -229,7 +229,7 @@ def test_someone_deleting_their_history_during_a_read_keeps_nothing(
     def append_while_deleting(*args: Any, **kwargs: Any) -> Any:
         # The person presses "Delete my history" while Spotify answers: the web marks the record
         # and deletes the months; this run then writes its page.
-        update_record(store, "alice", lambda r: replace(r, status=DELETING))
+        LISTENING.update(store, "alice", lambda r: replace(r, status=DELETING))
         for name in month_objects(store, "alice"):
             store.delete(name)
         return real_append(*args, **kwargs)
@@ -245,14 +245,14 @@ def test_a_person_turned_off_after_the_run_started_is_not_read(
     web: Flask, store: FolderStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import etl.plays
-    from shared.listening import delete_record
+    from shared.listening import LISTENING
 
     history_on(web, "alice")
     real_due = etl.plays._due_first
 
     def due_then_turned_off(data: Any) -> Any:
         due = real_due(data)
-        delete_record(data, "alice")
+        LISTENING.delete(data, "alice")
         return due
 
     monkeypatch.setattr(etl.plays, "_due_first", due_then_turned_off)

@@ -414,18 +414,18 @@ def test_deleting_the_history_during_an_import_leaves_nothing_of_either(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import shared.history_import as module
-    from shared.listening import DELETING, ListeningRecord, load_record, save_record
+    from shared.listening import DELETING, LISTENING, ListeningRecord
 
     store = FolderStore(tmp_path / "store")
-    save_record(store, ListeningRecord("alice", "sealed"))  # history on
+    LISTENING.create(store, ListeningRecord("alice", "sealed"))  # history on
     real_append = module.append_plays
 
     def append_while_deleting(data: Any, user_id: str, plays: Any) -> Any:
         appended = real_append(data, user_id, plays)
         # "Delete my history" begins in another tab right after the months are written.
-        loaded = load_record(data, user_id)
+        loaded = LISTENING.load(data, user_id)
         assert loaded is not None
-        save_record(data, replace(loaded[0], status=DELETING), if_generation_match=loaded[1])
+        LISTENING.save(data, replace(loaded[0], status=DELETING), generation=loaded[1])
         return appended
 
     monkeypatch.setattr(module, "append_plays", append_while_deleting)

@@ -23,7 +23,7 @@ from shared.serving import shape_rows
 from shared.shows_data import PackedTracks, ShowsData, ShowTexts, load_shows
 from shared.spotify import RequestLedger
 from shared.storage import FolderStore
-from shared.taste import Known, TasteRecord, save_taste
+from shared.taste import TASTE, Known, TasteRecord
 from tests.clock import clock_now
 from tests.test_web_saved_areas import created_playlists, keep
 from tests.web_helpers import csrf_token, rebuild_serving, sign_in, state_of
@@ -226,7 +226,7 @@ def busiest_city_with_tracks(data: ShowsData) -> tuple[str, str, list[str]]:
 
 
 def give_taste(store: FolderStore, user: str, known: dict[str, Known]) -> None:
-    save_taste(store, TasteRecord(user, "sealed-but-unused", artists=known))
+    TASTE.put(store, TasteRecord(user, "sealed-but-unused", artists=known))
 
 
 @pytest.fixture

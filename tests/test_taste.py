@@ -31,7 +31,7 @@ from etl.taste import TASTE_LEASE_NAME, collect
 from sandbox.listening import ms_of
 from sandbox.server import SandboxServer
 from shared.config import Settings, load_settings
-from shared.listening import HISTORY_SCOPE, load_record
+from shared.listening import HISTORY_SCOPE, LISTENING
 from shared.plays import month_object
 from shared.spotify import RequestLedger, SpotifyApi, SpotifyShapeError
 from shared.storage import FolderStore
@@ -39,20 +39,16 @@ from shared.taste import (
     ACTIVE,
     MAX_PAGES,
     NEEDS_SIGN_IN,
+    TASTE,
     TIME_RANGES,
     Known,
     TasteError,
     TasteRecord,
     build_profile,
     known_artists,
-    load_taste,
     parse_followed_artists,
-    parse_taste,
     parse_top_artists,
     plays_by_artist,
-    save_taste,
-    taste_object,
-    update_taste,
 )
 from shared.taste_read import count_plays, read_profile
 from shared.tokens import TokenBox
@@ -138,9 +134,9 @@ def test_a_record_is_read_back_as_it_was_written(folder_store: FolderStore) -> N
             "a2": Known("Nightwish", followed=True),
         },
     )
-    save_taste(folder_store, record)
+    TASTE.put(folder_store, record)
 
-    assert load_taste(folder_store, "alice") == (
+    assert TASTE.load(folder_store, "alice") == (
         record,
         folder_store.generation("taste/alice.json"),
     )
@@ -162,10 +158,10 @@ def test_a_record_is_read_back_as_it_was_written(folder_store: FolderStore) -> N
 def test_a_damaged_record_is_a_taste_error_and_no_known_artists(
     folder_store: FolderStore, body: bytes
 ) -> None:
-    folder_store.write(taste_object("alice"), body)
+    folder_store.write(TASTE.object("alice"), body)
 
     with pytest.raises(TasteError):
-        load_taste(folder_store, "alice")
+        TASTE.load(folder_store, "alice")
     assert known_artists(folder_store, "alice") == {}
 
 
@@ -197,7 +193,7 @@ FIELDS = st.sampled_from([*TasteRecord.__dataclass_fields__, "top", "plays", "fo
 )
 def test_any_json_is_a_record_or_a_taste_error(raw: Any) -> None:
     try:
-        record = parse_taste(json.dumps(raw).encode())
+        record = TASTE.parse(json.dumps(raw).encode())
     except TasteError:
         return
     assert isinstance(record, TasteRecord)
@@ -352,7 +348,7 @@ def taste_requests(sandbox: SandboxServer) -> int:
 def age(store: FolderStore, user: str, hours: float) -> None:
     """Make a profile read `hours` ago."""
     moment = (clock_now() - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    update_taste(store, user, lambda r: replace(r, refreshed_at=moment))
+    TASTE.update(store, user, lambda r: replace(r, refreshed_at=moment))
 
 
 def run(store: FolderStore, app_settings: Settings) -> Any:
@@ -379,11 +375,11 @@ def test_turning_taste_on_seals_the_grant_and_reads_the_sandbox_users_artists(
 
     client = taste_on(web, "alice")
 
-    loaded = load_taste(store, "alice")
+    loaded = TASTE.load(store, "alice")
     assert loaded is not None
     record = loaded[0]
     assert record.status == ACTIVE and record.refreshed_at and not record.problem
-    assert "refresh-" not in store.read(taste_object("alice")).data.decode()  # sealed
+    assert "refresh-" not in store.read(TASTE.object("alice")).data.decode()  # sealed
     opened = TokenBox(app_settings.token_encryption_key).open(record.sealed_refresh_token)
     assert str(opened["refresh_token"]).startswith("refresh-")
     assert set(record.artists) == sandbox_artists(sandbox, "alice")
@@ -401,46 +397,46 @@ def test_with_history_on_taste_asks_for_plays_too_and_counts_them(
     client = web.test_client()
     sign_in(client, "alice")
     turn_history_on(client, "alice")
-    history_token = load_record(store, "alice")[0].sealed_refresh_token  # type: ignore[index]
+    history_token = LISTENING.load(store, "alice")[0].sealed_refresh_token  # type: ignore[index]
     collect_everyone(store, app_settings, RequestLedger(), now=clock_now())
 
     asked = start_taste(client)
     assert {"user-top-read", "user-follow-read", HISTORY_SCOPE} <= scope_of(asked)
     follow_sign_in(client, asked, "alice")
 
-    record = load_taste(store, "alice")[0]  # type: ignore[index]
+    record = TASTE.load(store, "alice")[0]  # type: ignore[index]
     assert any(known.plays for known in record.artists.values())
     # Each feature keeps its own grant: history's is the one it was given.
-    assert load_record(store, "alice")[0].sealed_refresh_token == history_token  # type: ignore[index]
+    assert LISTENING.load(store, "alice")[0].sealed_refresh_token == history_token  # type: ignore[index]
 
 
 def test_turning_history_on_with_taste_on_asks_for_both_and_keeps_each_grant(
     web: Flask, store: FolderStore
 ) -> None:
     client = taste_on(web, "alice")
-    taste_token = load_taste(store, "alice")[0].sealed_refresh_token  # type: ignore[index]
+    taste_token = TASTE.load(store, "alice")[0].sealed_refresh_token  # type: ignore[index]
 
     asked = client.post("/listening/on", data={"csrf_token": csrf_token(client.get("/listening"))})
     # The newest consent covers everything the person uses.
     assert {"user-top-read", "user-follow-read", HISTORY_SCOPE} <= scope_of(asked)
     follow_sign_in(client, asked, "alice")
 
-    assert load_record(store, "alice") is not None
-    assert load_taste(store, "alice")[0].sealed_refresh_token == taste_token  # type: ignore[index]
+    assert LISTENING.load(store, "alice") is not None
+    assert TASTE.load(store, "alice")[0].sealed_refresh_token == taste_token  # type: ignore[index]
 
 
 def test_a_second_refresh_within_a_day_asks_spotify_nothing(
     web: Flask, store: FolderStore, sandbox: SandboxServer
 ) -> None:
     client = taste_on(web, "alice")
-    before = load_taste(store, "alice")
+    before = TASTE.load(store, "alice")
     sandbox.sandbox.stats.reset()
 
     answer = client.post("/taste/refresh", data={"csrf_token": csrf_token(client.get("/taste"))})
 
     assert answer.status_code == 303
     assert taste_requests(sandbox) == 0
-    assert load_taste(store, "alice") == before
+    assert TASTE.load(store, "alice") == before
     assert "at most once a day" in client.get("/taste").get_data(as_text=True)
 
 
@@ -454,7 +450,7 @@ def test_refresh_now_reads_a_day_old_profile_with_the_stored_grant(
 
     client.post("/taste/refresh", data={"csrf_token": csrf_token(client.get("/taste"))})
 
-    record = load_taste(store, "alice")[0]  # type: ignore[index]
+    record = TASTE.load(store, "alice")[0]  # type: ignore[index]
     assert taste_requests(sandbox) == record.requests > 0
     assert not record.due(clock_now())
     assert set(record.artists) == sandbox_artists(sandbox, "alice")
@@ -466,7 +462,7 @@ def test_the_daily_job_refreshes_due_profiles_only(
     taste_on(web, "alice")
     taste_on(web, "bob")
     age(store, "bob", 21)
-    alice_before = load_taste(store, "alice")
+    alice_before = TASTE.load(store, "alice")
     sandbox.sandbox.stats.reset()
 
     summary = run(store, app_settings)
@@ -474,8 +470,8 @@ def test_the_daily_job_refreshes_due_profiles_only(
     assert (summary.people, summary.refreshed, summary.skipped_not_due) == (2, 1, 1)
     assert (summary.paused, summary.failed, summary.stopped) == (0, 0, "")
     assert summary.requests == taste_requests(sandbox) > 0
-    assert load_taste(store, "alice") == alice_before
-    assert not load_taste(store, "bob")[0].due(clock_now())  # type: ignore[index]
+    assert TASTE.load(store, "alice") == alice_before
+    assert not TASTE.load(store, "bob")[0].due(clock_now())  # type: ignore[index]
 
 
 def test_a_revoked_grant_pauses_only_that_person(
@@ -490,14 +486,14 @@ def test_a_revoked_grant_pauses_only_that_person(
     summary = run(store, app_settings)
 
     assert (summary.paused, summary.refreshed, summary.failed) == (1, 1, 0)
-    assert load_taste(store, "alice")[0].status == NEEDS_SIGN_IN  # type: ignore[index]
-    assert load_taste(store, "bob")[0].status == ACTIVE  # type: ignore[index]
+    assert TASTE.load(store, "alice")[0].status == NEEDS_SIGN_IN  # type: ignore[index]
+    assert TASTE.load(store, "bob")[0].status == ACTIVE  # type: ignore[index]
     assert run(store, app_settings).waiting_for_sign_in == 1  # no request for a paused person
     sign_in(alice, "alice")
     page = alice.get("/taste").get_data(as_text=True)
     assert 'id="taste-paused"' in page and "Give the permission again" in page
     follow_sign_in(alice, start_taste(alice), "alice")
-    assert load_taste(store, "alice")[0].status == ACTIVE  # type: ignore[index]
+    assert TASTE.load(store, "alice")[0].status == ACTIVE  # type: ignore[index]
 
 
 def test_a_spent_quota_stops_the_run_and_pauses_nobody(
@@ -510,7 +506,7 @@ def test_a_spent_quota_stops_the_run_and_pauses_nobody(
     summary = run(store, app_settings)
 
     assert (summary.stopped, summary.refreshed, summary.paused) == ("quota", 0, 0)
-    assert load_taste(store, "alice")[0].status == ACTIVE  # type: ignore[index]
+    assert TASTE.load(store, "alice")[0].status == ACTIVE  # type: ignore[index]
 
 
 def test_the_job_answers_only_cron_and_has_its_own_lease(
@@ -557,13 +553,13 @@ def test_turning_taste_off_and_delete_my_data_remove_the_record(
 ) -> None:
     alice = taste_on(web, "alice")
     alice.post("/taste/off", data={"csrf_token": csrf_token(alice.get("/taste"))})
-    assert store.generation(taste_object("alice")) is None
+    assert store.generation(TASTE.object("alice")) is None
     assert 'id="taste-off"' in alice.get("/taste").get_data(as_text=True)
 
     bob = taste_on(web, "bob")
     token = csrf_token(bob.get("/backups/delete-my-data"))
     assert bob.post("/backups/delete-my-data", data={"csrf_token": token}).status_code == 200
-    assert store.generation(taste_object("bob")) is None
+    assert store.generation(TASTE.object("bob")) is None
 
 
 def test_a_person_sees_only_their_own_profile(web: Flask, store: FolderStore) -> None:
@@ -591,7 +587,7 @@ def test_a_profile_that_cannot_be_read_at_once_is_read_later_never_a_500(
     answer = follow_sign_in(client, asked, "alice")
 
     assert answer.status_code == 302
-    record = load_taste(store, "alice")[0]  # type: ignore[index]
+    record = TASTE.load(store, "alice")[0]  # type: ignore[index]
     assert record.status == ACTIVE and record.due(clock_now()) and record.problem
     page = client.get("/taste").get_data(as_text=True)
     assert "reads them again within a day" in page

@@ -26,7 +26,7 @@ from shared.backups import (
 from shared.config import Settings, load_settings
 from shared.datasets import backups_of, load_dataset
 from shared.storage import FolderStore
-from shared.users import NEEDS_SIGN_IN, BackupSettings, load_user, parse_user
+from shared.users import BACKUPS, NEEDS_SIGN_IN, BackupSettings
 from tests.conftest import BASE_ENV, REPO_ROOT
 from tests.test_backups import opt_in, own_playlist, seed_backups
 from tests.web_helpers import csrf_token, sign_in
@@ -117,7 +117,7 @@ def back_up_now(client: FlaskClient) -> Any:
 
 
 def settings_of(store: FolderStore, user: str) -> BackupSettings | None:
-    loaded = load_user(store, user)
+    loaded = BACKUPS.load(store, user)
     return loaded[0] if loaded else None
 
 
@@ -180,7 +180,7 @@ def test_old_settings_without_a_manual_backup_time_still_load() -> None:
         b'"source_playlist_id": "p", "source_name": "Saves", "sealed_refresh_token": "x"}'
     )
 
-    assert parse_user(old).last_manual_backup_at == ""
+    assert BACKUPS.parse(old).last_manual_backup_at == ""
 
 
 # Opting in takes the first backup

@@ -15,7 +15,7 @@ from shared.area_playlists import load_made, made_object
 from shared.datasets import backups_of
 from shared.liner_notes import load_notes, notes_object
 from shared.storage import ConflictError, FolderStore
-from shared.users import load_user, user_object
+from shared.users import BACKUPS
 from tests.test_backups import opt_in
 from tests.web_helpers import csrf_token, sign_in
 
@@ -26,7 +26,7 @@ def test_opting_in_again_while_on_is_refused_and_keeps_the_settings(
     app: Flask, data_copy: FolderStore
 ) -> None:
     client = opt_in(app, "alice", "playlist:")
-    before = load_user(data_copy, "alice")
+    before = BACKUPS.load(data_copy, "alice")
     page = client.get("/backups")
 
     again = client.post(
@@ -34,7 +34,7 @@ def test_opting_in_again_while_on_is_refused_and_keeps_the_settings(
     )
 
     assert again.status_code == 400 and b"Backups are already on" in again.data
-    assert load_user(data_copy, "alice") == before
+    assert BACKUPS.load(data_copy, "alice") == before
 
 
 def test_a_broken_backups_file_shows_a_message_downloads_as_stored_and_can_be_deleted(
@@ -67,7 +67,7 @@ def test_a_bad_token_in_the_record_does_not_stop_delete_my_data(
     deleted = client.post("/backups/delete-my-data", data={"csrf_token": csrf_token(confirm)})
 
     assert deleted.status_code == 200
-    assert user_object("alice") not in data_copy.list("users/")
+    assert BACKUPS.object("alice") not in data_copy.list("users/")
     assert made_object("alice") not in data_copy.list("playlists/")
     assert client.get("/backups").status_code == 302  # signed out
 

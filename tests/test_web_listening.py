@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.listening import HISTORY_SCOPE, load_record
+from shared.listening import HISTORY_SCOPE, LISTENING
 from shared.plays import EXPORT, load_plays, month_objects
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
@@ -86,7 +86,7 @@ def test_turning_history_on_asks_once_and_seals_the_grant(
     answer = turn_history_on(alice, "alice")
 
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/listening")
-    loaded = load_record(store, "alice")
+    loaded = LISTENING.load(store, "alice")
     assert loaded is not None
     record = loaded[0]
     assert record.status == "active" and record.granted_at and record.opted_in_at
@@ -105,7 +105,7 @@ def test_saying_no_to_spotify_turns_nothing_on(alice: FlaskClient, store: Folder
     answer = alice.get(f"/callback?state={state}&error=access_denied")
 
     assert answer.status_code == 302
-    assert load_record(store, "alice") is None
+    assert LISTENING.load(store, "alice") is None
     page = alice.get("/listening").get_data(as_text=True)
     assert "Spotify did not give the permission" in page
 
@@ -119,7 +119,7 @@ def test_turning_off_forgets_the_grant_and_keeps_the_plays(
     answer = alice.post("/listening/off", data={"csrf_token": csrf_token(alice.get("/listening"))})
 
     assert answer.status_code == 303
-    assert load_record(store, "alice") is None
+    assert LISTENING.load(store, "alice") is None
     assert month_objects(store, "alice")
     page = alice.get("/listening").get_data(as_text=True)
     assert "History is off: no more plays are read." in page and "Turn history on" in page
@@ -265,7 +265,7 @@ def test_deleting_the_history_removes_plays_and_grant(
     )
 
     assert answer.status_code == 303
-    assert store.list("plays/alice/") == [] and load_record(store, "alice") is None
+    assert store.list("plays/alice/") == [] and LISTENING.load(store, "alice") is None
 
 
 def test_delete_my_data_removes_the_history_too(alice: FlaskClient, store: FolderStore) -> None:

@@ -13,13 +13,13 @@ from shared.charts import ChartsError, delete_person_charts, load_charts_record,
 from shared.datasets import backups_of
 from shared.form_once import delete_claims
 from shared.liner_notes import count_user_notes, delete_user_notes
-from shared.listening import record_object
+from shared.listening import LISTENING
 from shared.places import plural
 from shared.plays import month_objects
 from shared.saved_areas import SavedAreasError, delete_saved_areas, load_saved_areas
 from shared.storage import NotFoundError, StorageError
-from shared.taste import delete_taste, taste_object
-from shared.users import BackupSettings, user_object
+from shared.taste import TASTE
+from shared.users import BACKUPS, BackupSettings
 from web.auth import current_user, end_sessions_and_forget, login_required
 from web.backups import Week, load_weeks, user_settings, weeks_of
 from web.data import app_store as store
@@ -48,7 +48,7 @@ def kept_of(user_id: str) -> Kept:
 
 def _remove(user_id: str, *, settings: bool = True, weeks: bool = True) -> None:
     """Delete the user's backup settings (and token) and, if asked, their weeks."""
-    names = ([user_object(user_id)] if settings else []) + (
+    names = ([BACKUPS.object(user_id)] if settings else []) + (
         [backups_of(user_id).name] if weeks else []
     )
     for name in names:
@@ -119,7 +119,7 @@ def areas_kept(user_id: str) -> int:
 
 def taste_kept(user_id: str) -> bool:
     """Whether Local Shows keeps a person's taste record (readable or not)."""
-    return store().generation(taste_object(user_id)) is not None
+    return store().generation(TASTE.object(user_id)) is not None
 
 
 def charts_kept(user_id: str) -> int:
@@ -135,7 +135,7 @@ def history_kept(user_id: str) -> dict[str, int]:
     """What Local Shows keeps of a person's listening: months of plays, and whether it is on."""
     return {
         "months": len(month_objects(store(), user_id)),
-        "on": int(store().generation(record_object(user_id)) is not None),
+        "on": int(store().generation(LISTENING.object(user_id)) is not None),
     }
 
 
@@ -154,7 +154,7 @@ def delete_my_data() -> Any:
         delete_claims(store(), user_id)
         forget_history(store(), user_id)
         delete_saved_areas(store(), user_id)
-        delete_taste(store(), user_id)
+        TASTE.delete(store(), user_id)
         delete_person_charts(store(), user_id, current_app.extensions["settings"].chart_playlists)
         _remove(user_id)
         with contextlib.suppress(NotFoundError):

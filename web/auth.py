@@ -29,7 +29,7 @@ from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
 from shared.charts import CHART_SCOPES
 from shared.listening import ACTIVE as HISTORY_ACTIVE
-from shared.listening import HISTORY_SCOPE, ListeningRecordError, load_record
+from shared.listening import HISTORY_SCOPE, LISTENING, ListeningRecordError
 from shared.spotify import (
     USER_SCOPES,
     QuotaExhaustedError,
@@ -42,7 +42,7 @@ from shared.spotify import (
 )
 from shared.storage import Store
 from shared.taste import ACTIVE as TASTE_ACTIVE
-from shared.taste import TASTE_SCOPES, TasteError, load_taste
+from shared.taste import TASTE, TASTE_SCOPES, TasteError
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import bump_session_version, load_session_version
 
@@ -196,7 +196,7 @@ def feature_scope(feature: str) -> str:
 
 def _history_on(user_id: str) -> bool:
     try:
-        loaded = load_record(current_app.extensions["store"], user_id)
+        loaded = LISTENING.load(current_app.extensions["store"], user_id)
     except ListeningRecordError:
         return False
     return loaded is not None and loaded[0].status == HISTORY_ACTIVE
@@ -204,7 +204,7 @@ def _history_on(user_id: str) -> bool:
 
 def _taste_on(user_id: str) -> bool:
     try:
-        loaded = load_taste(current_app.extensions["store"], user_id)
+        loaded = TASTE.load(current_app.extensions["store"], user_id)
     except TasteError:
         return False
     return loaded is not None and loaded[0].status == TASTE_ACTIVE

@@ -33,6 +33,7 @@ from shared.backups import (
     next_weekly_run,
 )
 from shared.datasets import DatasetSchemaError, backups_of, empty_frame, load_dataset
+from shared.people.grants import REVOKED, pause
 from shared.places import clock, plural
 from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord, track_uris
@@ -40,13 +41,9 @@ from shared.storage import ConflictError, NotFoundError
 from shared.tokens import TokenBox
 from shared.users import (
     ACTIVE,
-    GRANT_REVOKED_REASON,
+    BACKUPS,
     BackupSettings,
     UserSettingsError,
-    load_user,
-    mark_needs_sign_in,
-    save_user,
-    update_user,
 )
 from web.auth import (
     TOKEN_KEY,
@@ -167,7 +164,7 @@ def _sources(api: SpotifyApi, user_id: str) -> Sources:
 
 def user_settings(user_id: str) -> tuple[BackupSettings | None, str]:
     try:
-        loaded = load_user(store(), user_id)
+        loaded = BACKUPS.load(store(), user_id)
     except UserSettingsError:
         logger.exception("unreadable user settings", extra={"user_id": user_id})
         return None, "Your backup settings could not be read; opting in again will replace them."
@@ -230,7 +227,7 @@ def _back_up(
         return back_up_user(store(), settings, user_api(), now=now, top_up=top_up), ""
     except SpotifyRefusedError as error:
         if error.status == 401:
-            mark_needs_sign_in(store(), settings.user_id, GRANT_REVOKED_REASON)
+            pause(store(), BACKUPS, settings.user_id, REVOKED)
         if error.status == 404:
             return empty, (
                 f"Spotify could not find {settings.source_name}: it may have been deleted, or "
@@ -315,7 +312,7 @@ def opt_in() -> Any:
         archive=bool(request.form.get("archive")),
         opted_in_at=now.strftime(ISO_UTC),
     )
-    save_user(store(), settings)
+    BACKUPS.put(store(), settings)
     backup, problem = _back_up(settings, now, top_up=False)
     if problem:
         flash(
@@ -344,7 +341,7 @@ def _reserve_manual_backup(user_id: str, now: datetime) -> tuple[BackupSettings 
         before = current.last_manual_backup_at
         return replace(current, last_manual_backup_at=now.strftime(ISO_UTC))
 
-    return update_user(store(), user_id, take), before
+    return BACKUPS.update(store(), user_id, take), before
 
 
 @bp.post("/backups/now")
@@ -375,7 +372,7 @@ def back_up_now() -> Any:
     if problem:
         # A backup that did not happen does not use up the day's "Back up now".
         with contextlib.suppress(ConflictError, UserSettingsError):
-            update_user(store(), user_id, lambda s: replace(s, last_manual_backup_at=before))
+            BACKUPS.update(store(), user_id, lambda s: replace(s, last_manual_backup_at=before))
         return _render_page(f"The backup failed: {problem}", 502)
     flash(_said(settings, backup), "done")
     return redirect(url_for("backups.page"), code=303)
@@ -447,7 +444,7 @@ def refresh_stored_grant(user_id: str, refresh_token: str) -> None:
     box = TokenBox(current_app.extensions["settings"].token_encryption_key)
     sealed = box.seal({"refresh_token": refresh_token})
     try:
-        update_user(
+        BACKUPS.update(
             store(),
             user_id,
             lambda s: replace(s, sealed_refresh_token=sealed, status=ACTIVE, status_reason=""),

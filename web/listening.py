@@ -39,15 +39,11 @@ from shared.listening import (
     ACTIVE,
     DELETING,
     GRANT_LIFETIME_DAYS,
+    LISTENING,
     NEEDS_SIGN_IN,
     RENEW_WARNING_DAYS,
     ListeningRecord,
     ListeningRecordError,
-    delete_record,
-    load_record,
-    record_object,
-    save_record,
-    update_record,
 )
 from shared.places import plural
 from shared.plays import (
@@ -103,7 +99,7 @@ def grant_history(user_id: str, display_name: str, refresh_token: str) -> None:
 
     def attempt() -> None:
         try:
-            loaded = load_record(store(), user_id)
+            loaded = LISTENING.load(store(), user_id)
         except ListeningRecordError:
             loaded = None  # an unreadable record is replaced by this fresh grant
             logger.warning("unreadable listening record replaced", extra={"user_id": user_id})
@@ -111,8 +107,9 @@ def grant_history(user_id: str, display_name: str, refresh_token: str) -> None:
             record = ListeningRecord(
                 user_id, sealed, display_name=display_name, opted_in_at=now, granted_at=now
             )
-            generation = IF_ABSENT if store().generation(record_object(user_id)) is None else None
-            save_record(store(), record, if_generation_match=generation)
+            # Over an unreadable record, under its generation: never over a newer writer's.
+            generation = store().generation(LISTENING.object(user_id)) or IF_ABSENT
+            LISTENING.save(store(), record, generation=generation)
             return
         current, generation = loaded
         resumed = replace(
@@ -123,7 +120,7 @@ def grant_history(user_id: str, display_name: str, refresh_token: str) -> None:
             status_reason="",
             granted_at=now,
         )
-        save_record(store(), resumed, if_generation_match=generation)
+        LISTENING.save(store(), resumed, generation=generation)
 
     retry_on_conflict(f"user {user_id}'s listening record", attempt)
     session[PAUSED_KEY] = False
@@ -137,7 +134,7 @@ def grant_history(user_id: str, display_name: str, refresh_token: str) -> None:
 def _record(user_id: str) -> tuple[ListeningRecord | None, str]:
     """The person's record, or a problem to show when it cannot be read."""
     try:
-        loaded = load_record(store(), user_id)
+        loaded = LISTENING.load(store(), user_id)
     except ListeningRecordError as error:
         logger.error("unreadable listening record", extra={"user_id": user_id, "error": str(error)})
         return None, (
@@ -241,7 +238,7 @@ def notice_paused_history() -> None:
     if now - float(session.get(PAUSED_CHECKED_KEY, 0)) < PAUSED_CHECK_SECONDS:
         return
     try:
-        record = load_record(store(), user["id"])
+        record = LISTENING.load(store(), user["id"])
     except ListeningRecordError:
         record = None
     paused = record is not None and record[0].status == NEEDS_SIGN_IN
@@ -280,7 +277,7 @@ def turn_on() -> Any:
 def turn_off() -> Any:
     """Stop collecting: forget the grant. The plays kept stay until the person deletes them."""
     user = current_user() or {}
-    had = delete_record(store(), user["id"])
+    had = LISTENING.delete(store(), user["id"])
     months = len(_months(user["id"]))
     if not had:
         flash("History was already off.", "done")
@@ -325,8 +322,8 @@ def forget_history(data: Store, user_id: str) -> int:
     right before and after it appends), then the plays go, then the record.
     """
     with contextlib.suppress(ListeningRecordError):  # unreadable: deleted below all the same
-        update_record(data, user_id, lambda r: replace(r, status=DELETING))
-    return delete_history(data, user_id) + int(delete_record(data, user_id))
+        LISTENING.update(data, user_id, lambda r: replace(r, status=DELETING))
+    return delete_history(data, user_id) + int(LISTENING.delete(data, user_id))
 
 
 @bp.post("/listening/import")

@@ -39,7 +39,7 @@ from shared.saved_areas import REMAKE, content_hash
 from shared.shows_data import ShowsData
 from shared.spotify import SpotifyError
 from shared.storage import StorageError
-from shared.taste import Known, TasteError, load_taste, taste_object
+from shared.taste import TASTE, Known, TasteError
 from shared.text import clean_name
 from web.auth import current_user, login_required, spotify_problem, user_api
 from web.clock import utc_now
@@ -260,7 +260,7 @@ def _taste(user: dict[str, str] | None) -> tuple[bool, dict[str, Known]]:
     generation); a damaged record is no taste, never a 500.
     """
     try:
-        generation = store().generation(taste_object(user["id"])) if user else None
+        generation = store().generation(TASTE.object(user["id"])) if user else None
     except StorageError:
         generation = None
     if user is None or generation is None:
@@ -273,7 +273,7 @@ def _taste(user: dict[str, str] | None) -> tuple[bool, dict[str, Known]]:
         cache.move_to_end(user["id"])
         return True, cached[1]
     try:
-        loaded = load_taste(store(), user["id"])
+        loaded = TASTE.load(store(), user["id"])
     except (TasteError, StorageError) as error:
         logger.warning("taste record unreadable", extra={"user_id": user["id"], "error": error})
         return True, {}

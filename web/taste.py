@@ -20,19 +20,7 @@ from shared.places import plural
 from shared.plays import month_objects
 from shared.spotify import SpotifyError
 from shared.storage import IF_ABSENT, ConflictError, Store, retry_on_conflict
-from shared.taste import (
-    ACTIVE,
-    REFRESH_EVERY,
-    Known,
-    TasteError,
-    TasteRecord,
-    delete_taste,
-    load_taste,
-    save_taste,
-    taste_object,
-    update_taste,
-    with_profile,
-)
+from shared.taste import ACTIVE, REFRESH_EVERY, TASTE, Known, TasteError, TasteRecord, with_profile
 from shared.taste_read import pause_reason, pause_taste, read_profile, refresh_taste
 from shared.tokens import TokenDecryptError
 from web import stats as stats_module
@@ -81,7 +69,7 @@ def grant_taste(user_id: str, display_name: str, refresh_token: str) -> None:
     try:
         artists, requests = read_profile(user_api(), store(), user_id)
         now = utc_now()
-        update_taste(
+        TASTE.update(
             store(), user_id, lambda r: with_profile(r, artists, now=now, requests=requests)
         )
     except (SpotifyError, SignedOutError, TasteError, ConflictError) as error:
@@ -100,14 +88,15 @@ def _keep_grant(user_id: str, display_name: str, sealed: str) -> None:
 
     def attempt() -> None:
         try:
-            loaded = load_taste(store(), user_id)
+            loaded = TASTE.load(store(), user_id)
         except TasteError:
             loaded = None  # an unreadable record is replaced by this fresh grant
             logger.warning("unreadable taste record replaced", extra={"user_id": user_id})
         if loaded is None:
             record = TasteRecord(user_id, sealed, display_name=display_name, granted_at=now)
-            generation = IF_ABSENT if store().generation(taste_object(user_id)) is None else None
-            save_taste(store(), record, if_generation_match=generation)
+            # Over an unreadable record, under its generation: never over a newer writer's.
+            generation = store().generation(TASTE.object(user_id)) or IF_ABSENT
+            TASTE.save(store(), record, generation=generation)
             return
         current, generation = loaded
         resumed = replace(
@@ -119,14 +108,14 @@ def _keep_grant(user_id: str, display_name: str, sealed: str) -> None:
             granted_at=now,
             problem="",
         )
-        save_taste(store(), resumed, if_generation_match=generation)
+        TASTE.save(store(), resumed, generation=generation)
 
-    retry_on_conflict(taste_object(user_id), attempt)
+    retry_on_conflict(TASTE.object(user_id), attempt)
 
 
 def _note_problem(user_id: str, problem: str) -> None:
     try:
-        update_taste(store(), user_id, lambda r: replace(r, problem=problem))
+        TASTE.update(store(), user_id, lambda r: replace(r, problem=problem))
     except (TasteError, ConflictError):
         logger.exception("could not note a taste problem", extra={"user_id": user_id})
 
@@ -134,7 +123,7 @@ def _note_problem(user_id: str, problem: str) -> None:
 def _record(user_id: str) -> tuple[TasteRecord | None, str]:
     """The person's record, or a problem to show when it cannot be read."""
     try:
-        loaded = load_taste(store(), user_id)
+        loaded = TASTE.load(store(), user_id)
     except TasteError as error:
         logger.error("unreadable taste record", extra={"user_id": user_id, "error": str(error)})
         return None, "Your taste settings could not be read. Turn taste on again to repair them."
@@ -266,6 +255,6 @@ def _refresh(record: TasteRecord) -> None:
 def turn_off() -> Any:
     """Forget the person's taste: the permission and the profile."""
     user = current_user() or {}
-    delete_taste(store(), user["id"])
+    TASTE.delete(store(), user["id"])
     flash("Taste is off: your top and followed artists are forgotten.", "done")
     return redirect(url_for("taste.page"), code=303)

@@ -19,7 +19,7 @@ from shared.area_query import MAX_RADIUS_MILES, MAX_WINDOW_DAYS, AreaQuery
 from shared.saved_areas import SavedAreasError, load_saved_areas
 from shared.shows_data import ShowsData
 from shared.storage import StorageError
-from shared.taste import TasteError, load_taste
+from shared.taste import TASTE, TasteError
 from web.auth import current_user, login_required
 from web.data import app_store as store
 from web.data import shows_data
@@ -105,7 +105,7 @@ def page() -> Any:
     """Show the upcoming shows of the person's known artists near a saved area or in a state."""
     user = current_user() or {}
     try:
-        taste = load_taste(store(), user["id"])
+        taste = TASTE.load(store(), user["id"])
     except (TasteError, StorageError) as unreadable:
         logger.error(
             "unreadable taste record", extra={"user_id": user["id"], "error": str(unreadable)}

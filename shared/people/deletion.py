@@ -1,0 +1,200 @@
+"""Deletion is a protocol, not a list: a tombstone first, writers give up, the sweep after.
+
+Each per-person feature registers what it keeps (`register`): a name, the words a page says,
+and a sweep that deletes everything the feature keeps of one person. "Delete my data" and each
+feature's own delete call `delete_person`:
+
+1. **Tombstone.** `deleting/<person id>.json` holds a counter per feature ("*": everything);
+   the delete raises the counters it covers, under a generation precondition.
+2. **Sweep.** Each covered feature's sweep deletes the person's files.
+
+Every writer of a person's data, on the web and in the ETL, holds a `Writes` for the work it
+does: it reads the counters when the work starts, and after the work wrote (and on its way out,
+whatever happened) `finish` reads them again. A counter that moved means a delete came while
+the work ran, perhaps after the sweep had passed the files the work then wrote: the writer
+sweeps again and gives up. Whichever comes last, the sweep or the writer's finish, sees what
+the other did, so nothing of the person is left behind. A writer may also `check` between
+steps to stop early.
+
+A tombstone holds no data of the person but their id and when; the daily jobs forget those
+older than TOMBSTONE_DAYS (a writer lives minutes: a web request or a cron job).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from shared.config import Settings
+from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
+
+logger = logging.getLogger(__name__)
+
+TOMBSTONE_PREFIX = "deleting/"
+EVERYTHING = "*"
+TOMBSTONE_DAYS = 2
+# The modules that register a feature; deletion imports them, so no feature is forgotten.
+FEATURE_MODULES = (
+    "shared.users",
+    "shared.plays",
+    "shared.taste",
+    "shared.saved_areas",
+    "shared.charts",
+    "shared.area_playlists",
+)
+
+Sweep = Callable[[Store, str, Settings], int]
+
+
+class PersonDeletedError(Exception):
+    """The person deleted this data while the work ran: the work gave up, nothing is kept."""
+
+
+@dataclass(frozen=True)
+class Keeps:
+    """What one feature keeps of a person, and how it is deleted."""
+
+    feature: str
+    label: str  # what a page calls it: "listening history"
+    sweep: Sweep  # deletes all of it for one person; returns how many objects went
+
+
+_REGISTRY: dict[str, Keeps] = {}
+
+
+def register(feature: str, label: str, sweep: Sweep) -> Keeps:
+    """Declare what a feature keeps of a person (once, where the feature keeps it)."""
+    keeps = Keeps(feature, label, sweep)
+    _REGISTRY[feature] = keeps
+    return keeps
+
+
+def features() -> dict[str, Keeps]:
+    """Return every registered feature (importing the modules that register them)."""
+    for module in FEATURE_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+def tombstone_object(user_id: str) -> str:
+    """Return the object name of a person's tombstone."""
+    return check_name(f"{TOMBSTONE_PREFIX}{user_id}.json")
+
+
+def _read_epochs(store: Store, user_id: str) -> tuple[dict[str, int], int]:
+    try:
+        stored = store.read(tombstone_object(user_id))
+    except NotFoundError:
+        return {}, IF_ABSENT
+    try:
+        raw = json.loads(stored.data).get("epochs", {})
+        epochs = {str(k): int(v) for k, v in raw.items()}
+    except (ValueError, TypeError, AttributeError):
+        # A damaged tombstone still says "deleting": count it as a new delete of everything.
+        epochs = {EVERYTHING: -stored.generation}
+    return epochs, stored.generation
+
+
+def epochs(store: Store, user_id: str) -> dict[str, int]:
+    """Return the person's delete counters ({} when they never deleted anything)."""
+    return _read_epochs(store, user_id)[0]
+
+
+def _begin(store: Store, user_id: str, feature: str, now: datetime) -> None:
+    """Raise the feature's counter: from here on, every writer that started before gives up."""
+
+    def attempt() -> None:
+        current, generation = _read_epochs(store, user_id)
+        current[feature] = current.get(feature, 0) + 1
+        body = {"epochs": current, "at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        store.write(
+            tombstone_object(user_id),
+            json.dumps(body, sort_keys=True).encode(),
+            if_generation_match=generation,
+            content_type="application/json",
+        )
+
+    retry_on_conflict(tombstone_object(user_id), attempt)
+
+
+def sweep(
+    store: Store, user_id: str, settings: Settings, feature: str = EVERYTHING
+) -> dict[str, int]:
+    """Delete what the feature (or every feature) keeps of the person; objects deleted by name."""
+    chosen = features()
+    if feature != EVERYTHING:
+        chosen = {feature: chosen[feature]}
+    return {name: keeps.sweep(store, user_id, settings) for name, keeps in chosen.items()}
+
+
+def delete_person(
+    store: Store, user_id: str, settings: Settings, *, now: datetime, feature: str = EVERYTHING
+) -> dict[str, int]:
+    """Delete a person's data of one feature (or all): the tombstone first, then the sweep."""
+    if feature != EVERYTHING and feature not in features():
+        raise KeyError(f"no feature {feature!r} is registered")
+    _begin(store, user_id, feature, now)
+    deleted = sweep(store, user_id, settings, feature)
+    logger.info("a person's data deleted", extra={"user_id": user_id, "deleted": deleted})
+    return deleted
+
+
+def forget_old_tombstones(store: Store, now: datetime, days: int = TOMBSTONE_DAYS) -> int:
+    """Delete tombstones older than `days`: no writer that started before them still runs."""
+    oldest = (now.astimezone(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    forgotten = 0
+    for name in store.list(TOMBSTONE_PREFIX):
+        try:
+            at = str(json.loads(store.read(name).data).get("at", ""))
+        except (NotFoundError, ValueError, AttributeError):
+            at = ""
+        if at and at >= oldest:
+            continue
+        try:
+            store.delete(name)
+            forgotten += 1
+        except NotFoundError:
+            continue
+    return forgotten
+
+
+class Writes:
+    """One piece of work's writes of one person's data (of one feature, or of several)."""
+
+    def __init__(
+        self, store: Store, user_id: str, settings: Settings, *, feature: str | tuple[str, ...]
+    ) -> None:
+        self.store, self.user_id, self.settings = store, user_id, settings
+        self.features = (feature,) if isinstance(feature, str) else feature
+        self.seen = epochs(store, user_id)
+
+    def deleted(self) -> list[str]:
+        """Return what the person deleted since the work began: [EVERYTHING], [feature] or []."""
+        now = epochs(self.store, self.user_id)
+        moved = [n for n in (EVERYTHING, *self.features) if now.get(n) != self.seen.get(n)]
+        return [EVERYTHING] if EVERYTHING in moved else moved
+
+    def check(self) -> None:
+        """Stop the work (PersonDeletedError) when the person deleted its data meanwhile."""
+        if self.deleted():
+            self.finish()
+            raise PersonDeletedError(
+                f"{self.user_id} deleted their {', '.join(self.features)} data"
+            )
+
+    def finish(self) -> bool:
+        """After writing: if a delete came meanwhile, sweep again what it covers; True then."""
+        gone = self.deleted()
+        for feature in gone:
+            sweep(self.store, self.user_id, self.settings, feature)
+        if gone:
+            logger.warning(
+                "written while the person deleted it: swept again",
+                extra={"user_id": self.user_id, "features": self.features, "deleted": gone},
+            )
+            self.seen = epochs(self.store, self.user_id)
+        return bool(gone)
