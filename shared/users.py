@@ -6,13 +6,14 @@ import json
 import logging
 from dataclasses import dataclass
 
-from shared.people.grants import ACTIVE as ACTIVE
-from shared.people.grants import NEEDS_SIGN_IN as NEEDS_SIGN_IN
+from shared.people import grants
 from shared.people.records import PersonRecords, RecordError
 from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
 
 logger = logging.getLogger(__name__)
 
+ACTIVE = grants.ACTIVE
+NEEDS_SIGN_IN = grants.NEEDS_SIGN_IN
 SOURCE_KINDS = ("discover_weekly", "playlist")
 
 
