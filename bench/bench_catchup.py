@@ -34,7 +34,7 @@ from sandbox.world import generate_world
 from shared.area_query import AreaQuery
 from shared.config import Settings, load_settings
 from shared.datasets import ARTISTS, CONCERTS, load_dataset
-from shared.saved_areas import SavedArea, SavedAreas, save_saved_areas
+from shared.saved_areas import SAVED_AREAS, SavedArea, SavedAreas
 from shared.storage import FolderStore
 from shared.tokens import TokenBox
 from tests.web_helpers import sign_in
@@ -57,7 +57,7 @@ def save_the_area(url: str, store: FolderStore, settings: Settings) -> None:
     token = TokenBox(settings.token_encryption_key).open(sealed)
     grant = TokenBox(settings.token_encryption_key).seal({"refresh_token": token["refresh_token"]})
     area = SavedArea("nyc", dict(SAVED), "", "", "", "bench-notes", "2026-11-23T00:00:00Z")
-    save_saved_areas(store, SavedAreas("alice", grant, "Alice", areas=(area,)))
+    SAVED_AREAS.put(store, SavedAreas("alice", grant, "Alice", areas=(area,)))
 
 
 def coverage(store: FolderStore, today: date) -> tuple[bool, bool, int, int]:

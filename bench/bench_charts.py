@@ -30,6 +30,7 @@ from sandbox.server import SandboxServer
 from sandbox.world import daily_playlist_id, generate_world
 from shared.chart_history import add_day
 from shared.charts import (
+    CHART_PEOPLE,
     CHART_SCOPES,
     ChartsRecord,
     TrackedPlaylist,
@@ -37,7 +38,6 @@ from shared.charts import (
     load_history,
     load_snapshot,
     rebuild_history,
-    save_charts_record,
     save_snapshot,
     snapshot_days,
 )
@@ -175,7 +175,7 @@ def request_figures(world: dict[str, Any], root: Path) -> dict[str, Any]:
         token = {"refresh_token": manager.cache_handler.get_cached_token()["refresh_token"]}
         sealed = TokenBox(settings.token_encryption_key).seal(token)
         tracked = tuple(TrackedPlaylist(p, "", "") for p in [*mine, big])
-        save_charts_record(store, ChartsRecord("alice", sealed, playlists=tracked))
+        CHART_PEOPLE.put(store, ChartsRecord("alice", sealed, playlists=tracked))
         ratios, per_day, seconds = [], [], []
         again = 0
         for day in range(DAYS):

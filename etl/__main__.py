@@ -204,7 +204,7 @@ def collect_plays(store: Store, settings: Settings) -> int:
         return 3
     stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
     print(
-        f"plays: {report['read']} of {report['users']} people read, "
+        f"plays: {report['read']} of {report['people']} people read, "
         f"{report['plays_added']} new plays, {report['newly_paused']} paused, "
         f"{report['failed']} failed{stopped}",
         flush=True,
@@ -222,7 +222,7 @@ def collect_taste(store: Store, settings: Settings) -> int:
     stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
     print(
         f"taste: {report['refreshed']} of {report['people']} people refreshed, "
-        f"{report['skipped_not_due']} not due, {report['paused']} paused, "
+        f"{report['not_due']} not due, {report['newly_paused']} paused, "
         f"{report['failed']} failed, {report['requests']} Spotify requests{stopped}",
         flush=True,
     )

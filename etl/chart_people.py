@@ -25,10 +25,10 @@ from etl.chart_read import ChartRead, EntriesRefusedError, fetch_chart_playlist
 from etl.report import load_latest_report
 from shared.charts import (
     ACTIVE,
+    CHART_PEOPLE,
     NEEDS_SIGN_IN,
     ChartsError,
     ChartsRecord,
-    update_charts_record,
     without_playlist,
 )
 from shared.config import Settings
@@ -182,7 +182,7 @@ class Readers:
         self, user_id: str, change: Callable[[ChartsRecord], ChartsRecord], what: str
     ) -> bool:
         try:
-            update_charts_record(self.store, user_id, change)
+            CHART_PEOPLE.update(self.store, user_id, change)
         except (ChartsError, StorageError):
             logger.exception(f"could not {what} a person's charts", extra={"user_id": user_id})
             return False

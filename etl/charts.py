@@ -40,16 +40,15 @@ from etl.report import iso
 from shared.chart_history import add_day
 from shared.charts import (
     ACTIVE,
+    CHART_PEOPLE,
     DAMAGED_FILE_ERRORS,
     ChartAbout,
     ChartsError,
     ChartsRecord,
     chart_folders,
-    chart_people,
     delete_chart_files,
     has_snapshot,
     load_about,
-    load_charts_record,
     load_checked_snapshot,
     load_history,
     playlists_kept,
@@ -225,10 +224,10 @@ def _count(summary: ChartsSummary, status: str) -> None:
 
 def _load_people(store: Store, summary: ChartsSummary) -> dict[str, ChartsRecord]:
     people: dict[str, ChartsRecord] = {}
-    for user_id in chart_people(store):
+    for user_id in CHART_PEOPLE.people(store):
         summary.people += 1
         try:
-            loaded = load_charts_record(store, user_id)
+            loaded = CHART_PEOPLE.load(store, user_id)
         except (ChartsError, StorageError) as error:
             logger.error(
                 "unreadable charts record", extra={"user_id": user_id, "error": str(error)}
@@ -434,9 +433,9 @@ def _failure_reason(error: Exception) -> str:
 def tracked_playlists(store: Store, settings: Settings) -> list[str]:
     """Return every playlist someone tracks (the operator, or a person, paused or not)."""
     found = dict.fromkeys(settings.chart_playlists)
-    for user_id in chart_people(store):
+    for user_id in CHART_PEOPLE.people(store):
         try:
-            loaded = load_charts_record(store, user_id)
+            loaded = CHART_PEOPLE.load(store, user_id)
         except ChartsError:
             continue
         if loaded is not None:

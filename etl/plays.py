@@ -20,15 +20,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from etl.people_run import PeopleSummary, PersonJob, PersonWork, run_for_people, serve_people
 from shared.config import Settings
 from shared.listening import (
-    ACTIVE,
     LISTENING,
-    NEEDS_SIGN_IN,
     PAGE_LIMIT,
     Gap,
     ListeningRecord,
-    ListeningRecordError,
     with_gap,
 )
 from shared.plays import (
@@ -36,18 +34,11 @@ from shared.plays import (
     parse_recently_played,
     played_at_ms,
 )
-from shared.plays_append import append_plays, undo_if_deleting
+from shared.plays_append import append_plays
 from shared.spotify import (
-    BudgetExhaustedError,
-    QuotaExhaustedError,
     RequestLedger,
-    SpotifyApi,
-    SpotifyError,
-    SpotifyRefusedError,
-    StoredGrant,
 )
-from shared.storage import ConflictError, Store
-from shared.tokens import TokenBox, TokenDecryptError
+from shared.storage import Store
 
 logger = logging.getLogger(__name__)
 
@@ -56,41 +47,24 @@ MAX_PAGES = 4  # after a full page, follow `next` this far (Spotify keeps 50 pla
 # left are read first next hour (oldest read first).
 DEFAULT_TIME_BUDGET_SECONDS = 480.0
 PLAYS_LEASE_DEADLINE = timedelta(minutes=30)  # a run lasts minutes; a dead one frees it soon
-REVOKED_REASON = (
-    "Spotify no longer accepts the permission you gave us to read your plays (it was revoked or "
-    "expired), so collection is paused."
-)
-SCOPE_LOST_REASON = (
-    "Spotify says the sign-in we hold may not read your plays any more, so collection is paused."
-)
 DAMAGED_FILE_PROBLEM = (
     "A file of your saved history could not be read, so new plays could not be added to it; "
     "nothing was overwritten. Download your history and tell the person who runs this site."
 )
-KEY_ROTATED_REASON = (
-    "Local Shows changed its encryption key, so the permission you gave us can no longer be read; "
-    "collection is paused."
-)
 
 
 @dataclass
-class PlaysSummary:
+class PlaysSummary(PeopleSummary):
     """What one hourly run did, for its answer and its log line."""
 
-    users: int = 0
     read: int = 0
     plays_added: int = 0
     doubles: int = 0
     items_skipped: Counter[str] = field(default_factory=Counter)
-    waiting_for_sign_in: int = 0
-    newly_paused: int = 0
-    failed: int = 0
     gaps_found: int = 0
-    left_for_next_hour: int = 0
-    stopped: str = ""
     requests: int = 0
 
-    def as_report(self) -> dict[str, object]:
+    def as_report(self) -> dict[str, Any]:
         report = asdict(self)
         report["items_skipped"] = dict(self.items_skipped)
         return report
@@ -107,94 +81,25 @@ def collect_everyone(
     **api_options: object,
 ) -> PlaysSummary:
     """Read every active person's new plays; one person's failure never stops another's."""
-    summary = PlaysSummary()
-    box = TokenBox(settings.token_encryption_key)
-    started = clock()
-    for user_id, record in _due_first(store):
-        summary.users += 1
-        if record is None:
-            summary.failed += 1
-            continue
-        if record.status != ACTIVE:
-            summary.waiting_for_sign_in += 1
-            continue
-        if clock() - started > time_budget_seconds:
-            summary.left_for_next_hour += 1
-            continue
-        try:
-            _collect_one(
-                store,
-                settings=settings,
-                box=box,
-                ledger=ledger,
-                record=record,
-                now=now,
-                summary=summary,
-                api_options=api_options,
-            )
-        except (QuotaExhaustedError, BudgetExhaustedError) as stop:
-            summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
-            logger.warning("plays stopped: no Spotify requests left", extra={"reason": str(stop)})
-            break
-        except SpotifyRefusedError as error:
-            if error.status not in (401, 403):
-                summary.failed += 1
-                logger.error("plays failed", extra={"user_id": user_id, "error": str(error)})
-                continue
-            _pause(store, user_id, REVOKED_REASON if error.status == 401 else SCOPE_LOST_REASON)
-            summary.newly_paused += 1
-        except TokenDecryptError:
-            _pause(store, user_id, KEY_ROTATED_REASON)
-            summary.newly_paused += 1
-        except PlaysFileError as error:
-            # One of the person's files is damaged: never overwrite it; tell them on their page.
-            summary.failed += 1
-            logger.error("plays failed", extra={"user_id": user_id, "error": str(error)})
-            _note_problem(store, user_id, DAMAGED_FILE_PROBLEM)
-        except (SpotifyError, ListeningRecordError, ConflictError, ValueError) as e:
-            summary.failed += 1
-            logger.error(
-                "plays failed", extra={"user_id": user_id, "error": f"{type(e).__name__}: {e}"}
-            )
+    summary = serve_people(
+        PLAYS_JOB,
+        store,
+        settings,
+        ledger,
+        PlaysSummary(),
+        now=now,
+        time_budget_seconds=time_budget_seconds,
+        clock=clock,
+        **api_options,
+    )
     summary.requests = ledger.by_kind["recently_played"]
     logger.info("plays collected", extra={"summary": summary.as_report()})
     return summary
 
 
-def _due_first(store: Store) -> list[tuple[str, ListeningRecord | None]]:
-    """Every person with history on, the one read longest ago first (None: unreadable record)."""
-    from etl.people_run import oldest_first
-
-    return oldest_first(
-        LISTENING.people(store),
-        lambda user_id: LISTENING.load(store, user_id),
-        ListeningRecordError,
-        lambda record: record.last_read_at,
-        "listening",
-    )
-
-
-def _collect_one(
-    store: Store,
-    *,
-    settings: Settings,
-    box: TokenBox,
-    ledger: RequestLedger,
-    record: ListeningRecord,
-    now: datetime,
-    summary: PlaysSummary,
-    api_options: dict[str, object],
-) -> None:
-    # Read the record again right before reading Spotify: the person may have turned history
-    # off, or be deleting it, since the run started.
-    current = LISTENING.load(store, record.user_id)
-    if current is None or current[0].status != ACTIVE:
-        summary.waiting_for_sign_in += current is not None
-        return
-    record = current[0]
-    refresh_token = str(box.open(record.sealed_refresh_token).get("refresh_token", ""))
-    grant = StoredGrant(settings, refresh_token)
-    api = SpotifyApi.for_stored_grant(settings, grant, ledger, **api_options)
+def _collect_one(work: PersonWork[ListeningRecord, PlaysSummary]) -> None:
+    """Read one person's new plays from their cursor, append them, move the cursor."""
+    store, record, summary, api = work.store, work.record, work.summary, work.grant.api
     pages = []
     after = record.cursor_ms or None
     for _ in range(MAX_PAGES):
@@ -213,8 +118,7 @@ def _collect_one(
             added += appended.added
             summary.doubles += appended.doubles
     summary.plays_added += added
-    if added and undo_if_deleting(store, record.user_id):
-        return
+    work.writes.check()  # deleted meanwhile: swept again, and the cursor is not moved
     items = sum(p.count for p in pages)  # episodes and removed tracks take places too
     times = sorted(t for p in pages for t in p.plays["played_at"])
     gap = None
@@ -235,32 +139,28 @@ def _collect_one(
         changed = replace(
             current,
             cursor_ms=max(current.cursor_ms, newest),
-            last_read_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            last_read_at=work.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             last_added=added,
             collected_total=current.collected_total + added,
             problem="",
         )
-        if grant.refresh_token != refresh_token:  # Spotify rotated it: keep the newest
-            changed = replace(
-                changed, sealed_refresh_token=box.seal({"refresh_token": grant.refresh_token})
-            )
         return with_gap(changed, gap) if gap else changed
 
     LISTENING.update(store, record.user_id, moved)
 
 
-def _note_problem(store: Store, user_id: str, problem: str) -> None:
-    try:
-        LISTENING.update(store, user_id, lambda r: replace(r, problem=problem))
-    except (ListeningRecordError, ConflictError):
-        logger.exception("could not note a person's problem", extra={"user_id": user_id})
+def _note_damaged(store: Store, user_id: str, error: Exception) -> None:
+    """A file of the person's history is damaged: never overwritten; their page says so."""
+    if isinstance(error, PlaysFileError):
+        LISTENING.update(store, user_id, lambda r: replace(r, problem=DAMAGED_FILE_PROBLEM))
 
 
-def _pause(store: Store, user_id: str, reason: str) -> None:
-    LISTENING.update(
-        store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason)
-    )
-    logger.warning("a person's history collection is paused", extra={"user_id": user_id})
+PLAYS_JOB = PersonJob(
+    records=LISTENING,
+    work=_collect_one,
+    last_done=lambda record: record.last_read_at,
+    on_failure=_note_damaged,
+)
 
 
 def _iso_ms(ms: int) -> str:
@@ -273,7 +173,6 @@ def run_plays(
 ) -> dict[str, object]:
     """One hourly run under its own lease (two at once would read the same cursors)."""
     from etl.lease import PLAYS_LEASE_NAME
-    from etl.people_run import run_for_people
 
     return run_for_people(
         store,

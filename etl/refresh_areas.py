@@ -32,13 +32,11 @@ from shared.saved_areas import (
     ACTIVE,
     NEEDS_SIGN_IN,
     PAUSE,
+    SAVED_AREAS,
     SavedArea,
     SavedAreas,
     SavedAreasError,
     content_hash,
-    load_saved_areas,
-    people_with_saved_areas,
-    update_saved_areas,
     with_area,
 )
 from shared.shows_data import ShowsData, load_shows
@@ -128,11 +126,11 @@ def refresh_saved_areas(
         return summary
     box = TokenBox(settings.token_encryption_key)
     step = _Step(store, settings, data, now, summary)
-    for user_id in people_with_saved_areas(store):
+    for user_id in SAVED_AREAS.people(store):
         if only is not None and not any(user == user_id for user, _ in only):
             continue
         try:
-            loaded = load_saved_areas(store, user_id)
+            loaded = SAVED_AREAS.load(store, user_id)
         except (SavedAreasError, StorageError) as error:
             summary.failed += 1
             logger.error("unreadable saved areas", extra={"user_id": user_id, "error": str(error)})
@@ -201,7 +199,7 @@ def _refresh_person(
     finally:
         if grant.refresh_token != refresh_token:  # Spotify rotated it: keep the newest
             sealed = box.seal({"refresh_token": grant.refresh_token})
-            update_saved_areas(
+            SAVED_AREAS.update(
                 store, record.user_id, lambda r: replace(r, sealed_refresh_token=sealed)
             )
 
@@ -298,7 +296,7 @@ def _refresh_area(step: _Step, api: SpotifyApi, user_id: str, area: SavedArea) -
 
 def _note(store: Store, user_id: str, area_id: str, **changes: Any) -> None:
     """Write what a refresh did into the area (another writer's change to the rest is kept)."""
-    update_saved_areas(
+    SAVED_AREAS.update(
         store, user_id, lambda r: with_area(r, area_id, lambda a: replace(a, **changes))
     )
 
@@ -341,9 +339,9 @@ def _mark_waiting(step: _Step, only: set[AreaKey] | None) -> int:
         )
 
     marked = 0
-    for user_id in people_with_saved_areas(step.store):
+    for user_id in SAVED_AREAS.people(step.store):
         try:
-            changed = update_saved_areas(step.store, user_id, waiting)
+            changed = SAVED_AREAS.update(step.store, user_id, waiting)
         except (SavedAreasError, StorageError) as error:
             logger.error("could not mark areas waiting", extra={"user_id": user_id, "error": error})
             continue
@@ -353,7 +351,7 @@ def _mark_waiting(step: _Step, only: set[AreaKey] | None) -> int:
 
 
 def _pause_person(store: Store, user_id: str, reason: str) -> None:
-    update_saved_areas(
+    SAVED_AREAS.update(
         store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason)
     )
     logger.warning("a person's saved areas are paused", extra={"user_id": user_id})

@@ -16,14 +16,7 @@ import pandas as pd
 
 from shared.area_plan import select
 from shared.area_query import DEFAULT_DAYS, MIXES, AreaQuery
-from shared.saved_areas import (
-    ACTIVE,
-    SavedArea,
-    SavedAreasError,
-    load_saved_areas,
-    people_with_saved_areas,
-    recent_previews,
-)
+from shared.saved_areas import ACTIVE, SAVED_AREAS, SavedArea, SavedAreasError, recent_previews
 from shared.serving import shape_rows, summarize
 from shared.shows_data import ShowsData, state_data
 from shared.storage import StorageError, Store
@@ -109,9 +102,9 @@ def saved_area_performers(store: Store, data: ShowsData, today: date) -> dict[Ar
 def active_saved_areas(store: Store) -> list[tuple[str, SavedArea]]:
     """Return every saved area that refreshes; unreadable records are skipped and logged."""
     found = []
-    for user_id in people_with_saved_areas(store):
+    for user_id in SAVED_AREAS.people(store):
         try:
-            loaded = load_saved_areas(store, user_id)
+            loaded = SAVED_AREAS.load(store, user_id)
         except (SavedAreasError, StorageError) as error:
             logger.warning(
                 "unreadable saved areas skipped", extra={"user_id": user_id, "error": str(error)}

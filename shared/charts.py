@@ -22,10 +22,10 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,8 @@ from shared.datasets import (
     load_dataset,
     save_dataset,
 )
+from shared.people.deletion import register
+from shared.people.records import PersonRecords, RecordError
 from shared.spotify_records import SPOTIFY_ID, PlaylistItem
 from shared.storage import (
     IF_ABSENT,
@@ -66,6 +68,9 @@ DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # What a stored chart file that cannot be used raises when read: a rebuild starts from the
 # snapshots, and a damaged snapshot is left out (its day becomes a gap).
 DAMAGED_FILE_ERRORS = (DatasetSchemaError, HistoryDamagedError, ValueError, TypeError)
+if TYPE_CHECKING:
+    from shared.config import Settings
+
 logger = logging.getLogger(__name__)
 # When the daily job runs (cron.yaml: "every day 05:30", America/New_York); its day is the run's
 # UTC date. The pages use it to tell a missed snapshot from one not yet due.
@@ -85,7 +90,7 @@ def latest_run_day(now: datetime) -> str:
     return run.astimezone(UTC).date().isoformat()
 
 
-class ChartsError(ValueError):
+class ChartsError(RecordError):
     """A charts record, a playlist reference or a stored chart file that cannot be used."""
 
 
@@ -333,92 +338,15 @@ class ChartsRecord:
         return any(p.playlist_id == playlist_id for p in self.playlists)
 
 
-def people_object(user_id: str) -> str:
-    """Return the object name of a person's charts record."""
-    return check_name(f"chart_people/{user_id}.json")
+def _check(record: ChartsRecord) -> str:
+    if not record.sealed_refresh_token or record.status not in STATUSES:
+        return "it lacks a grant or a status"
+    if any(not SPOTIFY_ID.fullmatch(p.playlist_id) for p in record.playlists):
+        return "a tracked playlist lacks a playlist id"
+    return ""
 
 
-def parse_charts_record(data: bytes) -> ChartsRecord:
-    """Read a record; ChartsError when fields are missing or of the wrong type."""
-    try:
-        raw = json.loads(data)
-    except ValueError as error:
-        raise ChartsError("the charts record is not JSON") from error
-    if not isinstance(raw, dict):
-        raise ChartsError("the charts record is not a JSON object")
-    text_fields = ("user_id", "sealed_refresh_token", "display_name", "status", "status_reason")
-    fields: dict[str, Any] = {}
-    for name in text_fields:
-        value = raw.get(name, "")
-        if not isinstance(value, str):
-            raise ChartsError(f"field {name!r} is not text")
-        fields[name] = value
-    playlists = raw.get("playlists", [])
-    if not isinstance(playlists, list):
-        raise ChartsError("field 'playlists' is not a list")
-    tracked = []
-    for entry in playlists:
-        if not isinstance(entry, dict) or not SPOTIFY_ID.fullmatch(str(entry.get("playlist_id"))):
-            raise ChartsError("a tracked playlist lacks a playlist id")
-        tracked.append(
-            TrackedPlaylist(
-                str(entry["playlist_id"]),
-                str(entry.get("name", "")),
-                str(entry.get("added_at", "")),
-            )
-        )
-    record = ChartsRecord(**fields, playlists=tuple(tracked))
-    if not record.user_id or not record.sealed_refresh_token or record.status not in STATUSES:
-        raise ChartsError("the charts record lacks a user, a grant or a status")
-    return record
-
-
-def load_charts_record(store: Store, user_id: str) -> tuple[ChartsRecord, int] | None:
-    """Return a person's record and its generation, or None when they track nothing."""
-    try:
-        stored = store.read(people_object(user_id))
-    except NotFoundError:
-        return None
-    return parse_charts_record(stored.data), stored.generation
-
-
-def save_charts_record(
-    store: Store, record: ChartsRecord, *, if_generation_match: int | None = None
-) -> int:
-    """Write a record whole; return its new generation."""
-    body = asdict(record)
-    body["playlists"] = [asdict(p) for p in record.playlists]
-    return store.write(
-        people_object(record.user_id),
-        json.dumps(body, indent=1, sort_keys=True).encode(),
-        if_generation_match=if_generation_match,
-        content_type="application/json",
-    )
-
-
-def update_charts_record(
-    store: Store, user_id: str, change: Callable[[ChartsRecord], ChartsRecord]
-) -> ChartsRecord | None:
-    """Apply a change, re-reading when another writer got there first; None when there is none."""
-
-    def attempt() -> ChartsRecord | None:
-        loaded = load_charts_record(store, user_id)
-        if loaded is None:
-            return None
-        changed = change(loaded[0])
-        save_charts_record(store, changed, if_generation_match=loaded[1])
-        return changed
-
-    return retry_on_conflict(people_object(user_id), attempt)
-
-
-def chart_people(store: Store) -> list[str]:
-    """Return the ids of people who track playlists."""
-    return sorted(
-        name.removeprefix("chart_people/").removesuffix(".json")
-        for name in store.list("chart_people/")
-        if name.endswith(".json")
-    )
+CHART_PEOPLE = PersonRecords("charts", "chart_people/", ChartsRecord, ChartsError, _check)
 
 
 def without_playlist(record: ChartsRecord, playlist_id: str) -> ChartsRecord:
@@ -442,15 +370,15 @@ def playlists_kept_by_others(
     when no one can still want them.
     """
     kept = set(operator_playlists)
-    for other in chart_people(store):
+    for other in CHART_PEOPLE.people(store):
         if other == user_id:
             continue
         try:
-            data = store.read(people_object(other)).data
+            data = store.read(CHART_PEOPLE.object(other)).data
         except NotFoundError:
             continue
         try:
-            kept |= {p.playlist_id for p in parse_charts_record(data).playlists}
+            kept |= {p.playlist_id for p in CHART_PEOPLE.parse(data).playlists}
         except ChartsError:
             kept |= set(re.findall(r"[0-9A-Za-z]{22}", data.decode("utf-8", "replace")))
     return kept
@@ -472,19 +400,26 @@ def chart_folders(store: Store) -> set[str]:
     return found
 
 
-def delete_person_charts(store: Store, user_id: str, operator_playlists: Iterable[str]) -> None:
+def delete_person_charts(store: Store, user_id: str, operator_playlists: Iterable[str]) -> int:
     """Forget a person's charts: their record, and the files of playlists no one else keeps.
 
     A playlist the operator lists, or another person tracks, keeps its files.
     """
     loaded = None
     with contextlib.suppress(ChartsError):
-        loaded = load_charts_record(store, user_id)
-    with contextlib.suppress(NotFoundError):
-        store.delete(people_object(user_id))
+        loaded = CHART_PEOPLE.load(store, user_id)
+    deleted = int(CHART_PEOPLE.delete(store, user_id))
     if loaded is None:
-        return
+        return deleted
     kept = playlists_kept_by_others(store, user_id, operator_playlists)
     for playlist in loaded[0].playlists:
         if playlist.playlist_id not in kept:
-            delete_chart_files(store, playlist.playlist_id)
+            deleted += delete_chart_files(store, playlist.playlist_id)
+    return deleted
+
+
+def _sweep(store: Store, user_id: str, settings: Settings) -> int:
+    return delete_person_charts(store, user_id, settings.chart_playlists)
+
+
+register("charts", "playlists tracked on Charts", _sweep)

@@ -26,8 +26,9 @@ import pandas as pd
 
 from shared.export_upload import UnpackBudget, Unpacked, unpack_upload
 from shared.exports import ExportFile, ExportFileError, parse_export_file
+from shared.people.deletion import Writes
 from shared.plays import PlaysFileError, plays_prefix
-from shared.plays_append import append_plays, undo_if_deleting
+from shared.plays_append import append_plays
 from shared.storage import ConflictError, Store
 
 logger = logging.getLogger(__name__)
@@ -64,12 +65,14 @@ def import_export_files(
     *,
     mine_confirmed: bool,
     now: datetime,
+    writes: Writes,
 ) -> dict[str, Any]:
     """Parse every upload, append the files that are whole and the person's, say what happened.
 
-    The result is kept as `plays/<user>/last-import.json` whenever a file was taken.
+    The result is kept as `plays/<user>/last-import.json` whenever a file was taken. `writes`
+    says whether the person deleted their history meanwhile: then nothing is kept.
     """
-    importer = _Import(store, user_id, mine_confirmed)
+    importer = _Import(store, user_id, mine_confirmed, writes)
     try:
         # Unpacked first (nothing is read yet): a Userdata.json anywhere in the request says
         # whose export all of its files are, as it does inside Spotify's zip.
@@ -89,13 +92,14 @@ def import_export_files(
                 content_type="application/json",
             )
             # Written after the person began deleting? Then it goes too, with every month.
-            undo_if_deleting(store, user_id)
+            writes.finish()
     return result
 
 
 class _Import:
-    def __init__(self, store: Store, user_id: str, mine_confirmed: bool) -> None:
+    def __init__(self, store: Store, user_id: str, mine_confirmed: bool, writes: Writes) -> None:
         self.store = store
+        self.writes = writes
         self.user_id = user_id
         self.mine_confirmed = mine_confirmed
         self.budget = UnpackBudget()  # one for the whole request: no bomb fills the memory
@@ -178,7 +182,7 @@ class _Import:
                 appended = append_plays(self.store, self.user_id, pd.concat(batch.frames))
                 self.added += appended.added
                 self.doubles += appended.doubles
-                if undo_if_deleting(self.store, self.user_id):
+                if self.writes.finish():  # deleted meanwhile: swept again
                     raise HistoryDeletedError(self.user_id)
         except HistoryDeletedError:
             raise

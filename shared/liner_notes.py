@@ -17,7 +17,10 @@ from typing import Any
 
 from shared.area_plan import PlannedShow
 from shared.area_playlists import load_made, made_object
+from shared.config import Settings
+from shared.form_once import delete_claims
 from shared.links import is_web_link
+from shared.people.deletion import register
 from shared.storage import NotFoundError, Store, check_name
 from shared.text import clean_name
 
@@ -155,3 +158,11 @@ def delete_user_notes(store: Store, user_id: str) -> int:
         with contextlib.suppress(NotFoundError):
             store.delete(name)
     return len(names)
+
+
+def _sweep(store: Store, user_id: str, settings: Settings) -> int:
+    """Delete the notes pages, the record of playlists made, and the Make forms' claims."""
+    return delete_user_notes(store, user_id) + delete_claims(store, user_id)
+
+
+register("made_playlists", "playlists made here and their liner notes", _sweep)

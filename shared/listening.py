@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shared.config import Settings
+from shared.people.deletion import register
 from shared.people.records import PersonRecords, RecordError
+from shared.plays import delete_history
+from shared.storage import Store
 
 HISTORY_SCOPE = "user-read-recently-played"
 ACTIVE = "active"
@@ -70,3 +74,11 @@ def _check(record: ListeningRecord) -> str:
 
 
 LISTENING = PersonRecords("listening", "listening/", ListeningRecord, ListeningRecordError, _check)
+
+
+def _sweep(store: Store, user_id: str, settings: Settings) -> int:
+    """Delete the choice, the grant and every month of plays."""
+    return int(LISTENING.delete(store, user_id)) + delete_history(store, user_id)
+
+
+register("listening", "listening history", _sweep)

@@ -11,13 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from shared.listening import DELETING, LISTENING, ListeningRecordError
 from shared.plays import (
     NORMAL_PLAYED_AT,
     PLAY_COLUMNS,
     PLAYED_AT_FORMAT,
     Appended,
-    delete_history,
     empty_plays,
     month_frame_bytes,
     month_object,
@@ -191,19 +189,3 @@ def _months_near(month: str, plays: pd.DataFrame, reach_ms: int) -> list[str]:
         if following - last <= reach:
             months.append(f"{following.year:04d}-{following.month:02d}")
     return months
-
-
-def undo_if_deleting(store: Store, user_id: str) -> bool:
-    """After appending: if the person started deleting their history meanwhile, finish it for
-    them (their months may have been deleted before this writer wrote to them again)."""
-    try:
-        loaded = LISTENING.load(store, user_id)
-    except ListeningRecordError:
-        return False
-    if loaded is None or loaded[0].status != DELETING:
-        return False
-    delete_history(store, user_id)
-    logger.warning(
-        "plays written while the person deleted their history: deleted", extra={"user_id": user_id}
-    )
-    return True

@@ -15,10 +15,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
+from shared.config import Settings
+from shared.people.deletion import register
+from shared.people.records import PersonRecords, RecordError
 from shared.storage import NotFoundError, Store, check_name, retry_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ QUERY_FIELDS = ("state", "city", "radius_miles", "days", "genres", "tracks_per_a
                 "headliners_only", "known_only", "mix")  # fmt: skip
 
 
-class SavedAreasError(ValueError):
+class SavedAreasError(RecordError):
     """An areas/<id>.json or previews/<id>.json that cannot be read."""
 
 
@@ -79,71 +82,31 @@ def content_hash(name: str, description: str, uris: list[str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def areas_object(user_id: str) -> str:
-    """Return the object name of a person's saved areas."""
-    return check_name(f"areas/{user_id}.json")
+def _check(record: SavedAreas) -> str:
+    if record.status not in (ACTIVE, NEEDS_SIGN_IN):
+        return "it lacks a status"
+    for area in record.areas:
+        if not area.area_id or area.when_deleted not in WHEN_DELETED:
+            return "a saved area lacks an id or a choice for a deleted playlist"
+        if set(area.query) - set(QUERY_FIELDS) or not isinstance(area.query.get("state"), str):
+            return "a saved area's choices are not an area's"
+    return ""
+
+
+def _one_keeper(record: SavedAreas) -> str:
+    """One playlist is kept by one area: two would overwrite each other's tracks."""
+    kept = [area.playlist_id for area in record.areas if area.playlist_id]
+    return "two saved areas would keep one playlist" if len(kept) != len(set(kept)) else ""
+
+
+SAVED_AREAS = PersonRecords(
+    "saved_areas", "areas/", SavedAreas, SavedAreasError, _check, check_write=_one_keeper
+)
 
 
 def previews_object(user_id: str) -> str:
     """Return the object name of the areas a person previewed lately."""
     return check_name(f"previews/{user_id}.json")
-
-
-def load_saved_areas(store: Store, user_id: str) -> tuple[SavedAreas, int] | None:
-    """Return the person's saved areas and their generation, or None when they saved none."""
-    try:
-        stored = store.read(areas_object(user_id))
-    except NotFoundError:
-        return None
-    return parse_saved_areas(stored.data), stored.generation
-
-
-def parse_saved_areas(data: bytes) -> SavedAreas:
-    """Read a record; SavedAreasError when a field is missing or of the wrong type."""
-    raw = _json_object(data, "saved areas")
-    top = _fields(SavedAreas, raw, skip={"areas"})
-    entries = raw.get("areas", [])
-    if not isinstance(entries, list):
-        raise SavedAreasError("saved areas: 'areas' is not a list")
-    areas = tuple(SavedArea(**_fields(SavedArea, _object(e))) for e in entries)
-    record = SavedAreas(**top, areas=areas)
-    if not record.user_id or record.status not in (ACTIVE, NEEDS_SIGN_IN):
-        raise SavedAreasError("saved areas lack a user or a status")
-    for area in areas:
-        if not area.area_id or area.when_deleted not in WHEN_DELETED:
-            raise SavedAreasError("a saved area lacks an id or a choice for a deleted playlist")
-        if set(area.query) - set(QUERY_FIELDS) or not isinstance(area.query.get("state"), str):
-            raise SavedAreasError("a saved area's choices are not an area's")
-    return record
-
-
-def save_saved_areas(
-    store: Store, record: SavedAreas, *, if_generation_match: int | None = None
-) -> int:
-    """Write a person's saved areas whole; return the new generation."""
-    body = asdict(record)
-    return store.write(
-        areas_object(record.user_id),
-        json.dumps(body, indent=2, sort_keys=True).encode(),
-        if_generation_match=if_generation_match,
-        content_type="application/json",
-    )
-
-
-def update_saved_areas(
-    store: Store, user_id: str, change: Callable[[SavedAreas], SavedAreas], attempts: int = 5
-) -> SavedAreas | None:
-    """Apply a change, re-reading when another writer got there first; None when none saved."""
-
-    def attempt() -> SavedAreas | None:
-        loaded = load_saved_areas(store, user_id)
-        if loaded is None:
-            return None
-        changed = change(loaded[0])
-        save_saved_areas(store, changed, if_generation_match=loaded[1])
-        return changed
-
-    return retry_on_conflict(f"user {user_id}'s saved areas", attempt, attempts)
 
 
 def with_area(
@@ -153,27 +116,6 @@ def with_area(
     return replace(
         record, areas=tuple(change(a) if a.area_id == area_id else a for a in record.areas)
     )
-
-
-def people_with_saved_areas(store: Store) -> list[str]:
-    """Return the ids of people with saved areas."""
-    return sorted(
-        name.removeprefix("areas/").removesuffix(".json")
-        for name in store.list("areas/")
-        if name.endswith(".json")
-    )
-
-
-def delete_saved_areas(store: Store, user_id: str) -> bool:
-    """Forget a person's saved areas and grant (Delete my data); True when there were some."""
-    found = False
-    for name in (areas_object(user_id), previews_object(user_id)):
-        try:
-            store.delete(name)
-            found = True
-        except NotFoundError:
-            continue
-    return found
 
 
 def remember_preview(store: Store, user_id: str, query: dict[str, Any], today: date) -> bool:
@@ -243,17 +185,14 @@ def _object(raw: Any, what: str = "a saved area") -> dict[str, Any]:
     return raw
 
 
-def _fields(kind: type, raw: dict[str, Any], skip: set[str] | None = None) -> dict[str, Any]:
-    """Take the dataclass's fields from raw, checking each has its default's type."""
-    found: dict[str, Any] = {}
-    for spec in fields(kind):
-        if skip and spec.name in skip:
-            continue
-        if spec.name not in raw and spec.default is MISSING:
-            raise SavedAreasError(f"{kind.__name__}: {spec.name!r} is missing")
-        value = raw.get(spec.name, spec.default)
-        expected = {"query": dict}.get(spec.name, str)
-        if not isinstance(value, expected):
-            raise SavedAreasError(f"{kind.__name__}: {spec.name!r} is not a {expected.__name__}")
-        found[spec.name] = value
-    return found
+def _sweep(store: Store, user_id: str, settings: Settings) -> int:
+    """Delete the saved areas, their grant, and the areas previewed lately."""
+    deleted = int(SAVED_AREAS.delete(store, user_id))
+    try:
+        store.delete(previews_object(user_id))
+    except NotFoundError:
+        return deleted
+    return deleted + 1
+
+
+register("saved_areas", "saved areas", _sweep)

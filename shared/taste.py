@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from shared.config import Settings
+from shared.people.deletion import register
 from shared.people.records import PersonRecords, RecordError
 from shared.spotify_records import page_items, parse_artist, require_object
 from shared.storage import Store
@@ -250,3 +252,11 @@ def with_profile(
         requests=requests,
         problem="",
     )
+
+
+def _sweep(store: Store, user_id: str, settings: Settings) -> int:
+    """Delete the grant and the profile."""
+    return int(TASTE.delete(store, user_id))
+
+
+register("taste", "taste", _sweep)

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from shared.config import Settings
+from shared.people.grants import OpenGrant
 from shared.plays import PlaysFileError, empty_plays, load_plays, month_objects, read_month
-from shared.spotify import RequestLedger, SpotifyApi, SpotifyRefusedError, StoredGrant
+from shared.spotify import RequestLedger, SpotifyApi
 from shared.storage import Store
 from shared.taste import (
     MAX_PAGES,
-    NEEDS_SIGN_IN,
     PAGE_LIMIT,
     TASTE,
     TIME_RANGES,
@@ -34,23 +33,10 @@ from shared.taste import (
     plays_by_artist,
     with_profile,
 )
-from shared.tokens import TokenBox, TokenDecryptError
 
 logger = logging.getLogger(__name__)
 
 REQUEST_KINDS = ("top_artists", "followed_artists")
-REVOKED_REASON = (
-    "Spotify no longer accepts the permission you gave us to read your top and followed artists "
-    "(it was revoked or expired), so your taste is no longer refreshed."
-)
-SCOPE_LOST_REASON = (
-    "Spotify says the permission we hold may no longer read your top or followed artists, so "
-    "your taste is no longer refreshed."
-)
-KEY_ROTATED_REASON = (
-    "Local Shows changed its encryption key, so the permission you gave us can no longer be "
-    "read; your taste is no longer refreshed."
-)
 
 
 def fetch_top_artists(api: SpotifyApi, time_range: str) -> list[tuple[str, str]]:
@@ -141,46 +127,29 @@ def refresh_taste(
     ledger: RequestLedger | None = None,
     **api_options: Any,
 ) -> TasteRecord | None:
-    """Read the profile with the person's stored grant and keep it; None when taste went off.
+    """Read the profile with the person's stored grant and keep it ("Refresh now"); None when
+    taste went off meanwhile.
 
-    Raises SpotifyError (SpotifyRefusedError 401 when the grant is refused) and
-    TokenDecryptError (the key changed): `pause_reason` says which of them pause the person.
+    Raises SpotifyError and TokenDecryptError: `shared.people.grants.pause_reason` says which
+    of them pause the person.
     """
-    box = TokenBox(settings.token_encryption_key)
-    refresh_token = str(box.open(record.sealed_refresh_token).get("refresh_token", ""))
-    grant = StoredGrant(settings, refresh_token)
-    api = SpotifyApi.for_stored_grant(settings, grant, ledger, **api_options)
-    artists, requests = read_profile(api, store, record.user_id)
-
-    def kept(current: TasteRecord) -> TasteRecord:
-        changed = with_profile(current, artists, now=now, requests=requests)
-        # Spotify rotated the token: keep the newest, unless the person gave a new grant since.
-        if (
-            grant.refresh_token != refresh_token
-            and current.sealed_refresh_token == record.sealed_refresh_token
-        ):
-            changed = replace(
-                changed, sealed_refresh_token=box.seal({"refresh_token": grant.refresh_token})
-            )
-        return changed
-
-    return TASTE.update(store, record.user_id, kept)
-
-
-def pause_reason(error: Exception) -> str:
-    """Return why an error pauses the person's taste ("" when it is not their grant's fault)."""
-    if isinstance(error, TokenDecryptError):
-        return KEY_ROTATED_REASON
-    if isinstance(error, SpotifyRefusedError) and error.status == 401:
-        return REVOKED_REASON
-    if isinstance(error, SpotifyRefusedError) and error.status == 403:
-        return SCOPE_LOST_REASON
-    return ""
-
-
-def pause_taste(store: Store, user_id: str, reason: str) -> None:
-    """Stop refreshing a person's taste until they give the permission again."""
-    TASTE.update(
-        store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason, problem="")
+    grant = OpenGrant(settings, record, ledger, **api_options)
+    return keep_profile(
+        store, record.user_id, grant, read_profile(grant.api, store, record.user_id), now
     )
-    logger.warning("a person's taste is paused", extra={"user_id": user_id})
+
+
+def keep_profile(
+    store: Store,
+    user_id: str,
+    grant: OpenGrant[TasteRecord],
+    profile: tuple[dict[str, Known], int],
+    now: datetime,
+) -> TasteRecord | None:
+    """Keep a profile read with `grant`, and the refresh token if Spotify rotated it."""
+    artists, requests = profile
+    return TASTE.update(
+        store,
+        user_id,
+        lambda current: grant.rotated(with_profile(current, artists, now=now, requests=requests)),
+    )

@@ -6,7 +6,10 @@ import json
 import logging
 from dataclasses import dataclass
 
+from shared.config import Settings
+from shared.datasets import backups_of
 from shared.people import grants
+from shared.people.deletion import register
 from shared.people.records import PersonRecords, RecordError
 from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
 
@@ -92,3 +95,16 @@ def _parse_session_version(data: bytes) -> int | None:
         return None
     version = raw.get("session_version") if isinstance(raw, dict) else None
     return version if type(version) is int and version >= 0 else None
+
+
+def _sweep(store: Store, user_id: str, settings: Settings) -> int:
+    """Delete the backup settings, the grant, and every week backed up."""
+    deleted = int(BACKUPS.delete(store, user_id))
+    try:
+        store.delete(backups_of(user_id).name)
+    except NotFoundError:
+        return deleted
+    return deleted + 1
+
+
+register("backups", "backups", _sweep)

@@ -20,6 +20,7 @@ from shared.chart_history import (
     rank_series,
 )
 from shared.charts import (
+    CHART_PEOPLE,
     ChartsError,
     ChartsRecord,
     TrackedPlaylist,
@@ -28,10 +29,8 @@ from shared.charts import (
     load_history,
     load_snapshot,
     parse_chart_playlists,
-    people_object,
     playlist_id_of,
     rebuild_history,
-    save_charts_record,
     save_history,
     save_snapshot,
     snapshot_days,
@@ -276,13 +275,13 @@ def test_a_damaged_record_of_another_person_still_keeps_the_files_it_names(
 ) -> None:
     save_snapshot(folder_store, PLAYLIST, "2026-11-01", snapshot("a"))
     tracked = (TrackedPlaylist(PLAYLIST, "Top", ""),)
-    save_charts_record(folder_store, ChartsRecord("ann", "sealed", playlists=tracked))
-    folder_store.write(people_object("bo"), f'{{"playlists": ["{PLAYLIST}"'.encode())
+    CHART_PEOPLE.put(folder_store, ChartsRecord("ann", "sealed", playlists=tracked))
+    folder_store.write(CHART_PEOPLE.object("bo"), f'{{"playlists": ["{PLAYLIST}"'.encode())
 
     delete_person_charts(folder_store, "ann", ())
 
     assert snapshot_days(folder_store, PLAYLIST) == ["2026-11-01"]
-    assert folder_store.generation(people_object("ann")) is None
+    assert folder_store.generation(CHART_PEOPLE.object("ann")) is None
 
 
 def test_a_history_with_a_missing_value_is_damaged_not_a_type_error() -> None:

@@ -31,16 +31,15 @@ from sandbox.world import daily_playlist_id
 from shared.chart_history import RE_ENTRY
 from shared.charts import (
     ACTIVE,
+    CHART_PEOPLE,
     CHART_SCOPES,
     NEEDS_SIGN_IN,
     ChartsRecord,
     TrackedPlaylist,
     chart_folder,
     load_about,
-    load_charts_record,
     load_history,
     load_snapshot,
-    save_charts_record,
     snapshot_days,
 )
 from shared.config import ConfigError, Settings, load_settings
@@ -95,7 +94,7 @@ def track(
     refresh_token = manager.cache_handler.get_cached_token()["refresh_token"]
     sealed = TokenBox(settings.token_encryption_key).seal({"refresh_token": refresh_token})
     playlists = tuple(TrackedPlaylist(i, "", "2026-11-02T15:00:00Z") for i in ids)
-    save_charts_record(store, ChartsRecord(user, sealed, display_name=user, playlists=playlists))
+    CHART_PEOPLE.put(store, ChartsRecord(user, sealed, display_name=user, playlists=playlists))
 
 
 def run(server: SandboxServer, store: FolderStore, settings: Settings) -> ChartsSummary:
@@ -347,7 +346,7 @@ def test_one_failing_playlist_never_stops_the_others(
     assert load_about(store, garbled).last_status == "failed"
     assert "could not be taken" in load_about(store, garbled).problem
     assert snapshot_days(store, ALICES_DAILY) == [day_of(server)]
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and record[0].status == ACTIVE  # not the grant's fault
     assert not record[0].tracks(bobs) and record[0].tracks(garbled)
     name = saves_of(small_world, "bob")["name"]
@@ -363,10 +362,10 @@ def test_a_revoked_grant_pauses_only_that_person_and_another_grant_reads_shared_
 
     summary = run(server, store, settings)
 
-    alice = load_charts_record(store, "alice")
+    alice = CHART_PEOPLE.load(store, "alice")
     assert alice is not None and alice[0].status == NEEDS_SIGN_IN
     assert alice[0].status_reason == REVOKED_REASON
-    bob = load_charts_record(store, "bob")
+    bob = CHART_PEOPLE.load(store, "bob")
     assert bob is not None and bob[0].status == ACTIVE
     assert summary.newly_paused == 1 and summary.snapshotted == 1
     assert snapshot_days(store, OFFICE_CHART) == [day_of(server)]  # read once, with bob's
@@ -391,7 +390,7 @@ def test_a_spent_quota_stops_the_run_and_the_next_run_does_the_rest(
     assert stopped.as_report()["stopped_quota"] is True
     assert (resumed.stopped, resumed.snapshotted, resumed.already) == ("", 1, 1)
     assert resumed.requests_by_playlist == {ALICES_DAILY: 0, OFFICE_CHART: 1}
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and record[0].status == ACTIVE
 
 

@@ -27,15 +27,14 @@ from sandbox.charts import TOP_50_GLOBAL_ID
 from sandbox.server import SandboxServer
 from shared.chart_history import build_history
 from shared.charts import (
+    CHART_PEOPLE,
     NEEDS_SIGN_IN,
     ChartsRecord,
     TrackedPlaylist,
     chart_folder,
     load_about,
-    load_charts_record,
     load_history,
     load_snapshot,
-    people_object,
     save_snapshot,
     snapshot_days,
 )
@@ -236,11 +235,11 @@ def test_a_collaborator_removed_loses_the_playlist_and_the_owner_still_gets_the_
     assert snapshot_days(store, OFFICE_CHART) == [first_day, day_of(server)]
     assert first.snapshotted == second.snapshotted == 2
     assert first.taken_off_records + second.taken_off_records == 1  # on alice's turn
-    alice = load_charts_record(store, "alice")
+    alice = CHART_PEOPLE.load(store, "alice")
     assert alice is not None and alice[0].status == "active"
     assert not alice[0].tracks(OFFICE_CHART) and alice[0].tracks(ALICES_DAILY)
     assert alice[0].status_reason == NOT_YOURS_REASON.format(name=office.meta["name"])
-    bob = load_charts_record(store, "bob")
+    bob = CHART_PEOPLE.load(store, "bob")
     assert bob is not None and bob[0].tracks(OFFICE_CHART) and bob[0].status_reason == ""
 
 
@@ -258,7 +257,7 @@ def test_a_playlist_deleted_while_the_run_reads_it_gets_no_files(
 
     def deleted_meanwhile(api: SpotifyApi, playlist_id: str) -> ChartRead:
         read = real_fetch(api, playlist_id)
-        store.delete(people_object("alice"))  # the web's "Delete my data", without the lease
+        store.delete(CHART_PEOPLE.object("alice"))  # the web's "Delete my data", without the lease
         return read
 
     monkeypatch.setattr("etl.chart_people.fetch_chart_playlist", deleted_meanwhile)
@@ -275,7 +274,7 @@ def test_chart_folders_no_one_tracks_are_swept_and_a_damaged_record_keeps_its_wo
     track(server, store, settings, "alice", ALICES_DAILY)
     save_snapshot(store, OTHER, "2026-11-01", snapshot("a"))  # left behind by a race
     save_snapshot(store, OFFICE_CHART, "2026-11-01", snapshot("a"))
-    store.write(people_object("bo"), f'{{"playlists": ["{OFFICE_CHART}"'.encode())
+    store.write(CHART_PEOPLE.object("bo"), f'{{"playlists": ["{OFFICE_CHART}"'.encode())
 
     summary = run(server, store, settings)
 
@@ -362,7 +361,7 @@ def test_a_person_off_the_allowlist_is_paused_and_keeps_their_playlists(
 
     summary = run(server, store, settings)
 
-    mallory = load_charts_record(store, "mallory")
+    mallory = CHART_PEOPLE.load(store, "mallory")
     assert mallory is not None and mallory[0].status == NEEDS_SIGN_IN
     assert mallory[0].status_reason == NOT_ALLOWLISTED_REASON
     assert mallory[0].tracks(ALICES_DAILY)

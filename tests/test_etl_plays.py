@@ -218,27 +218,24 @@ def test_a_link_to_login_with_the_feature_never_turns_history_on(
 def test_someone_deleting_their_history_during_a_read_keeps_nothing(
     web: Flask, store: FolderStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dataclasses import replace
-
     import etl.plays
-    from shared.listening import DELETING, LISTENING
+    from shared.people.deletion import delete_person
 
     history_on(web, "alice")
     real_append = etl.plays.append_plays
 
     def append_while_deleting(*args: Any, **kwargs: Any) -> Any:
-        # The person presses "Delete my history" while Spotify answers: the web marks the record
-        # and deletes the months; this run then writes its page.
-        LISTENING.update(store, "alice", lambda r: replace(r, status=DELETING))
-        for name in month_objects(store, "alice"):
-            store.delete(name)
+        # The person presses "Delete my history" while Spotify answers: the whole delete runs
+        # (tombstone, sweep) before this run writes its page.
+        delete_person(store, "alice", settings, now=clock_now(), feature="listening")
         return real_append(*args, **kwargs)
 
     monkeypatch.setattr(etl.plays, "append_plays", append_while_deleting)
 
-    run(store, settings)
+    summary = run(store, settings)
 
-    assert month_objects(store, "alice") == []
+    assert summary.deleted_meanwhile == 1
+    assert store.list("plays/alice/") == [] and store.list("listening/") == []
 
 
 def test_a_person_turned_off_after_the_run_started_is_not_read(
@@ -248,14 +245,16 @@ def test_a_person_turned_off_after_the_run_started_is_not_read(
     from shared.listening import LISTENING
 
     history_on(web, "alice")
-    real_due = etl.plays._due_first
+    import etl.people_run
 
-    def due_then_turned_off(data: Any) -> Any:
-        due = real_due(data)
-        LISTENING.delete(data, "alice")
+    real_oldest_first = etl.people_run.oldest_first
+
+    def due_then_turned_off(*args: Any) -> Any:
+        due = real_oldest_first(*args)
+        LISTENING.delete(store, "alice")
         return due
 
-    monkeypatch.setattr(etl.plays, "_due_first", due_then_turned_off)
+    monkeypatch.setattr(etl.people_run, "oldest_first", due_then_turned_off)
 
     summary = run(store, settings)
 

@@ -26,11 +26,10 @@ from shared.saved_areas import (
     NEEDS_SIGN_IN,
     PAUSE,
     REMAKE,
+    SAVED_AREAS,
     SavedArea,
     SavedAreas,
-    load_saved_areas,
     remember_preview,
-    save_saved_areas,
 )
 from shared.shows_data import ShowsData, load_shows
 from shared.spotify import RequestLedger, make_oauth
@@ -103,12 +102,12 @@ def save_area(
         saved_at="2026-11-20T10:00:00Z",
         when_deleted=when_deleted,
     )
-    save_saved_areas(store, SavedAreas(user_id=user, sealed_refresh_token=sealed, areas=(area,)))
+    SAVED_AREAS.put(store, SavedAreas(user_id=user, sealed_refresh_token=sealed, areas=(area,)))
     return area
 
 
 def stored_area(store: Store, user: str) -> SavedArea:
-    loaded = load_saved_areas(store, user)
+    loaded = SAVED_AREAS.load(store, user)
     assert loaded is not None
     return loaded[0].areas[0]
 
@@ -234,8 +233,8 @@ def test_a_revoked_grant_pauses_only_that_person(
     summary = refresh(data_copy, settings)
 
     assert (summary.newly_needing_sign_in, summary.updated, summary.failed) == (1, 1, 0)
-    alice = load_saved_areas(data_copy, "alice")
-    bob = load_saved_areas(data_copy, "bob")
+    alice = SAVED_AREAS.load(data_copy, "alice")
+    bob = SAVED_AREAS.load(data_copy, "bob")
     assert alice is not None and alice[0].status == NEEDS_SIGN_IN
     assert alice[0].status_reason == REVOKED_REASON
     assert bob is not None and bob[0].status == ACTIVE

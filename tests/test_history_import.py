@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -14,10 +13,13 @@ from typing import Any
 
 import pytest
 
+from shared.config import load_settings
 from shared.export_upload import AUDIOBOOK_FILE, PODCAST_FILE, VIDEO_FILE
 from shared.history_import import LAST_IMPORT, import_export_files
+from shared.people.deletion import Writes, delete_person
 from shared.plays import load_plays, month_objects, plays_prefix
 from shared.storage import FolderStore, StoredObject
+from tests.conftest import BASE_ENV
 from tests.contract import REAL_API
 
 EXPORTS = REAL_API / "exports"
@@ -48,7 +50,14 @@ def run(
     tmp_path: Path, uploads: list[tuple[str, bytes]], *, mine: bool = True, user: str = "alice"
 ) -> tuple[dict[str, Any], FolderStore]:
     store = FolderStore(tmp_path / f"store-{len(list(tmp_path.iterdir()))}")
-    return import_export_files(store, user, uploads, mine_confirmed=mine, now=NOW), store
+    return import_export_files(
+        store, user, uploads, mine_confirmed=mine, now=NOW, writes=writes_of(store, user)
+    ), store
+
+
+def writes_of(store: FolderStore, user: str) -> Writes:
+    """The deletion protocol's view of an import's writes (as the web gives it)."""
+    return Writes(store, user, load_settings(BASE_ENV), feature="listening")
 
 
 def _same(result: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +243,12 @@ def test_a_thousand_member_zip_writes_each_month_once_and_reads_none_that_is_abs
     store = CountingStore(tmp_path / "counting")
 
     result = import_export_files(
-        store, "alice", [("my_spotify_data.zip", zipped(members))], mine_confirmed=True, now=NOW
+        store,
+        "alice",
+        [("my_spotify_data.zip", zipped(members))],
+        mine_confirmed=True,
+        now=NOW,
+        writes=writes_of(store, "alice"),
     )
 
     assert (result["file_count"], result["added"]) == (1000, 1000)
@@ -414,24 +428,25 @@ def test_deleting_the_history_during_an_import_leaves_nothing_of_either(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import shared.history_import as module
-    from shared.listening import DELETING, LISTENING, ListeningRecord
 
-    store = FolderStore(tmp_path / "store")
-    LISTENING.create(store, ListeningRecord("alice", "sealed"))  # history on
+    store = FolderStore(tmp_path / "store")  # history need not be on to import
     real_append = module.append_plays
 
     def append_while_deleting(data: Any, user_id: str, plays: Any) -> Any:
         appended = real_append(data, user_id, plays)
-        # "Delete my history" begins in another tab right after the months are written.
-        loaded = LISTENING.load(data, user_id)
-        assert loaded is not None
-        LISTENING.save(data, replace(loaded[0], status=DELETING), generation=loaded[1])
+        # "Delete my history" runs whole in another tab right after the months are written.
+        delete_person(data, user_id, load_settings(BASE_ENV), now=NOW, feature="listening")
         return appended
 
     monkeypatch.setattr(module, "append_plays", append_while_deleting)
 
     result = import_export_files(
-        store, "alice", [(spotify_name(BASIC), BASIC.read_bytes())], mine_confirmed=True, now=NOW
+        store,
+        "alice",
+        [(spotify_name(BASIC), BASIC.read_bytes())],
+        mine_confirmed=True,
+        now=NOW,
+        writes=writes_of(store, "alice"),
     )
 
     assert result["file_count"] == 0 and result["refused"][-1]["why"] == module.DELETED_MEANWHILE

@@ -18,7 +18,7 @@ from sandbox.server import SandboxServer
 from shared import area_plan
 from shared.area_query import KNOWN_SHARE, MIXES, AreaQuery, FormError, parse_area
 from shared.datasets import ARTISTS, load_dataset, save_dataset
-from shared.saved_areas import load_saved_areas
+from shared.saved_areas import SAVED_AREAS
 from shared.serving import shape_rows
 from shared.shows_data import PackedTracks, ShowsData, ShowTexts, load_shows
 from shared.spotify import RequestLedger
@@ -297,7 +297,7 @@ def test_an_all_known_playlist_holds_only_known_artists_and_refreshes_with_the_t
     answer = keep(client, form)
 
     assert answer.status_code == 200, answer.get_data(as_text=True)[:400]
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     [area] = loaded[0].areas
     assert area.query["mix"] == "all_known"
@@ -369,7 +369,7 @@ def test_the_tour_playlist_is_made_and_kept_fresh_from_the_tour_page(
     made = client.post("/shows/playlist", data=fields, follow_redirects=True)
 
     assert made.status_code == 200, made.get_data(as_text=True)[:400]
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     [area] = loaded[0].areas
     assert area.query["known_only"] is True and area.query["mix"] == "all_known"

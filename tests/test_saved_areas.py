@@ -8,30 +8,28 @@ from pathlib import Path
 
 import pytest
 
+from shared.config import load_settings
+from shared.people.deletion import sweep
 from shared.saved_areas import (
     PREVIEW_DAYS,
+    SAVED_AREAS,
     SavedArea,
     SavedAreas,
     SavedAreasError,
-    delete_saved_areas,
-    load_saved_areas,
-    parse_saved_areas,
-    people_with_saved_areas,
     recent_previews,
     remember_preview,
-    save_saved_areas,
-    update_saved_areas,
     with_area,
 )
 from shared.storage import FolderStore
+from tests.conftest import BASE_ENV
 
 NYC = {"state": "NY", "city": "New York", "radius_miles": 0, "days": 30, "genres": [],
        "tracks_per_artist": 3, "headliners_only": False}  # fmt: skip
 
 
 def area(area_id: str = "a1") -> SavedArea:
-    return SavedArea(area_id, dict(NYC), "pl1", "Local Shows: New York", "https://x", "tok",
-                     "2026-11-23T10:00:00Z")  # fmt: skip
+    return SavedArea(area_id, dict(NYC), f"pl-{area_id}", "Local Shows: New York", "https://x",
+                     "tok", "2026-11-23T10:00:00Z")  # fmt: skip
 
 
 @pytest.fixture
@@ -42,23 +40,23 @@ def store(tmp_path: Path) -> FolderStore:
 def test_a_record_reads_back_as_written(store: FolderStore) -> None:
     record = SavedAreas("alice", "sealed", "Alice", areas=(area("a1"), area("a2")))
 
-    save_saved_areas(store, record)
+    SAVED_AREAS.put(store, record)
 
-    loaded = load_saved_areas(store, "alice")
+    loaded = SAVED_AREAS.load(store, "alice")
     assert loaded is not None and loaded[0] == record
-    assert people_with_saved_areas(store) == ["alice"]
+    assert SAVED_AREAS.people(store) == ["alice"]
 
 
 def test_one_area_changes_the_others_stay(store: FolderStore) -> None:
-    save_saved_areas(store, SavedAreas("alice", "sealed", areas=(area("a1"), area("a2"))))
+    SAVED_AREAS.put(store, SavedAreas("alice", "sealed", areas=(area("a1"), area("a2"))))
 
-    update_saved_areas(
+    SAVED_AREAS.update(
         store,
         "alice",
         lambda r: with_area(r, "a2", lambda a: a.__class__(**{**a.__dict__, "paused": "gone"})),
     )
 
-    loaded = load_saved_areas(store, "alice")
+    loaded = SAVED_AREAS.load(store, "alice")
     assert loaded is not None
     assert [a.paused for a in loaded[0].areas] == ["", "gone"]
 
@@ -90,7 +88,7 @@ def test_one_area_changes_the_others_stay(store: FolderStore) -> None:
 )
 def test_bad_records_are_refused_by_name(body: bytes) -> None:
     with pytest.raises(SavedAreasError):
-        parse_saved_areas(body)
+        SAVED_AREAS.parse(body)
 
 
 def test_previews_are_kept_a_month_and_written_only_when_news(store: FolderStore) -> None:
@@ -104,5 +102,5 @@ def test_previews_are_kept_a_month_and_written_only_when_news(store: FolderStore
     found = recent_previews(store, today)
 
     assert sorted(q["city"] or q["state"] for q in found) == ["Buffalo", "CA"]
-    delete_saved_areas(store, "alice")
+    sweep(store, "alice", load_settings(BASE_ENV), "saved_areas")
     assert [q["city"] for q in recent_previews(store, today)] == ["Buffalo"]

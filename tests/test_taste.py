@@ -467,8 +467,8 @@ def test_the_daily_job_refreshes_due_profiles_only(
 
     summary = run(store, app_settings)
 
-    assert (summary.people, summary.refreshed, summary.skipped_not_due) == (2, 1, 1)
-    assert (summary.paused, summary.failed, summary.stopped) == (0, 0, "")
+    assert (summary.people, summary.refreshed, summary.not_due) == (2, 1, 1)
+    assert (summary.newly_paused, summary.failed, summary.stopped) == (0, 0, "")
     assert summary.requests == taste_requests(sandbox) > 0
     assert TASTE.load(store, "alice") == alice_before
     assert not TASTE.load(store, "bob")[0].due(clock_now())  # type: ignore[index]
@@ -485,7 +485,7 @@ def test_a_revoked_grant_pauses_only_that_person(
 
     summary = run(store, app_settings)
 
-    assert (summary.paused, summary.refreshed, summary.failed) == (1, 1, 0)
+    assert (summary.newly_paused, summary.refreshed, summary.failed) == (1, 1, 0)
     assert TASTE.load(store, "alice")[0].status == NEEDS_SIGN_IN  # type: ignore[index]
     assert TASTE.load(store, "bob")[0].status == ACTIVE  # type: ignore[index]
     assert run(store, app_settings).waiting_for_sign_in == 1  # no request for a paused person
@@ -505,7 +505,7 @@ def test_a_spent_quota_stops_the_run_and_pauses_nobody(
 
     summary = run(store, app_settings)
 
-    assert (summary.stopped, summary.refreshed, summary.paused) == ("quota", 0, 0)
+    assert (summary.stopped, summary.refreshed, summary.newly_paused) == ("quota", 0, 0)
     assert TASTE.load(store, "alice")[0].status == ACTIVE  # type: ignore[index]
 
 

@@ -29,7 +29,7 @@ from shared.storage import FolderStore
 from shared.users import BACKUPS, NEEDS_SIGN_IN, BackupSettings
 from tests.conftest import BASE_ENV, REPO_ROOT
 from tests.test_backups import opt_in, own_playlist, seed_backups
-from tests.web_helpers import csrf_token, sign_in
+from tests.web_helpers import LEFT_AFTER_DELETE, csrf_token, sign_in
 from web import create_app
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -483,7 +483,8 @@ def test_delete_my_data_deletes_settings_backups_sessions_and_liner_notes(
         deleted_notes.append(user_id)
         return 2
 
-    monkeypatch.setattr("web.account.delete_user_notes", delete_user_notes)
+    monkeypatch.setattr("shared.liner_notes.delete_user_notes", delete_user_notes)
+    monkeypatch.setattr("web.account.count_user_notes", lambda _store, user_id: 2)
     bob = opt_in(app, "bob", "playlist:")
     bob_before = [name for name in store.list() if "bob" in name]
     alice = alice_with_weeks
@@ -496,7 +497,7 @@ def test_delete_my_data_deletes_settings_backups_sessions_and_liner_notes(
     page = text(answer)
     assert answer.status_code == 200
     assert deleted_notes == ["alice"]
-    assert [name for name in store.list() if "alice" in name] == ["sessions/alice.json"]
+    assert [name for name in store.list() if "alice" in name] == LEFT_AFTER_DELETE
     assert [name for name in store.list() if "bob" in name] == bob_before
     assert deleted_items(page)[2:] == [
         "3 weeks of backups (6 tracks)",

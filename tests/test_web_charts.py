@@ -30,6 +30,7 @@ from sandbox.world import daily_playlist_id, discover_weekly_id
 from shared.chart_history import HISTORY_COLUMNS
 from shared.charts import (
     ACTIVE,
+    CHART_PEOPLE,
     DAILY_RUN_TIME,
     DAILY_RUN_ZONE,
     MAX_TRACKED,
@@ -40,11 +41,8 @@ from shared.charts import (
     chart_folder,
     history_dataset,
     latest_run_day,
-    load_charts_record,
-    people_object,
     rebuild_history,
     save_about,
-    save_charts_record,
     save_snapshot,
 )
 from shared.config import Settings, load_settings
@@ -130,7 +128,7 @@ def track_for(
     """Write a person's record tracking these playlists, as the Charts page would."""
     tracked = tuple(TrackedPlaylist(p, f"List {p[:4]}", "2026-11-01T00:00:00Z") for p in playlists)
     record = ChartsRecord(user, sealed(app_settings), status=status, playlists=tracked)
-    save_charts_record(store, record)
+    CHART_PEOPLE.put(store, record)
 
 
 def signed_in(web: Flask, user: str = "alice") -> FlaskClient:
@@ -351,7 +349,7 @@ def test_a_damaged_history_is_a_clear_message_not_an_error(web: Flask, store: Fo
 def test_a_damaged_record_is_a_clear_message_and_adding_replaces_it(
     web: Flask, store: FolderStore
 ) -> None:
-    store.write(people_object("alice"), b'{"user_id": 3}')
+    store.write(CHART_PEOPLE.object("alice"), b'{"user_id": 3}')
     client = signed_in(web)
 
     page = client.get("/charts")
@@ -362,7 +360,7 @@ def test_a_damaged_record_is_a_clear_message_and_adding_replaces_it(
         "/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": ALICE_DAILY}
     )
     follow_sign_in(client, answer)
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and record[0].tracks(ALICE_DAILY)
 
 
@@ -432,10 +430,10 @@ def test_adding_asks_spotify_once_then_keeps_the_sealed_grant(
     back = follow_sign_in(client, asked)
     assert back.headers["Location"] == "/charts"
 
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None
     assert [p.playlist_id for p in record[0].playlists] == [ALICE_DAILY]
-    assert "refresh-" not in store.read(people_object("alice")).data.decode()
+    assert "refresh-" not in store.read(CHART_PEOPLE.object("alice")).data.decode()
     opened = TokenBox(app_settings.token_encryption_key).open(record[0].sealed_refresh_token)
     assert str(opened["refresh_token"]).startswith("refresh-")
     listing = text(client.get("/charts"))
@@ -445,7 +443,7 @@ def test_adding_asks_spotify_once_then_keeps_the_sealed_grant(
     # The session's grant has the scopes now: the next one is added without asking again.
     again = client.post("/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": OFFICE})
     assert again.headers["Location"] == "/charts"
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and [p.playlist_id for p in record[0].playlists] == [
         ALICE_DAILY,
         OFFICE,
@@ -479,7 +477,7 @@ def test_no_more_than_max_tracked_playlists(
     assert f"You track {MAX_TRACKED} playlists, the most one person may" in text(
         client.get("/charts")
     )
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and len(record[0].playlists) == MAX_TRACKED
 
 
@@ -498,7 +496,7 @@ def test_stop_tracking_forgets_the_files_unless_someone_else_keeps_them(
     client.post(f"/charts/{ALICE_DAILY}/stop", data={"csrf_token": token})
 
     assert store.list(chart_folder(ALICE_DAILY)) == []
-    assert load_charts_record(store, "alice") is None  # tracking nothing keeps no grant
+    assert CHART_PEOPLE.load(store, "alice") is None  # tracking nothing keeps no grant
     assert client.post(f"/charts/{BOBS}/stop", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/charts/{OFFICE}/stop").status_code == 400  # no CSRF token
 
@@ -515,7 +513,7 @@ def test_a_paused_grant_says_so_and_signing_in_again_resumes_it(
     assert "playlist-read-collaborative" in scope_of(asked)
     follow_sign_in(client, asked)
 
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and record[0].status == ACTIVE
     assert "Charts are on again" in text(client.get("/charts"))
 
@@ -534,7 +532,7 @@ def test_delete_my_data_deletes_the_persons_charts_and_says_so(
     done = client.post("/backups/delete-my-data", data={"csrf_token": csrf_token(confirm)})
 
     assert "your 3 tracked chart playlists on Charts" in text(done)
-    assert store.generation(people_object("alice")) is None
+    assert store.generation(CHART_PEOPLE.object("alice")) is None
     assert store.list(chart_folder(ALICE_DAILY)) == []
     assert store.list(chart_folder(OFFICE)) and store.list(chart_folder(OPERATOR))
 
@@ -559,8 +557,8 @@ def test_another_account_signing_in_at_the_consent_does_not_get_the_playlist(
 
     follow_sign_in(client, asked, user="bob")  # bob signs in through the consent dialog
 
-    assert load_charts_record(store, "bob") is None
-    assert load_charts_record(store, "alice") is None
+    assert CHART_PEOPLE.load(store, "bob") is None
+    assert CHART_PEOPLE.load(store, "alice") is None
     assert "another account than the one that chose the playlist" in text(client.get("/charts"))
     assert client.get(f"/charts/{ALICE_DAILY}").status_code == 404
 
@@ -578,7 +576,7 @@ def test_the_callback_checks_with_the_new_grant_that_the_playlist_is_ones_own(
 
     follow_sign_in(client, asked)
 
-    assert load_charts_record(store, "alice") is None
+    assert CHART_PEOPLE.load(store, "alice") is None
     assert charts_module.NOT_ADDABLE.replace("'", "&#39;") in text(client.get("/charts"))
 
 
@@ -602,7 +600,7 @@ def test_the_list_of_ones_playlists_is_kept_for_minutes_and_adding_checks_one(
     client.post("/charts/add", data={"csrf_token": csrf_token(page), "playlist_id": OFFICE})
     assert served(sandbox, "/playlists/<playlist_id>") == read_one + 1
     assert served(sandbox, "/me/playlists") == listed + 1
-    record = load_charts_record(store, "alice")
+    record = CHART_PEOPLE.load(store, "alice")
     assert record is not None and [p.playlist_id for p in record[0].playlists] == [
         ALICE_DAILY,
         OFFICE,
@@ -713,7 +711,7 @@ def test_ones_own_paused_grant_is_said_from_ones_own_record(
         status_reason="Spotify no longer accepts the permission you gave.",
         playlists=(TrackedPlaylist(ALICE_DAILY, "Mine", "2026-11-01T00:00:00Z"),),
     )
-    save_charts_record(store, record)
+    CHART_PEOPLE.put(store, record)
 
     chart = text(signed_in(web).get(f"/charts/{ALICE_DAILY}"))
 

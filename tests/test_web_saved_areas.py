@@ -24,10 +24,9 @@ from shared.saved_areas import (
     MAX_SAVED_AREAS,
     NEEDS_SIGN_IN,
     PAUSE,
+    SAVED_AREAS,
     content_hash,
-    load_saved_areas,
     previews_object,
-    update_saved_areas,
     with_area,
 )
 from shared.serving import read_state, shape_rows, shape_tracks, write_layout
@@ -91,7 +90,7 @@ def test_keeping_fresh_saves_the_area_with_a_sealed_grant_and_the_hash_written(
     assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
     page = answer.get_data(as_text=True)
     assert 'id="kept-fresh"' in page and 'href="/areas"' in page
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     record = loaded[0]
     assert raw_refresh not in (data_copy.root / "areas" / "alice.json").read_text()
@@ -132,7 +131,7 @@ def test_the_same_area_again_updates_its_entry_and_a_fourth_is_refused_before_ma
         as_text=True
     )
     assert len(created_playlists(sandbox)) == made_before
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     assert [a.query["tracks_per_artist"] for a in loaded[0].areas] == [2, 3, 1]
 
@@ -149,7 +148,7 @@ def test_own_dates_are_refused_before_making(
     assert answer.status_code == 400
     assert "needs a rolling window" in answer.get_data(as_text=True)
     assert len(created_playlists(sandbox)) == before
-    assert load_saved_areas(data_copy, "alice") is None
+    assert SAVED_AREAS.load(data_copy, "alice") is None
 
 
 def test_keep_it_fresh_from_the_result_page(
@@ -166,7 +165,7 @@ def test_keep_it_fresh_from_the_result_page(
     )
 
     assert b'id="kept-fresh"' in kept.data
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     assert [(a.query["days"], a.when_deleted) for a in loaded[0].areas] == [(30, PAUSE)]
 
@@ -181,10 +180,10 @@ def test_the_page_lists_pauses_resumes_changes_and_stops(
     keep(client, {"state": state, "days": "30", "tracks": "3"})
     keep(client, {"state": state, "days": "90", "tracks": "3"})
     made = len(created_playlists(sandbox))
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     first, second = (a.area_id for a in loaded[0].areas)
-    update_saved_areas(
+    SAVED_AREAS.update(
         data_copy,
         "alice",
         lambda r: with_area(r, first, lambda a: replace(a, paused="gone")),
@@ -207,7 +206,7 @@ def test_the_page_lists_pauses_resumes_changes_and_stops(
     assert "The playlist stays in your Spotify" in listed
     assert {resumed.status_code, changed.status_code, stopped.status_code} == {303}
     assert area_ids(after) == [first] and "Paused:" not in after and "Stopped." in after
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None and [a.paused for a in loaded[0].areas] == [""]
     assert len(created_playlists(sandbox)) == made  # stopping leaves the playlists in Spotify
 
@@ -261,10 +260,10 @@ def test_a_paused_grant_says_so_and_signing_in_again_resumes_it(
 ) -> None:
     sign_in(client)
     keep(client, {"state": state, "days": "30", "tracks": "3"})
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     old_sealed = loaded[0].sealed_refresh_token
-    update_saved_areas(
+    SAVED_AREAS.update(
         data_copy,
         "alice",
         lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason="revoked"),
@@ -274,7 +273,7 @@ def test_a_paused_grant_says_so_and_signing_in_again_resumes_it(
     sign_in(client)
 
     assert 'id="needs-sign-in"' in paused and "Sign in again</a> to resume it" in paused
-    loaded = load_saved_areas(data_copy, "alice")
+    loaded = SAVED_AREAS.load(data_copy, "alice")
     assert loaded is not None
     assert (loaded[0].status, loaded[0].status_reason) == ("active", "")
     assert loaded[0].sealed_refresh_token != old_sealed
@@ -325,7 +324,7 @@ def test_delete_my_data_removes_saved_areas_and_previews(
     done = client.post("/backups/delete-my-data", data={"csrf_token": csrf_token(confirm)})
 
     assert done.status_code == 200 and b"your 2 saved areas" in done.data
-    assert load_saved_areas(data_copy, "alice") is None
+    assert SAVED_AREAS.load(data_copy, "alice") is None
     assert data_copy.generation(previews_object("alice")) is None
 
 

@@ -75,3 +75,8 @@ def state_of(rows: pd.DataFrame) -> StateData:
     filled = rows.assign(**{k: v for k, v in defaults.items() if k not in rows.columns})
     no_tracks = pd.DataFrame(columns=["spotify_artist_id", "track_id", "track_name", "rank"])
     return state_data(filled, no_tracks)
+
+
+# What "Delete my data" leaves of a person: their tombstone (delete counters and a time, for a
+# day: work already running gives up) and their session version (their sessions stay ended).
+LEFT_AFTER_DELETE = ["deleting/alice.json", "sessions/alice.json"]

@@ -105,10 +105,12 @@ def create_app(
         status,
         taste,
         tour,
+        writes,
     )
 
     csrf.init_app(app)
     auth.init_app(app)
+    writes.init_app(app)
     app.after_request(add_security_headers)
     data.init_app(app)
     sandbox_links.init_app(app)

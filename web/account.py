@@ -6,24 +6,24 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from shared.area_playlists import made_object
-from shared.charts import ChartsError, delete_person_charts, load_charts_record, people_object
+from shared.charts import CHART_PEOPLE, ChartsError
 from shared.datasets import backups_of
-from shared.form_once import delete_claims
-from shared.liner_notes import count_user_notes, delete_user_notes
+from shared.liner_notes import count_user_notes
 from shared.listening import LISTENING
+from shared.people.deletion import delete_person
 from shared.places import plural
 from shared.plays import month_objects
-from shared.saved_areas import SavedAreasError, delete_saved_areas, load_saved_areas
+from shared.saved_areas import SAVED_AREAS, SavedAreasError
 from shared.storage import NotFoundError, StorageError
 from shared.taste import TASTE
 from shared.users import BACKUPS, BackupSettings
 from web.auth import current_user, end_sessions_and_forget, login_required
 from web.backups import Week, load_weeks, user_settings, weeks_of
+from web.clock import utc_now
 from web.data import app_store as store
-from web.listening import forget_history
+from web.writes import PERSON_WRITES
 
 bp = Blueprint("account", __name__)
 
@@ -111,7 +111,7 @@ def confirm_delete() -> Any:
 def areas_kept(user_id: str) -> int:
     """How many saved areas a person keeps (-1: a record is there, but cannot be read)."""
     try:
-        loaded = load_saved_areas(store(), user_id)
+        loaded = SAVED_AREAS.load(store(), user_id)
     except (SavedAreasError, StorageError):
         return -1
     return len(loaded[0].areas) if loaded else 0
@@ -125,9 +125,9 @@ def taste_kept(user_id: str) -> bool:
 def charts_kept(user_id: str) -> int:
     """How many playlists a person tracks on Charts (-1: a record is there, but cannot be read)."""
     try:
-        loaded = load_charts_record(store(), user_id)
+        loaded = CHART_PEOPLE.load(store(), user_id)
     except (ChartsError, StorageError):
-        return -1 if store().generation(people_object(user_id)) is not None else 0
+        return -1 if store().generation(CHART_PEOPLE.object(user_id)) is not None else 0
     return len(loaded[0].playlists) if loaded else 0
 
 
@@ -149,16 +149,12 @@ def delete_my_data() -> Any:
     areas = areas_kept(user_id)
     taste = taste_kept(user_id)
     charts = charts_kept(user_id)
+    notes = count_user_notes(store(), user_id)
+    g.pop(PERSON_WRITES, None)  # this request deletes: it has nothing to sweep after
     try:
-        notes = delete_user_notes(store(), user_id)
-        delete_claims(store(), user_id)
-        forget_history(store(), user_id)
-        delete_saved_areas(store(), user_id)
-        TASTE.delete(store(), user_id)
-        delete_person_charts(store(), user_id, current_app.extensions["settings"].chart_playlists)
-        _remove(user_id)
-        with contextlib.suppress(NotFoundError):
-            store().delete(made_object(user_id))
+        # The deletion protocol: a tombstone first, so that work already writing this person's
+        # data gives up and sweeps again; then every registered feature's sweep.
+        delete_person(store(), user_id, current_app.extensions["settings"], now=utc_now())
     finally:
         end_sessions_and_forget()  # signed out everywhere, whatever else failed
     return render_template(

@@ -10,16 +10,13 @@ from flask import flash
 
 from shared.charts import (
     ACTIVE,
+    CHART_PEOPLE,
     MAX_TRACKED,
-    ChartsError,
     ChartsRecord,
     TrackedPlaylist,
-    load_charts_record,
-    people_object,
-    save_charts_record,
 )
 from shared.spotify_records import PlaylistRecord
-from shared.storage import IF_ABSENT, ConflictError, retry_on_conflict
+from shared.storage import ConflictError, retry_on_conflict
 from web.data import app_store as store
 
 logger = logging.getLogger(__name__)
@@ -39,19 +36,14 @@ def keep_playlist(
     added_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def attempt() -> tuple[str, str]:
-        try:
-            loaded = load_charts_record(store(), user_id)
-        except ChartsError:
-            logger.warning("unreadable charts record replaced", extra={"user_id": user_id})
-            loaded = None
-        if loaded is None and playlist is None:
+        current, generation = CHART_PEOPLE.load_replacing(store(), user_id)
+        if current is None and playlist is None:
             return "", ""
         said = ("", "")
-        if loaded is None:
+        if current is None:
             record = ChartsRecord(user_id, sealed, display_name=display_name)
-            generation = IF_ABSENT if store().generation(people_object(user_id)) is None else None
         else:
-            record, generation = loaded
+            record = current
             if renew:
                 if record.status != ACTIVE:
                     said = ("done", "Charts are on again: your playlists are read every day.")
@@ -73,11 +65,11 @@ def keep_playlist(
                     f"{playlist.name or playlist.id} is tracked: its first snapshot is taken "
                     "by the next daily run.",
                 )
-        save_charts_record(store(), record, if_generation_match=generation)
+        CHART_PEOPLE.save(store(), record, generation=generation)
         return said
 
     try:
-        category, message = retry_on_conflict(people_object(user_id), attempt)
+        category, message = retry_on_conflict(CHART_PEOPLE.object(user_id), attempt)
     except ConflictError:
         flash("Your charts were changed elsewhere at the same moment. Please try again.", "error")
         return

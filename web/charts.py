@@ -33,6 +33,7 @@ from flask import (
 
 from shared.charts import (
     ACTIVE,
+    CHART_PEOPLE,
     CHART_SCOPES,
     DAILY_RUN_WORDS,
     MAX_TRACKED,
@@ -44,13 +45,10 @@ from shared.charts import (
     history_dataset,
     latest_run_day,
     load_about,
-    load_charts_record,
     load_history,
     load_snapshot,
-    people_object,
     playlists_kept_by_others,
     snapshot_days,
-    update_charts_record,
     without_playlist,
 )
 from shared.datasets import DatasetSchemaError
@@ -105,7 +103,7 @@ def operator_playlists() -> tuple[str, ...]:
 def _record(user_id: str) -> tuple[ChartsRecord | None, str]:
     """The person's record, or a problem to show when it cannot be read."""
     try:
-        loaded = load_charts_record(store(), user_id)
+        loaded = CHART_PEOPLE.load(store(), user_id)
     except ChartsError as error:
         logger.error("unreadable charts record", extra={"user_id": user_id, "error": str(error)})
         return None, UNREADABLE_RECORD
@@ -253,7 +251,7 @@ def stop(playlist_id: str) -> Any:
         abort(404)
     name = next(p.name for p in record.playlists if p.playlist_id == playlist_id)
     try:
-        changed = update_charts_record(
+        changed = CHART_PEOPLE.update(
             store(), user["id"], lambda r: without_playlist(r, playlist_id)
         )
     except (ChartsError, ConflictError):
@@ -261,7 +259,7 @@ def stop(playlist_id: str) -> Any:
         return _back()
     if changed is not None and not changed.playlists:
         with contextlib.suppress(NotFoundError):
-            store().delete(people_object(user["id"]))  # nothing tracked: no grant kept either
+            store().delete(CHART_PEOPLE.object(user["id"]))  # nothing tracked: no grant kept either
     if playlist_id not in playlists_kept_by_others(store(), user["id"], operator_playlists()):
         delete_chart_files(store(), playlist_id)
     flash(f"{name or playlist_id} is no longer tracked.", "done")

@@ -7,7 +7,6 @@ people who never turn it on are never asked. The grant is sealed in `listening/<
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -37,7 +36,6 @@ from wtforms.validators import ValidationError
 from shared.history_import import LAST_IMPORT, import_export_files
 from shared.listening import (
     ACTIVE,
-    DELETING,
     GRANT_LIFETIME_DAYS,
     LISTENING,
     NEEDS_SIGN_IN,
@@ -45,15 +43,15 @@ from shared.listening import (
     ListeningRecord,
     ListeningRecordError,
 )
+from shared.people.deletion import Writes, delete_person
 from shared.places import plural
 from shared.plays import (
     PLAY_COLUMNS,
-    delete_history,
     month_objects,
     plays_prefix,
     read_month_frame,
 )
-from shared.storage import IF_ABSENT, NotFoundError, Store, retry_on_conflict
+from shared.storage import NotFoundError, Store, retry_on_conflict
 from shared.tokens import TokenBox
 from web import csrf_exempt
 from web import stats as stats_module
@@ -98,20 +96,13 @@ def grant_history(user_id: str, display_name: str, refresh_token: str) -> None:
     now = _iso(utc_now())
 
     def attempt() -> None:
-        try:
-            loaded = LISTENING.load(store(), user_id)
-        except ListeningRecordError:
-            loaded = None  # an unreadable record is replaced by this fresh grant
-            logger.warning("unreadable listening record replaced", extra={"user_id": user_id})
-        if loaded is None:
+        current, generation = LISTENING.load_replacing(store(), user_id)
+        if current is None:
             record = ListeningRecord(
                 user_id, sealed, display_name=display_name, opted_in_at=now, granted_at=now
             )
-            # Over an unreadable record, under its generation: never over a newer writer's.
-            generation = store().generation(LISTENING.object(user_id)) or IF_ABSENT
             LISTENING.save(store(), record, generation=generation)
             return
-        current, generation = loaded
         resumed = replace(
             current,
             sealed_refresh_token=sealed,
@@ -316,14 +307,10 @@ def delete() -> Any:
 
 
 def forget_history(data: Store, user_id: str) -> int:
-    """Delete a person's plays and their listening record (Delete my data uses it too).
-
-    The record says "deleting" first, so an hourly read under way writes nothing more (it checks
-    right before and after it appends), then the plays go, then the record.
-    """
-    with contextlib.suppress(ListeningRecordError):  # unreadable: deleted below all the same
-        LISTENING.update(data, user_id, lambda r: replace(r, status=DELETING))
-    return delete_history(data, user_id) + int(LISTENING.delete(data, user_id))
+    """Delete a person's plays and their listening record, by the deletion protocol: an hourly
+    read or an import under way gives up and sweeps again (shared/people/deletion.py)."""
+    settings = current_app.extensions["settings"]
+    return delete_person(data, user_id, settings, now=utc_now(), feature="listening")["listening"]
 
 
 @bp.post("/listening/import")
@@ -353,6 +340,7 @@ def import_export() -> Any:
         [(u.filename or "file", u.read()) for u in uploads],
         mine_confirmed="1" in (request.form.get("mine"), request.form.get("not_mine")),
         now=utc_now(),
+        writes=Writes(store(), user["id"], current_app.extensions["settings"], feature="listening"),
     )
     if not result["files"]:
         return _page(user, 400, problem="Nothing was imported.", import_result=result)

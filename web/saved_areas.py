@@ -33,15 +33,12 @@ from shared.saved_areas import (
     NEEDS_SIGN_IN,
     PAUSE,
     REMAKE,
+    SAVED_AREAS,
     WHEN_DELETED,
     SavedArea,
     SavedAreas,
     SavedAreasError,
-    areas_object,
-    load_saved_areas,
     remember_preview,
-    save_saved_areas,
-    update_saved_areas,
     with_area,
 )
 from shared.storage import IF_ABSENT, NotFoundError, StorageError
@@ -57,6 +54,7 @@ from web.auth import (
 from web.backups import moment_label
 from web.clock import utc_now
 from web.data import app_store as store
+from web.writes import writing
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +159,7 @@ def check_can_keep(user_id: str, query: AreaQuery, today: date) -> None:
     if query.days is None:
         raise KeepFreshError(OWN_DATES)
     try:
-        loaded = load_saved_areas(store(), user_id)
+        loaded = SAVED_AREAS.load(store(), user_id)
     except (SavedAreasError, StorageError) as error:
         logger.warning("saved areas unreadable", extra={"user_id": user_id, "error": str(error)})
         raise KeepFreshError(UNREADABLE) from error
@@ -225,9 +223,9 @@ def keep_fresh(
             areas=(*others, kept),
         )
 
-    if update_saved_areas(store(), user["id"], change) is None:
+    if SAVED_AREAS.update(store(), user["id"], change) is None:
         fresh = SavedAreas(user["id"], sealed, user.get("name", ""), areas=(area,))
-        save_saved_areas(store(), fresh, if_generation_match=IF_ABSENT)
+        SAVED_AREAS.save(store(), fresh, generation=IF_ABSENT)
     return area
 
 
@@ -250,7 +248,8 @@ def remember_previewed(user_id: str, query: AreaQuery, today: date) -> None:
     if key in noted.get(day, ()):
         return
     try:
-        remember_preview(store(), user_id, fields, today)
+        with writing(user_id):
+            remember_preview(store(), user_id, fields, today)
     except (StorageError, SavedAreasError, ValueError) as error:
         logger.warning("preview not remembered", extra={"user_id": user_id, "error": str(error)})
         return
@@ -276,7 +275,7 @@ def resume_after_sign_in(response: Response) -> Response:
     user_id = str(user.get("id", ""))
     sealed = _sealed_grant(refresh_token)
     try:
-        update_saved_areas(
+        SAVED_AREAS.update(
             store(),
             user_id,
             lambda record: replace(
@@ -322,7 +321,7 @@ def page() -> Any:
     problem = ""
     record = None
     try:
-        loaded = load_saved_areas(store(), user["id"])
+        loaded = SAVED_AREAS.load(store(), user["id"])
         record = loaded[0] if loaded else None
     except (SavedAreasError, StorageError) as error:
         logger.error("unreadable saved areas", extra={"user_id": user["id"], "error": str(error)})
@@ -350,7 +349,7 @@ def _change_area(area_id: str, change: Callable[[SavedAreas], SavedAreas]) -> Sa
         return change(record)
 
     try:
-        changed = update_saved_areas(store(), user_id, apply)
+        changed = SAVED_AREAS.update(store(), user_id, apply)
     except (SavedAreasError, StorageError) as error:
         logger.error("saved areas not changed", extra={"user_id": user_id, "error": str(error)})
         flash(UNREADABLE, "problem")
@@ -405,7 +404,7 @@ def stop() -> Any:
     if not changed.areas:  # no area left: the grant it kept goes too
         try:
             with contextlib.suppress(NotFoundError):
-                store().delete(areas_object(changed.user_id))
+                store().delete(SAVED_AREAS.object(changed.user_id))
         except StorageError as error:
             logger.error("saved areas not deleted", extra={"error": str(error)})
     flash("Stopped. The playlist stays in your Spotify as it is; it is no longer updated.", "done")

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 
+from shared.people.grants import pause, pause_reason
 from shared.places import plural
 from shared.plays import month_objects
 from shared.spotify import SpotifyError
-from shared.storage import IF_ABSENT, ConflictError, Store, retry_on_conflict
+from shared.storage import ConflictError, Store, retry_on_conflict
 from shared.taste import ACTIVE, REFRESH_EVERY, TASTE, Known, TasteError, TasteRecord, with_profile
-from shared.taste_read import pause_reason, pause_taste, read_profile, refresh_taste
+from shared.taste_read import read_profile, refresh_taste
 from shared.tokens import TokenDecryptError
 from web import stats as stats_module
 from web.auth import (
@@ -87,18 +88,11 @@ def _keep_grant(user_id: str, display_name: str, sealed: str) -> None:
     now = _iso(utc_now())
 
     def attempt() -> None:
-        try:
-            loaded = TASTE.load(store(), user_id)
-        except TasteError:
-            loaded = None  # an unreadable record is replaced by this fresh grant
-            logger.warning("unreadable taste record replaced", extra={"user_id": user_id})
-        if loaded is None:
+        current, generation = TASTE.load_replacing(store(), user_id)
+        if current is None:
             record = TasteRecord(user_id, sealed, display_name=display_name, granted_at=now)
-            # Over an unreadable record, under its generation: never over a newer writer's.
-            generation = store().generation(TASTE.object(user_id)) or IF_ABSENT
             TASTE.save(store(), record, generation=generation)
             return
-        current, generation = loaded
         resumed = replace(
             current,
             sealed_refresh_token=sealed,
@@ -234,7 +228,7 @@ def _refresh(record: TasteRecord) -> None:
     except (SpotifyError, TokenDecryptError) as error:
         reason = pause_reason(error)
         if reason:
-            pause_taste(store(), record.user_id, reason)
+            pause(store(), TASTE, record.user_id, reason)
             flash(reason, "error")
         elif isinstance(error, SpotifyError):
             flash(spotify_problem(error), "error")

@@ -16,7 +16,7 @@ from flask import Blueprint, render_template, request
 
 from shared import area_plan, places
 from shared.area_query import MAX_RADIUS_MILES, MAX_WINDOW_DAYS, AreaQuery
-from shared.saved_areas import SavedAreasError, load_saved_areas
+from shared.saved_areas import SAVED_AREAS, SavedAreasError
 from shared.shows_data import ShowsData
 from shared.storage import StorageError
 from shared.taste import TASTE, TasteError
@@ -39,7 +39,7 @@ PLAYLIST_DAYS = 90  # the playlist's window: the area page's longest
 def _saved_places(user_id: str) -> list[tuple[str, str, str, str]]:
     """Return the person's saved areas as places: (area id, label, state, city)."""
     try:
-        loaded = load_saved_areas(store(), user_id)
+        loaded = SAVED_AREAS.load(store(), user_id)
     except (SavedAreasError, StorageError) as error:
         logger.warning("saved areas unreadable for the tour page", extra={"error": str(error)})
         return []

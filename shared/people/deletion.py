@@ -28,9 +28,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypeAlias
 
-from shared.config import Settings
 from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +43,14 @@ TOMBSTONE_DAYS = 2
 # The modules that register a feature; deletion imports them, so no feature is forgotten.
 FEATURE_MODULES = (
     "shared.users",
-    "shared.plays",
+    "shared.listening",
     "shared.taste",
     "shared.saved_areas",
     "shared.charts",
-    "shared.area_playlists",
+    "shared.liner_notes",
 )
 
-Sweep = Callable[[Store, str, Settings], int]
+Sweep: TypeAlias = "Callable[[Store, str, Settings], int]"
 
 
 class PersonDeletedError(Exception):

@@ -10,6 +10,7 @@ the generation read, `update`/`upsert` re-read and retry when another writer got
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -17,6 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 
 from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
+
+logger = logging.getLogger(__name__)
 
 
 class RecordError(ValueError):
@@ -47,6 +50,8 @@ class PersonRecords(Generic[R]):
     error: type[RecordError] = RecordError
     # A rule the types cannot say (a status among a few): the problem, or "" when none.
     check: Callable[[R], str] = _no_problem
+    # A rule only a write must keep (a record written before it existed still reads).
+    check_write: Callable[[R], str] = _no_problem
 
     def object(self, user_id: str) -> str:
         """Return the object name of a person's record."""
@@ -79,10 +84,24 @@ class PersonRecords(Generic[R]):
             raise self.error(f"the {self.feature} record of {user_id} names another person")
         return record, stored.generation
 
+    def load_replacing(self, store: Store, user_id: str) -> tuple[R | None, int]:
+        """Return the record and its generation to write over; a record that cannot be read
+        reads as none, with its generation (a fresh grant replaces it, never a newer write)."""
+        try:
+            loaded = self.load(store, user_id)
+        except self.error as error:
+            logger.warning(
+                f"unreadable {self.feature} record replaced",
+                extra={"user_id": user_id, "error": str(error)},
+            )
+            return None, store.generation(self.object(user_id)) or IF_ABSENT
+        return loaded if loaded else (None, IF_ABSENT)
+
     def save(self, store: Store, record: R, *, generation: int) -> int:
         """Write a record whole over the generation read (IF_ABSENT: only if there is none);
         ConflictError when another writer got there first. Return the new generation."""
-        problem = self.check(record) if record.user_id else "it names no person"
+        problem = "" if record.user_id else "it names no person"
+        problem = problem or self.check(record) or self.check_write(record)
         if problem:
             raise self.error(f"the {self.feature} record was not written: {problem}")
         return store.write(

@@ -1,0 +1,68 @@
+"""Every web request that may write a person's data holds a `Writes` of the deletion protocol.
+
+A request that changes things (any method but GET and HEAD) by a signed-in person reads their
+tombstone's counters before its view runs; when it ends, whatever happened, it finishes: if the
+person deleted data meanwhile (in another tab, say, while Spotify was slow), what the request
+wrote is swept again (shared/people/deletion.py). A GET that writes (the areas previewed
+lately) does the same around its write with `writing`. The deleting requests themselves drop
+theirs (`g.pop(PERSON_WRITES)`): they have nothing to sweep after.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g, request
+
+from shared.people.deletion import Writes, features
+from shared.storage import StorageError
+from web.auth import current_user
+from web.data import app_store
+
+logger = logging.getLogger(__name__)
+
+PERSON_WRITES = "person_writes"
+READING_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def init_app(app: Flask) -> None:
+    """Hold a Writes for every changing request of a signed-in person (after auth's hooks)."""
+    app.before_request(_begin)
+    app.teardown_request(_finish)
+
+
+def _writes_for(user_id: str) -> Writes:
+    every = tuple(features())
+    return Writes(app_store(), user_id, current_app.extensions["settings"], feature=every)
+
+
+def _begin() -> None:
+    user = current_user()
+    if request.method in READING_METHODS or not user:
+        return
+    try:
+        g.setdefault(PERSON_WRITES, _writes_for(user["id"]))
+    except StorageError:
+        logger.exception("the deletion counters could not be read before a request")
+
+
+def _finish(error: BaseException | None) -> None:
+    writes: Writes | None = g.pop(PERSON_WRITES, None)
+    if writes is None:
+        return
+    try:
+        writes.finish()
+    except StorageError:
+        logger.exception("a request's writes could not be checked against a delete")
+
+
+@contextmanager
+def writing(user_id: str) -> Iterator[None]:
+    """Around a GET's write of a person's data: a delete that came meanwhile is finished."""
+    writes = _writes_for(user_id)
+    try:
+        yield
+    finally:
+        writes.finish()
