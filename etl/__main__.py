@@ -70,9 +70,9 @@ def print_summary(report: dict[str, Any]) -> None:
     if "backups" in report:
         backups = report["backups"]
         print(
-            f"backups: {backups['snapshotted']} snapshots of {backups['users']} users "
+            f"backups: {backups['snapshotted']} snapshots of {backups['people']} users "
             f"({backups['already_done']} already done this week, {backups['failed']} failed, "
-            f"{backups['newly_needing_sign_in'] + backups['waiting_for_sign_in']} "
+            f"{backups['newly_paused'] + backups['waiting_for_sign_in']} "
             "need to sign in again)"
         )
     if "serving" in report:
@@ -90,7 +90,7 @@ def saved_areas_line(refresh: dict[str, Any]) -> str:
     return (
         f"{refresh['areas']} areas of {refresh['people']} people: {refresh['updated']} updated, "
         f"{refresh['unchanged']} unchanged, {refresh['made_again']} made again, "
-        f"{refresh['paused_areas']} paused, {refresh['newly_needing_sign_in']} people paused, "
+        f"{refresh['paused_areas']} paused, {refresh['newly_paused']} people paused, "
         f"{refresh['failed']} failed{stopped}"
     )
 

@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from etl.people_run import PeopleSummary, PersonJob, PersonWork, serve_people
 from shared.backups import UserBackup, back_up_user
 from shared.config import Settings
-from shared.people.grants import KEY_ROTATED, REVOKED, pause
-from shared.spotify import (
-    BudgetExhaustedError,
-    QuotaExhaustedError,
-    RequestLedger,
-    SpotifyApi,
-    SpotifyError,
-    SpotifyRefusedError,
-    StoredGrant,
-)
-from shared.storage import ConflictError, Store
-from shared.tokens import TokenBox, TokenDecryptError
-from shared.users import (
-    ACTIVE,
-    BACKUPS,
-    UserSettingsError,
-)
+from shared.spotify import RequestLedger
+from shared.storage import Store
+from shared.users import BACKUPS, BackupSettings
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class BackupsSummary:
+class BackupsSummary(PeopleSummary):
     """What the backup step did, for the run report."""
 
-    users: int = 0
     snapshotted: int = 0
     already_done: int = 0
-    waiting_for_sign_in: int = 0
-    newly_needing_sign_in: int = 0
-    failed: int = 0
     rows_written: int = 0
     items_skipped: int = 0  # entries that are not tracks: by kind in items_skipped_by_kind
     items_skipped_by_kind: dict[str, int] = field(default_factory=dict)
     archived_tracks: int = 0
-    stopped: str = ""
 
     def add(self, backup: UserBackup) -> None:
         """Count one user's backup."""
@@ -58,65 +41,27 @@ class BackupsSummary:
         self.archived_tracks += backup.archived_tracks
 
 
+def _back_up_one(work: PersonWork[BackupSettings, BackupsSummary]) -> None:
+    work.summary.add(back_up_user(work.store, work.record, work.grant.api, now=work.now))
+
+
+# A 403 on a backup is the playlist's (not theirs any more), not the grant's: counted as failed.
+BACKUPS_JOB = PersonJob(
+    records=BACKUPS, work=_back_up_one, last_done=lambda user: user.last_backup_week, forbidden=""
+)
+
+
 def back_up_everyone(
-    store: Store, settings: Settings, ledger: RequestLedger, *, now: datetime, **api_options: object
+    store: Store, settings: Settings, ledger: RequestLedger, *, now: datetime, **api_options: Any
 ) -> BackupsSummary:
     """Back up every opted-in user once a week; one user's failure never stops the others."""
-    summary = BackupsSummary()
-    box = TokenBox(settings.token_encryption_key)
-    for user_id in BACKUPS.people(store):
-        summary.users += 1
-        try:
-            loaded = BACKUPS.load(store, user_id)
-            if loaded is None:
-                continue
-            user = loaded[0]
-            if user.status != ACTIVE:
-                summary.waiting_for_sign_in += 1
-                continue
-            refresh_token = str(box.open(user.sealed_refresh_token).get("refresh_token", ""))
-            grant = StoredGrant(settings, refresh_token)
-            api = SpotifyApi.for_stored_grant(settings, grant, ledger, **api_options)
-            summary.add(back_up_user(store, user, api, now=now))
-            if grant.refresh_token != refresh_token:
-                _keep_rotated_token(
-                    store, user_id, box.seal({"refresh_token": grant.refresh_token})
-                )
-        except (QuotaExhaustedError, BudgetExhaustedError) as stop:
-            summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
-            logger.warning("backups stopped: no Spotify requests left", extra={"reason": str(stop)})
-            break
-        except SpotifyRefusedError as error:
-            if error.status != 401:
-                summary.failed += 1
-                logger.error("backup failed", extra={"user_id": user_id, "error": str(error)})
-                continue
-            pause(store, BACKUPS, user_id, REVOKED)
-            summary.newly_needing_sign_in += 1
-            logger.warning(
-                "a user's grant is gone; they must sign in again", extra={"user_id": user_id}
-            )
-        except TokenDecryptError:
-            # TOKEN_ENCRYPTION_KEY was rotated: the sealed grant can never be opened again.
-            pause(store, BACKUPS, user_id, KEY_ROTATED)
-            summary.newly_needing_sign_in += 1
-            logger.warning(
-                "a user's stored grant cannot be opened (key rotated); they must sign in again",
-                extra={"user_id": user_id},
-            )
-        except (
-            SpotifyError,
-            UserSettingsError,
-            ConflictError,
-            ValueError,
-        ) as error:
-            summary.failed += 1
-            logger.error(
-                "backup failed",
-                extra={"user_id": user_id, "error": f"{type(error).__name__}: {error}"},
-            )
-    return summary
-
-
-def _keep_rotated_token(store: Store, user_id: str, sealed: str) -> None:
-    BACKUPS.update(store, user_id, lambda s: replace(s, sealed_refresh_token=sealed))
+    return serve_people(
+        BACKUPS_JOB,
+        store,
+        settings,
+        ledger,
+        BackupsSummary(),
+        now=now,
+        time_budget_seconds=float("inf"),  # the weekly build keeps its own time
+        **api_options,
+    )

@@ -12,11 +12,12 @@ is counted and the next goes on; only a spent quota or budget stops the step.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from etl.people_run import PeopleSummary, PersonJob, PersonWork, serve_people
 from etl.wanted import AreaKey, query_of
 from shared import area_plan
 from shared.area_playlists import (
@@ -29,8 +30,6 @@ from shared.area_playlists import (
 from shared.config import Settings
 from shared.liner_notes import build_notes, save_notes
 from shared.saved_areas import (
-    ACTIVE,
-    NEEDS_SIGN_IN,
     PAUSE,
     SAVED_AREAS,
     SavedArea,
@@ -47,47 +46,29 @@ from shared.spotify import (
     SpotifyApi,
     SpotifyError,
     SpotifyRefusedError,
-    StoredGrant,
 )
 from shared.storage import StorageError, Store
 from shared.taste import known_artists
-from shared.tokens import TokenBox, TokenDecryptError
 
 logger = logging.getLogger(__name__)
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
-REVOKED_REASON = (
-    "Spotify no longer accepts the permission you gave us to refresh your playlists (it was "
-    "revoked or expired), so your saved areas are paused until you sign in again."
-)
-KEY_ROTATED_REASON = (
-    "Local Shows changed its encryption key, so the permission you gave us can no longer be "
-    "read; your saved areas are paused until you sign in again."
-)
 NOT_REFRESHED = "Not refreshed this time: it is tried again after the next build."
 DELETED_PAUSED_REASON = "You deleted its playlist in Spotify, so this area is paused."
 WAITING = "Waiting: Spotify's requests for today ran out; it is refreshed by the next catch-up."
 
 
 @dataclass
-class RefreshSummary:
+class RefreshSummary(PeopleSummary):
     """What one refresh of the saved areas did, for the run report."""
 
-    people: int = 0
     areas: int = 0
     updated: int = 0
     unchanged: int = 0
     made_again: int = 0
     paused_areas: int = 0  # their playlist was deleted and the person chose PAUSE
-    newly_needing_sign_in: int = 0
-    waiting_for_sign_in: int = 0
-    failed: int = 0
-    stopped: str = ""  # "" | quota | budget
     left_waiting: int = 0  # areas not reached when it stopped: the catch-up refreshes them
     error: str = ""  # the shows could not be read: nothing was refreshed
-
-    def as_report(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass
@@ -114,7 +95,7 @@ def refresh_saved_areas(
     *,
     now: datetime,
     only: set[AreaKey] | None = None,
-    **api_options: object,
+    **api_options: Any,
 ) -> RefreshSummary:
     """Refresh every saved area that is not paused (or only those in `only`)."""
     summary = RefreshSummary()
@@ -124,84 +105,58 @@ def refresh_saved_areas(
         summary.error = f"{type(error).__name__}: {error}"
         logger.error("saved areas not refreshed: the shows cannot be read", extra={"error": error})
         return summary
-    box = TokenBox(settings.token_encryption_key)
     step = _Step(store, settings, data, now, summary)
-    for user_id in SAVED_AREAS.people(store):
-        if only is not None and not any(user == user_id for user, _ in only):
-            continue
-        try:
-            loaded = SAVED_AREAS.load(store, user_id)
-        except (SavedAreasError, StorageError) as error:
-            summary.failed += 1
-            logger.error("unreadable saved areas", extra={"user_id": user_id, "error": str(error)})
-            continue
-        if loaded is None:
-            continue
-        record = loaded[0]
-        areas = [
+
+    def areas_of(record: SavedAreas) -> list[SavedArea]:
+        return [
             area
             for area in record.areas
-            if not area.paused and (only is None or (user_id, area.area_id) in only)
+            if not area.paused and (only is None or (record.user_id, area.area_id) in only)
         ]
-        if not areas:
-            continue
-        summary.people += 1
-        if record.status != ACTIVE:
-            summary.waiting_for_sign_in += 1
-            continue
-        try:
-            _refresh_person(step, record, areas, box=box, ledger=ledger, api_options=api_options)
-        except (QuotaExhaustedError, BudgetExhaustedError) as stop:
-            summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
-            logger.warning(
-                "saved areas stopped: no Spotify requests left", extra={"reason": str(stop)}
-            )
-            summary.left_waiting = _mark_waiting(step, only)
-            break
-        except SpotifyRefusedError as error:  # only a 401 gets here: the grant is gone
-            _pause_person(store, user_id, REVOKED_REASON)
-            summary.newly_needing_sign_in += 1
-            logger.warning("a person's grant is gone", extra={"user_id": user_id, "error": error})
-        except TokenDecryptError:
-            _pause_person(store, user_id, KEY_ROTATED_REASON)
-            summary.newly_needing_sign_in += 1
+
+    def refresh_person(work: PersonWork[SavedAreas, RefreshSummary]) -> None:
+        _refresh_person(step, work.record, areas_of(work.record), work.grant.api)
+
+    job = PersonJob(
+        records=SAVED_AREAS,
+        work=refresh_person,
+        last_done=lambda record: "",
+        due=lambda record, now: bool(areas_of(record)),
+        forbidden="",  # a 403 is one playlist's: counted for its area
+        who=None if only is None else lambda _store: sorted({user for user, _ in only}),
+    )
+    serve_people(
+        job,
+        store,
+        settings,
+        ledger,
+        summary,
+        now=now,
+        time_budget_seconds=float("inf"),
+        **api_options,
+    )
+    if summary.stopped:
+        summary.left_waiting = _mark_waiting(step, only)
     logger.info("saved areas refreshed", extra={"summary": summary.as_report()})
     return summary
 
 
 def _refresh_person(
-    step: _Step,
-    record: SavedAreas,
-    areas: list[SavedArea],
-    *,
-    box: TokenBox,
-    ledger: RequestLedger,
-    api_options: dict[str, object],
+    step: _Step, record: SavedAreas, areas: list[SavedArea], api: SpotifyApi
 ) -> None:
     """Refresh one person's areas; raise on a refused grant or a spent quota."""
-    store, settings, summary = step.store, step.settings, step.summary
-    refresh_token = str(box.open(record.sealed_refresh_token).get("refresh_token", ""))
-    grant = StoredGrant(settings, refresh_token)
-    api = SpotifyApi.for_stored_grant(settings, grant, ledger, **api_options)
-    try:
-        for area in areas:
-            summary.areas += 1
-            try:
-                _refresh_area(step, api, record.user_id, area)
-            except (QuotaExhaustedError, BudgetExhaustedError):
+    for area in areas:
+        step.summary.areas += 1
+        try:
+            _refresh_area(step, api, record.user_id, area)
+        except (QuotaExhaustedError, BudgetExhaustedError):
+            raise
+        except SpotifyRefusedError as error:
+            if error.status == 401:
                 raise
-            except SpotifyRefusedError as error:
-                if error.status == 401:
-                    raise
-                _count_failure(step, record.user_id, area, error)
-            except (SpotifyError, SavedAreasError, StorageError, KeyError, ValueError) as error:
-                _count_failure(step, record.user_id, area, error)
-    finally:
-        if grant.refresh_token != refresh_token:  # Spotify rotated it: keep the newest
-            sealed = box.seal({"refresh_token": grant.refresh_token})
-            SAVED_AREAS.update(
-                store, record.user_id, lambda r: replace(r, sealed_refresh_token=sealed)
-            )
+            _count_failure(step, record.user_id, area, error)
+        except (SpotifyError, SavedAreasError, StorageError, KeyError, ValueError) as error:
+            _count_failure(step, record.user_id, area, error)
 
 
 def _refresh_area(step: _Step, api: SpotifyApi, user_id: str, area: SavedArea) -> None:
@@ -348,10 +303,3 @@ def _mark_waiting(step: _Step, only: set[AreaKey] | None) -> int:
         if changed is not None:
             marked += sum(1 for area in changed.areas if not reached(user_id, area))
     return marked
-
-
-def _pause_person(store: Store, user_id: str, reason: str) -> None:
-    SAVED_AREAS.update(
-        store, user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason)
-    )
-    logger.warning("a person's saved areas are paused", extra={"user_id": user_id})

@@ -189,7 +189,7 @@ def test_a_revoked_grant_pauses_one_user_and_the_other_is_still_backed_up(
 
     summary = run_week(store, settings, 0)
 
-    assert summary.snapshotted == 1 and summary.newly_needing_sign_in == 1
+    assert summary.snapshotted == 1 and summary.newly_paused == 1
     assert not load_dataset(store, backups_of("alice"))[0].empty
     bob_settings = (BACKUPS.load(store, "bob") or (None,))[0]
     assert bob_settings is not None and bob_settings.status == NEEDS_SIGN_IN
@@ -209,7 +209,7 @@ def test_a_rotated_encryption_key_pauses_backups_until_sign_in_not_a_failure(
 
     summary = run_week(store, rotated, 0)
 
-    assert (summary.failed, summary.newly_needing_sign_in, summary.snapshotted) == (0, 1, 0)
+    assert (summary.failed, summary.newly_paused, summary.snapshotted) == (0, 1, 0)
     alice = (BACKUPS.load(store, "alice") or (None,))[0]
     assert alice is not None and alice.status == NEEDS_SIGN_IN
     assert "encryption key" in alice.status_reason
@@ -373,7 +373,7 @@ def test_the_run_report_counts_backups(
         now=MONDAY,
     )
 
-    assert report["backups"]["snapshotted"] == 1 and report["backups"]["users"] == 1
+    assert report["backups"]["snapshotted"] == 1 and report["backups"]["people"] == 1
 
 
 def test_a_long_playlist_is_read_page_by_page(

@@ -12,7 +12,7 @@ import requests
 from spotipy.cache_handler import MemoryCacheHandler
 
 from etl.pipeline import make_spotify, run_etl
-from etl.refresh_areas import DELETED_PAUSED_REASON, REVOKED_REASON, refresh_saved_areas
+from etl.refresh_areas import DELETED_PAUSED_REASON, refresh_saved_areas
 from etl.sources.registry import make_sources
 from etl.wanted import area_performers, concert_shows, query_of, wanted_performers
 from sandbox.server import SandboxServer
@@ -21,6 +21,7 @@ from shared.area_playlists import load_made
 from shared.config import Settings, load_settings
 from shared.datasets import CONCERTS, load_dataset
 from shared.liner_notes import load_notes
+from shared.people.grants import REVOKED as REVOKED_REASON
 from shared.saved_areas import (
     ACTIVE,
     NEEDS_SIGN_IN,
@@ -232,7 +233,7 @@ def test_a_revoked_grant_pauses_only_that_person(
 
     summary = refresh(data_copy, settings)
 
-    assert (summary.newly_needing_sign_in, summary.updated, summary.failed) == (1, 1, 0)
+    assert (summary.newly_paused, summary.updated, summary.failed) == (1, 1, 0)
     alice = SAVED_AREAS.load(data_copy, "alice")
     bob = SAVED_AREAS.load(data_copy, "bob")
     assert alice is not None and alice[0].status == NEEDS_SIGN_IN
