@@ -16,6 +16,7 @@ from shared.liner_notes import count_user_notes, delete_user_notes
 from shared.listening import record_object
 from shared.places import plural
 from shared.plays import month_objects
+from shared.quota import delete_person_quota
 from shared.saved_areas import SavedAreasError, delete_saved_areas, load_saved_areas
 from shared.storage import NotFoundError, StorageError
 from shared.taste import delete_taste, taste_object
@@ -158,6 +159,7 @@ def delete_my_data() -> Any:
         _remove(user_id)
         with contextlib.suppress(NotFoundError):
             store().delete(made_object(user_id))
+        delete_person_quota(store(), user_id)  # quota/<id>/: the day's count, kept answers
     finally:
         end_sessions_and_forget()  # signed out everywhere, whatever else failed
     return render_template(
