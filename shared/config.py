@@ -69,6 +69,10 @@ class Settings:
     secret_manager_endpoint: str | None = None
     google_cloud_project: str | None = None
     spotify_request_budget: int = 1000
+    # The web's draw on the app's daily Spotify quota (shared/quota.py): each person's share,
+    # and all people's together, so that the rest of the day's quota stays for the ETL's jobs.
+    web_requests_per_person: int = 100
+    web_requests_per_day: int = 400
     etl_states: tuple[str, ...] = US_STATES
     # The operator's chart playlists (issue 18), read daily with the app's own token.
     chart_playlists: tuple[str, ...] = ()
@@ -202,6 +206,8 @@ def load_settings(
         secret_manager_endpoint=endpoint,
         google_cloud_project=project,
         spotify_request_budget=_positive_int(env, "SPOTIFY_REQUEST_BUDGET", 1000),
+        web_requests_per_person=_positive_int(env, "WEB_SPOTIFY_REQUESTS_PER_PERSON", 100),
+        web_requests_per_day=_positive_int(env, "WEB_SPOTIFY_REQUESTS_PER_DAY", 400),
         etl_states=_states(env.get("ETL_STATES")),
         chart_playlists=_chart_playlists(env.get("CHART_PLAYLISTS")),
         operators=tuple(
@@ -210,6 +216,11 @@ def load_settings(
         production=production,
         clock=_clock(env.get("CLOCK_START"), production),
     )
+    if settings.web_requests_per_person > settings.web_requests_per_day:
+        raise ConfigError(
+            f"WEB_SPOTIFY_REQUESTS_PER_PERSON ({settings.web_requests_per_person}) cannot be more "
+            f"than WEB_SPOTIFY_REQUESTS_PER_DAY ({settings.web_requests_per_day}), all people's"
+        )
     for variable, value in (
         ("DATA_URL", settings.data_url),
         ("SPOTIFY_REDIRECT_URI", settings.spotify_redirect_uri),

@@ -137,6 +137,47 @@ def test_values_are_parsed() -> None:
     assert settings.event_sources == ("seatgeek", "ticketmaster")
 
 
+def test_the_webs_spotify_share_has_defaults_that_leave_a_reserve_for_the_etl() -> None:
+    settings = load_settings(BASE_ENV)
+
+    assert settings.web_requests_per_person == 100
+    assert settings.web_requests_per_day == 400  # of a quota of about 1,000-2,000 a day
+
+
+def test_the_webs_spotify_share_is_read_from_the_environment() -> None:
+    env = {
+        **BASE_ENV,
+        "WEB_SPOTIFY_REQUESTS_PER_PERSON": "20",
+        "WEB_SPOTIFY_REQUESTS_PER_DAY": "60",
+    }
+
+    settings = load_settings(env)
+
+    assert (settings.web_requests_per_person, settings.web_requests_per_day) == (20, 60)
+
+
+@pytest.mark.parametrize(
+    ("per_person", "per_day", "message"),
+    [
+        ("0", "400", "WEB_SPOTIFY_REQUESTS_PER_PERSON must be at least 1"),
+        ("many", "400", "WEB_SPOTIFY_REQUESTS_PER_PERSON must be a whole number"),
+        ("100", "-1", "WEB_SPOTIFY_REQUESTS_PER_DAY must be at least 1"),
+        ("500", "400", "cannot be more than WEB_SPOTIFY_REQUESTS_PER_DAY"),
+    ],
+)
+def test_a_share_that_cannot_be_used_is_refused_by_name(
+    per_person: str, per_day: str, message: str
+) -> None:
+    env = {
+        **BASE_ENV,
+        "WEB_SPOTIFY_REQUESTS_PER_PERSON": per_person,
+        "WEB_SPOTIFY_REQUESTS_PER_DAY": per_day,
+    }
+
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
 @pytest.mark.parametrize(
     ("data_url", "message"),
     [

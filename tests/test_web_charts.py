@@ -616,6 +616,25 @@ def test_the_list_of_ones_playlists_is_kept_for_minutes_and_adding_checks_one(
     assert served(sandbox, "/me/playlists") == listed + 3
 
 
+def test_a_replayed_cookie_does_not_list_ones_playlists_again(
+    web: Flask, store: FolderStore, sandbox: SandboxServer
+) -> None:
+    alice = signed_in(web)
+    cookie = alice.get_cookie("session")  # before the page kept any list
+    assert cookie is not None
+    listed = served(sandbox, "/me/playlists")
+
+    for _ in range(20):
+        alice.set_cookie("session", cookie.value)
+        assert ALICE_DAILY in text(alice.get("/charts"))
+
+    assert served(sandbox, "/me/playlists") == listed + 1
+    assert store.list("quota/alice/answers/") == ["quota/alice/answers/chart-choices.json"]
+    bobs = text(signed_in(web, "bob").get("/charts"))  # never alice's list
+    assert served(sandbox, "/me/playlists") == listed + 2  # his own, listed once
+    assert ALICE_DAILY not in bobs and OFFICE in bobs
+
+
 def test_a_playlist_emptied_shows_its_empty_day_and_everything_that_left(
     web: Flask, store: FolderStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,6 +99,7 @@ def create_app(
         home,
         liner_notes,
         listening,
+        quota,
         sandbox_links,
         saved_areas,
         shows,
@@ -115,6 +116,7 @@ def create_app(
     data.init_app(app)
     sandbox_links.init_app(app)
     errors.init_app(app)
+    quota.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(shows.bp)

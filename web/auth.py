@@ -30,6 +30,7 @@ from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 from shared.charts import CHART_SCOPES
 from shared.listening import ACTIVE as HISTORY_ACTIVE
 from shared.listening import HISTORY_SCOPE, LISTENING, ListeningRecordError
+from shared.quota import ShareSpentError
 from shared.spotify import (
     USER_SCOPES,
     QuotaExhaustedError,
@@ -45,6 +46,7 @@ from shared.taste import ACTIVE as TASTE_ACTIVE
 from shared.taste import TASTE, TASTE_SCOPES, TasteError
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import bump_session_version, load_session_version
+from web.quota import charge_to, request_ledger
 
 logger = logging.getLogger(__name__)
 
@@ -222,10 +224,12 @@ def oauth(feature: str = "", *, show_dialog: bool = False) -> SpotifyOAuth:
 
 
 def user_api() -> SpotifyApi:
-    """Return Spotify acting for the signed-in user; the token is refreshed unseen."""
+    """Return Spotify acting for the signed-in user; the token is refreshed unseen. Its
+    requests are drawn from the person's share of the day (web/quota.py)."""
     # A web request may wait a few seconds for Spotify, never minutes.
     return SpotifyApi(
         make_spotipy(current_app.extensions["settings"], SessionGrant(oauth())),
+        request_ledger(),
         max_attempts=3,
         max_wait_seconds=5,
         backoff_seconds=0.5,
@@ -314,6 +318,8 @@ def safe_next(target: str) -> str:
 
 def spotify_problem(error: SpotifyError) -> str:
     """Say plainly what Spotify's refusal means for the user."""
+    if isinstance(error, ShareSpentError):
+        return str(error)
     if isinstance(error, QuotaExhaustedError):
         hours = f" for about {round(error.retry_after / 3600)} hours" if error.retry_after else ""
         return (
@@ -401,6 +407,7 @@ def callback() -> Any:
         # A person who approves gives every scope asked for: Spotify has no partial consent.
         oauth(feature).get_access_token(code, as_dict=False, check_cache=False)
         user = user_api().me()
+        charge_to(user.id)
     except SpotifyOauthError as error:
         forget_sign_in()
         logger.warning("token exchange refused", extra={"error": str(error)})

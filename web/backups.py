@@ -35,6 +35,7 @@ from shared.backups import (
 from shared.datasets import DatasetSchemaError, backups_of, empty_frame, load_dataset
 from shared.people.grants import REVOKED, pause
 from shared.places import clock, plural
+from shared.quota import forget_answer, load_answer, save_answer
 from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
 from shared.spotify_records import PlaylistRecord, track_uris
 from shared.storage import ConflictError, NotFoundError
@@ -54,6 +55,7 @@ from web.auth import (
 )
 from web.clock import utc_now
 from web.data import app_store as store
+from web.quota import ANSWER_FOR, playlists_answer, playlists_from
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ DEVELOPMENT_MODE_DW = (
 MANUAL_BACKUP_EVERY = timedelta(hours=24)  # "Back up now": once a day per user
 ZONE_LABEL = WEEKLY_RUN_ZONE_NAME.split("/")[-1].replace("_", " ") + " time"
 BUSY_STATUS = 409  # another writer changed the backups at the same moment
+SOURCES_ANSWER = "backup-sources"  # what may be backed up, kept for a person (web/quota.py)
 # What a user may back up: their own playlists, their Discover Weekly (if readable), or why not.
 Sources = tuple[list[PlaylistRecord], PlaylistRecord | None, str]
 
@@ -148,8 +151,37 @@ def manual_backup_allowed_at(settings: BackupSettings) -> datetime | None:
     return last + MANUAL_BACKUP_EVERY
 
 
-def _sources(api: SpotifyApi, user_id: str) -> Sources:
-    """Return the user's own playlists, their Discover Weekly if readable, else why not."""
+def _sources(user_id: str) -> Sources:
+    """Return the user's own playlists, their Discover Weekly if readable, else why not:
+    asked of Spotify (a listing and a probe) at most once per ANSWER_FOR, kept for them alone
+    on the server (web/quota.py), so that reloading the page costs no request."""
+    now = utc_now()
+    kept = load_answer(store(), user_id, SOURCES_ANSWER, now=now, fresh_for=ANSWER_FOR)
+    sources = _sources_from(kept)
+    if sources is None:
+        sources = _list_sources(user_api(), user_id)
+        own, weekly, note = sources
+        answer = {
+            "own": playlists_answer(own),
+            "weekly": playlists_answer([weekly] if weekly else []),
+            "note": note,
+        }
+        save_answer(store(), user_id, SOURCES_ANSWER, answer, now=now)
+    return sources
+
+
+def _sources_from(kept: Any) -> Sources | None:
+    """The sources as kept, or None when nothing (readable) is kept."""
+    if not isinstance(kept, dict) or not isinstance(kept.get("note"), str):
+        return None
+    own, weekly = playlists_from(kept.get("own")), playlists_from(kept.get("weekly"))
+    if own is None or weekly is None or len(weekly) > 1:
+        return None
+    return own, (weekly[0] if weekly else None), kept["note"]
+
+
+def _list_sources(api: SpotifyApi, user_id: str) -> Sources:
+    """Ask Spotify for the user's own playlists, and their Discover Weekly if readable."""
     playlists = api.my_playlists()
     own = [p for p in playlists if p.owner_id == user_id]
     weekly = next(
@@ -208,7 +240,7 @@ def _render_page(
     if settings is None:
         try:
             context["own"], context["weekly"], context["weekly_note"] = sources or _sources(
-                user_api(), user["id"]
+                user["id"]
             )
         except SpotifyError as error:
             context.update(own=[], weekly=None, weekly_note="")
@@ -272,6 +304,14 @@ def page() -> Any:
     return _render_page()
 
 
+@bp.post("/backups/playlists")
+@login_required
+def refresh_sources() -> Any:
+    """List the person's playlists again (the page keeps the list for a few minutes)."""
+    forget_answer(store(), (current_user() or {})["id"], SOURCES_ANSWER)
+    return redirect(url_for("backups.page"), code=303)
+
+
 @bp.post("/backups/opt-in")
 @login_required
 def opt_in() -> Any:
@@ -283,7 +323,7 @@ def opt_in() -> Any:
         )
     kind, _, playlist_id = request.form.get("source", "").partition(":")
     try:
-        sources = _sources(user_api(), user["id"])
+        sources = _sources(user["id"])
     except SpotifyError as error:
         return _render_page(spotify_problem(error), 502, ([], None, ""))
     own, weekly, _ = sources

@@ -1,25 +1,27 @@
 """Which of a person's playlists the Charts page offers, at as few Spotify requests as may be.
 
-Listing a person's playlists costs up to 20 requests (shared/spotify.py `my_playlists`), from the
-Development Mode daily quota the daily job needs (PLATFORM.md). So the list of their own and
-collaborative playlists (ids and names only) is kept in the session for CHOICES_MINUTES, and
-adding checks the one playlist chosen with one request (`verify_playlist`) instead of listing.
+Listing a person's playlists costs up to 20 requests (shared/spotify.py `my_playlists`) of the
+person's share of the day (shared/quota.py). So the list of their own and collaborative
+playlists is kept on the server for CHOICES_MINUTES, under their id (`quota/<id>/answers/`),
+where no replayed cookie can make the page list them again; adding checks the one playlist
+chosen with one request (`verify_playlist`) instead of listing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import session
 
+from shared.quota import forget_answer, load_answer, save_answer
 from shared.spotify import SpotifyApi, SpotifyRefusedError, SpotifyShapeError
-from shared.spotify_records import SPOTIFY_ID, PlaylistRecord
+from shared.spotify_records import PlaylistRecord
+from web.data import app_store
+from web.quota import playlists_answer, playlists_from
 
-CHOICES_KEY = "chart_choices"
+CHOICES_ANSWER = "chart-choices"
 CHOICES_MINUTES = 10
-MAX_CHOICES = 30  # the session is a cookie: a few kilobytes at most
-NAME_CHARS = 60
+OLD_CHOICES_KEY = "chart_choices"  # where the list was kept before: in the session cookie
 REQUEST_KIND = "playlist_read"
 
 
@@ -32,57 +34,28 @@ def cached_choices(
     api: SpotifyApi, user_id: str, now: datetime, *, refresh: bool = False
 ) -> list[PlaylistRecord]:
     """The person's own and collaborative playlists, listed at most once per CHOICES_MINUTES
-    (unless `refresh`); kept in the session for them alone."""
-    kept = session.get(CHOICES_KEY)
-    if not refresh and isinstance(kept, dict) and kept.get("user") == user_id:
-        try:
-            listed = datetime.fromisoformat(str(kept.get("at", "")))
-            fresh = timedelta(0) <= now - listed < timedelta(minutes=CHOICES_MINUTES)
-        except (TypeError, ValueError):
-            fresh = False
-        entries = kept.get("playlists")
-        if fresh and isinstance(entries, list):
-            return [_record(entry, user_id) for entry in entries if _valid(entry)]
-    entries = [
-        [p.id, p.name[:NAME_CHARS], int(p.owner_id != user_id)]
-        for p in addable(api, user_id)[:MAX_CHOICES]
-    ]
-    session[CHOICES_KEY] = {"user": user_id, "at": now.isoformat(), "playlists": entries}
-    return [_record(entry, user_id) for entry in entries]
+    (unless `refresh`); kept on the server for them alone."""
+    session.pop(OLD_CHOICES_KEY, None)
+    if not refresh:
+        fresh_for = timedelta(minutes=CHOICES_MINUTES)
+        kept = load_answer(app_store(), user_id, CHOICES_ANSWER, now=now, fresh_for=fresh_for)
+        listed = playlists_from(kept)
+        if listed is not None:
+            return listed
+    listed = addable(api, user_id)
+    save_answer(app_store(), user_id, CHOICES_ANSWER, playlists_answer(listed), now=now)
+    return listed
 
 
-def listed_choice(user_id: str, playlist_id: str) -> PlaylistRecord | None:
+def listed_choice(user_id: str, playlist_id: str, now: datetime) -> PlaylistRecord | None:
     """The playlist as the kept list has it (listed for this person), or None: no request."""
-    kept = session.get(CHOICES_KEY)
-    if not isinstance(kept, dict) or kept.get("user") != user_id:
-        return None
-    entries = kept.get("playlists")
-    for entry in entries if isinstance(entries, list) else []:
-        if _valid(entry) and entry[0] == playlist_id:
-            return _record(entry, user_id)
-    return None
+    kept = load_answer(app_store(), user_id, CHOICES_ANSWER, now=now, fresh_for=None)
+    return next((p for p in playlists_from(kept) or [] if p.id == playlist_id), None)
 
 
-def forget_choices() -> None:
+def forget_choices(user_id: str) -> None:
     """Drop the kept list (the next view of the page lists the playlists again)."""
-    session.pop(CHOICES_KEY, None)
-
-
-def _valid(entry: Any) -> bool:
-    return (
-        isinstance(entry, list)
-        and len(entry) == 3
-        and SPOTIFY_ID.fullmatch(str(entry[0])) is not None
-        and isinstance(entry[1], str)
-    )
-
-
-def _record(entry: list[Any], user_id: str) -> PlaylistRecord:
-    """A kept entry as a PlaylistRecord: a collaborative one is owned by someone else."""
-    collaborative = bool(entry[2])
-    return PlaylistRecord(
-        str(entry[0]), str(entry[1]), "" if collaborative else user_id, "", 0, collaborative
-    )
+    forget_answer(app_store(), user_id, CHOICES_ANSWER)
 
 
 def verify_playlist(api: SpotifyApi, user_id: str, playlist_id: str) -> PlaylistRecord | None:

@@ -182,7 +182,7 @@ def add() -> Any:
         )
         return _back()
     asking = (record is not None and record.status != ACTIVE) or not _session_has_chart_scopes()
-    playlist = listed_choice(user["id"], playlist_id) if asking else None
+    playlist = listed_choice(user["id"], playlist_id, utc_now()) if asking else None
     if playlist is None:  # one request; the list is never read again just for this
         try:
             playlist = verify_playlist(user_api(), user["id"], playlist_id)
@@ -206,7 +206,7 @@ def add() -> Any:
 @login_required
 def refresh() -> Any:
     """List the person's playlists again (the page keeps the list for a few minutes)."""
-    forget_choices()
+    forget_choices((current_user() or {})["id"])
     return _back()
 
 

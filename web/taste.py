@@ -37,6 +37,7 @@ from web.auth import (
 from web.clock import utc_now
 from web.data import app_store
 from web.listening import TIMEZONE_KEY
+from web.quota import request_ledger
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +225,9 @@ def refresh() -> Any:
 def _refresh(record: TasteRecord) -> None:
     settings = current_app.extensions["settings"]
     try:
-        refreshed = refresh_taste(store(), settings, record, now=utc_now(), **WEB_API_OPTIONS)
+        refreshed = refresh_taste(
+            store(), settings, record, now=utc_now(), ledger=request_ledger(), **WEB_API_OPTIONS
+        )
     except (SpotifyError, TokenDecryptError) as error:
         reason = pause_reason(error)
         if reason:

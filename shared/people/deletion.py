@@ -48,6 +48,7 @@ FEATURE_MODULES = (
     "shared.saved_areas",
     "shared.charts",
     "shared.liner_notes",
+    "shared.quota",
 )
 
 Sweep: TypeAlias = "Callable[[Store, str, Settings], int]"
