@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from etl.lease import no_beat
 from shared.backups import UserBackup, back_up_user
 from shared.config import Settings
 from shared.spotify import (
@@ -62,12 +64,22 @@ class BackupsSummary:
 
 
 def back_up_everyone(
-    store: Store, settings: Settings, ledger: RequestLedger, *, now: datetime, **api_options: object
+    store: Store,
+    settings: Settings,
+    ledger: RequestLedger,
+    *,
+    now: datetime,
+    beat: Callable[[], None] = no_beat,
+    **api_options: object,
 ) -> BackupsSummary:
-    """Back up every opted-in user once a week; one user's failure never stops the others."""
+    """Back up every opted-in user once a week; one user's failure never stops the others.
+
+    `beat` renews the run's lease before each user.
+    """
     summary = BackupsSummary()
     box = TokenBox(settings.token_encryption_key)
     for user_id in opted_in_users(store):
+        beat()
         summary.users += 1
         try:
             loaded = load_user(store, user_id)

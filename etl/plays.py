@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from etl.lease import PLAYS_LEASE_NAME, no_beat
 from shared.config import Settings
 from shared.listening import (
     ACTIVE,
@@ -106,6 +107,7 @@ def collect_everyone(
     now: datetime,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    beat: Callable[[], None] = no_beat,
     **api_options: object,
 ) -> PlaysSummary:
     """Read every active person's new plays; one person's failure never stops another's."""
@@ -113,6 +115,7 @@ def collect_everyone(
     box = TokenBox(settings.token_encryption_key)
     started = clock()
     for user_id, record in _due_first(store):
+        beat()  # renews the run's lease (etl/people_run.py)
         summary.users += 1
         if record is None:
             summary.failed += 1
@@ -272,7 +275,6 @@ def run_plays(
     store: Store, settings: Settings, *, now: datetime | None = None, **api_options: Any
 ) -> dict[str, object]:
     """One hourly run under its own lease (two at once would read the same cursors)."""
-    from etl.lease import PLAYS_LEASE_NAME
     from etl.people_run import run_for_people
 
     return run_for_people(

@@ -12,11 +12,13 @@ is counted and the next goes on; only a spent quota or budget stops the step.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from etl.lease import no_beat
 from etl.wanted import AreaKey, query_of
 from shared import area_plan
 from shared.area_playlists import (
@@ -116,9 +118,11 @@ def refresh_saved_areas(
     *,
     now: datetime,
     only: set[AreaKey] | None = None,
+    beat: Callable[[], None] = no_beat,
     **api_options: object,
 ) -> RefreshSummary:
-    """Refresh every saved area that is not paused (or only those in `only`)."""
+    """Refresh every saved area that is not paused (or only those in `only`); `beat` renews the
+    run's lease before each person."""
     summary = RefreshSummary()
     try:
         data = load_shows(store)
@@ -131,6 +135,7 @@ def refresh_saved_areas(
     for user_id in people_with_saved_areas(store):
         if only is not None and not any(user == user_id for user, _ in only):
             continue
+        beat()
         try:
             loaded = load_saved_areas(store, user_id)
         except (SavedAreasError, StorageError) as error:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from etl.lease import no_beat
 from etl.people_run import run_for_people
 from shared.config import Settings
 from shared.spotify import BudgetExhaustedError, QuotaExhaustedError, RequestLedger, SpotifyError
@@ -57,12 +58,14 @@ def collect(
     now: datetime,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    beat: Callable[[], None] = no_beat,
     **api_options: Any,
 ) -> TasteSummary:
     """Refresh every due profile; one person's failure never stops another's."""
     summary = TasteSummary()
     started = clock()
     for user_id, record in _oldest_first(store):
+        beat()  # renews the run's lease (etl/people_run.py)
         summary.people += 1
         if record is None:
             summary.failed += 1
