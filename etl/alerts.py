@@ -1,4 +1,6 @@
-"""Alert lines: one structured ERROR log line per problem a run report shows.
+"""Alert lines: one structured ERROR log line per problem a run report shows, and one when a run
+takes over the lease of a run that died holding it (logged at the takeover, by etl/lease.py, so
+that it comes at once, not hours later when the run that took over ends).
 
 A log-based alert policy (ops/etl-alert-policy.yaml) e-mails whoever runs the service when such a
 line appears; its filter names the fields logged here, so change both together.
@@ -16,7 +18,8 @@ logger = logging.getLogger(__name__)
 RUN_FAILED = "run_failed"
 SOURCE_EMPTY = "source_empty"
 MATCH_RATE_DROP = "match_rate_drop"
-ALERT_KINDS = (RUN_FAILED, SOURCE_EMPTY, MATCH_RATE_DROP)
+LEASE_TAKEN_OVER = "lease_taken_over"
+ALERT_KINDS = (RUN_FAILED, SOURCE_EMPTY, MATCH_RATE_DROP, LEASE_TAKEN_OVER)
 
 # A fall of more than this many percentage points from the previous run's match rate alerts.
 MATCH_RATE_DROP_POINTS = 10.0

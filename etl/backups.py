@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from etl.lease import no_beat
 from etl.people_run import PeopleSummary, PersonJob, PersonWork, serve_people
 from shared.backups import UserBackup, back_up_user
 from shared.config import Settings
@@ -52,7 +54,13 @@ BACKUPS_JOB = PersonJob(
 
 
 def back_up_everyone(
-    store: Store, settings: Settings, ledger: RequestLedger, *, now: datetime, **api_options: Any
+    store: Store,
+    settings: Settings,
+    ledger: RequestLedger,
+    *,
+    now: datetime,
+    beat: Callable[[], None] = no_beat,
+    **api_options: Any,
 ) -> BackupsSummary:
     """Back up every opted-in user once a week; one user's failure never stops the others."""
     return serve_people(
@@ -62,6 +70,7 @@ def back_up_everyone(
         ledger,
         BackupsSummary(),
         now=now,
+        beat=beat,
         time_budget_seconds=float("inf"),  # the weekly build keeps its own time
         **api_options,
     )

@@ -11,13 +11,14 @@ catch-up and a build never match at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
+from etl.lease import DEFAULT_LEASE_DEADLINE, Heartbeat, no_beat, release_lease, take_lease
 from etl.lookups import tracks_due
 from etl.pipeline import new_run_id, save_report_and_alert
 from etl.refresh_areas import RefreshSummary, refresh_saved_areas
@@ -106,9 +107,15 @@ def touched_areas(
 
 
 def catch_up(
-    store: Store, spotify: SpotifyApi, *, settings: Settings, now: datetime
+    store: Store,
+    spotify: SpotifyApi,
+    *,
+    settings: Settings,
+    now: datetime,
+    beat: Callable[[], None] = no_beat,
 ) -> CatchUpSummary:
-    """Match what is left (wanted first), rebuild the serving layout, refresh touched areas."""
+    """Match what is left (wanted first), rebuild the serving layout, refresh touched areas;
+    `beat` renews the lease between steps, performers and people."""
     concerts, _ = load_dataset(store, CONCERTS)
     today: date = now.astimezone(UTC).date()
     shows = concert_shows(concerts)
@@ -125,7 +132,13 @@ def catch_up(
         del concerts
         logger.info("catch-up: refreshing the saved areas waiting", extra={"areas": len(waiting)})
         summary.saved_areas = refresh_saved_areas(
-            store, settings, spotify.ledger, now=now, only=waiting, deadline=spotify.deadline
+            store,
+            settings,
+            spotify.ledger,
+            now=now,
+            only=waiting,
+            beat=beat,
+            deadline=spotify.deadline,
         )
         return summary
     logger.info(
@@ -134,9 +147,12 @@ def catch_up(
     )
     before = playable_performers(store)
     try:
-        summary.tracks = match_and_fetch_tracks(store, concerts, spotify, now=now, wanted=wanted)
+        summary.tracks = match_and_fetch_tracks(
+            store, concerts, spotify, now=now, wanted=wanted, beat=beat
+        )
     finally:
         del concerts
+        beat()  # a run that lost its lease does not write the layout
         _, summary.serving = serve_datasets(store, now=now)
     if summary.serving.error:
         return summary
@@ -144,8 +160,15 @@ def catch_up(
     summary.areas_touched, summary.areas_waiting = len(touched), len(waiting - touched)
     areas = touched | waiting
     if areas:
+        beat()
         summary.saved_areas = refresh_saved_areas(
-            store, settings, spotify.ledger, now=now, only=areas, deadline=spotify.deadline
+            store,
+            settings,
+            spotify.ledger,
+            now=now,
+            only=areas,
+            beat=beat,
+            deadline=spotify.deadline,
         )
     return summary
 
@@ -202,19 +225,20 @@ def run_catch_up(
     started = now or settings.clock.now()
     run_id = new_run_id(started)
     lease = take_lease(store, run_id, now=started, deadline=lease_deadline)
+    heartbeat = Heartbeat(store, lease, settings.clock)
     logger.info("catch-up started", extra={"run_id": run_id})
     previous: dict[str, Any] | None = None
     summary: CatchUpSummary | None = None
     errors: list[str] = []
     try:
         previous = load_latest_report(store)
-        summary = catch_up(store, spotify, settings=settings, now=started)
+        summary = catch_up(store, spotify, settings=settings, now=started, beat=heartbeat.beat)
     except Exception as error:
         errors = [f"{type(error).__name__}: {error}"]
         logger.exception("catch-up failed", extra={"run_id": run_id})
         raise
     finally:
-        release_lease(store, lease)
+        release_lease(store, heartbeat.lease)
         report = catch_up_report(
             make_report(
                 run_id,
@@ -223,7 +247,7 @@ def run_catch_up(
                 build=None,
                 ledger=spotify.ledger,
                 errors=errors,
-                took_over_from=lease.took_over_from,
+                took_over=lease.stale_holder,
                 kind=CATCH_UP,
             ),
             summary,

@@ -33,7 +33,7 @@ from etl.chart_people import (
     read_playlist,
 )
 from etl.chart_read import REQUEST_KIND
-from etl.lease import release_lease, take_lease
+from etl.lease import Heartbeat, no_beat, release_lease, take_lease
 from etl.people_run import run_for_people
 from etl.pipeline import new_run_id
 from etl.report import iso
@@ -143,6 +143,7 @@ def collect(
     now: datetime,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    beat: Callable[[], None] = no_beat,
     **api_options: Any,
 ) -> ChartsSummary:
     """Take today's snapshot of every tracked playlist that has none yet."""
@@ -156,6 +157,7 @@ def collect(
     started = clock()
     try:
         for playlist_id, who in plan.items():
+            beat()  # renews the run's lease (etl/people_run.py)
             summary.playlists += 1
             spent_before = ledger.by_kind[REQUEST_KIND]
             try:
@@ -475,11 +477,13 @@ def rebuild_charts(
     lease = take_lease(
         store, run_id, now=moment, deadline=CHARTS_LEASE_DEADLINE, name=CHARTS_LEASE_NAME
     )
+    heartbeat = Heartbeat(store, lease, settings.clock)
     rebuilt: dict[str, int] = {}
     failed: dict[str, str] = {}
     damaged: dict[str, list[str]] = {}
     try:
         for playlist_id in tracked_playlists(store, settings):
+            heartbeat.beat()
             try:
                 history, left_out = rebuild_history_skipping(store, playlist_id)
                 rebuilt[playlist_id] = int(history["day"].nunique())
@@ -491,7 +495,7 @@ def rebuild_charts(
                     "a chart history could not be rebuilt", extra={"playlist_id": playlist_id}
                 )
     finally:
-        release_lease(store, lease)
+        release_lease(store, heartbeat.lease)
     return {
         "run_id": run_id,
         "kind": "charts-rebuild",

@@ -14,6 +14,8 @@ For each person with the job's record, the one served longest ago first:
 
 Each job also runs under a lease of its own name (`run_for_people`): two runs at once would
 serve the same people twice, and the build, the plays and the taste never wait for one another.
+The runner beats the lease before each person (etl/lease.py), so that a run killed midway frees
+it minutes later, not at its deadline.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from etl.lease import release_lease, take_lease
+from etl.lease import Heartbeat, no_beat, release_lease, take_lease
 from shared.config import Settings
 from shared.people.deletion import PersonDeletedError, Writes, forget_old_tombstones
 from shared.people.grants import ACTIVE, SCOPE_LOST, G, OpenGrant, pause, pause_reason
@@ -103,12 +105,15 @@ def serve_people(
     now: datetime,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    beat: Callable[[], None] = no_beat,
     **api_options: Any,
 ) -> S:
-    """Serve every person the job has, oldest first; return the summary, counted."""
+    """Serve every person the job has, oldest first; return the summary, counted. `beat`
+    renews the run's lease before each person (LeaseLostError when another run took it)."""
     started = clock()
     people = job.who(store) if job.who else job.records.people(store)
     for user_id, record in oldest_first(store, job.records, people, job.last_done):
+        beat()
         summary.people += 1
         if record is None:
             summary.failed += 1
@@ -252,23 +257,32 @@ def run_for_people(
     now: datetime | None = None,
     **api_options: Any,
 ) -> dict[str, object]:
-    """Take the job's lease, run `collect(store, settings, ledger, now=..., **api_options)`
-    within the request budget, give the lease back; return the run's report.
+    """Take the job's lease, run `collect(store, settings, ledger, now=..., beat=...,
+    **api_options)` within the request budget, give the lease back; return the run's report.
 
-    Raises LeaseHeld (nothing done) when another run of the job holds the lease.
+    Raises LeaseHeld (nothing done) when another run of the job holds the lease, and
+    LeaseLostError (from `beat`) when another run took it over meanwhile.
     """
     from etl.pipeline import new_run_id
 
     moment = now or settings.clock.now()
     run_id = new_run_id(moment)
     lease = take_lease(store, run_id, now=moment, deadline=lease_deadline, name=lease_name)
+    heartbeat = Heartbeat(store, lease, settings.clock)
     try:
         ledger = RequestLedger(budget=settings.spotify_request_budget)
-        summary = collect(store, settings, ledger, now=moment, **api_options)
+        summary = collect(store, settings, ledger, now=moment, beat=heartbeat.beat, **api_options)
         forgotten = forget_old_tombstones(store, moment)
     finally:
-        release_lease(store, lease)
-    report: dict[str, object] = {"run_id": run_id, "status": "ok", **summary.as_report()}
+        release_lease(store, heartbeat.lease)
+    stale = lease.stale_holder
+    report: dict[str, object] = {
+        "run_id": run_id,
+        "status": "ok",
+        "took_over_stale_lease_of": lease.took_over_from,
+        "took_over_stale_lease": stale.as_report() if stale else None,
+        **summary.as_report(),
+    }
     if forgotten:
         report["tombstones_forgotten"] = forgotten
     return report

@@ -13,7 +13,7 @@ from typing import Any
 from etl.alerts import alerts_for, log_alerts
 from etl.backups import BackupsSummary, back_up_everyone
 from etl.concerts import build_concerts, carry_over, dedupe_events, fetch_concerts
-from etl.lease import DEFAULT_LEASE_DEADLINE, release_lease, take_lease
+from etl.lease import DEFAULT_LEASE_DEADLINE, Heartbeat, no_beat, release_lease, take_lease
 from etl.refresh_areas import RefreshSummary, refresh_saved_areas
 from etl.report import load_latest_report, make_report, save_report
 from etl.serving import ServingSummary, serve_datasets
@@ -145,6 +145,7 @@ def run_build(
     now: datetime,
     settings: Settings | None = None,
     on_state: Callable[[str, list[StateFetch], dict[str, str]], None] | None = None,
+    beat: Callable[[], None] = no_beat,
 ) -> BuildSummary:
     """Run the steps: concerts, backups (with settings), artist matches and their tracks (the
     performers people want first), the serving layout the web reads, then (with settings) the
@@ -154,26 +155,40 @@ def run_build(
     matching left undone for want of quota simply resumes next run. The datasets the steps read
     are checked first, so that one failing its schema stops the run before any is written. The
     layout is rebuilt even when matching fails: the new concerts are saved, and the web follows
-    the layout, not the CSV files.
+    the layout, not the CSV files. `beat` renews the run's lease between steps, states,
+    performers and people; it raises LeaseLostError when the lease is no longer this run's.
     """
+
+    def state_done(state: str, fetches: list[StateFetch], failures: dict[str, str]) -> None:
+        beat()
+        if on_state is not None:
+            on_state(state, fetches, failures)
+
     check_datasets(store, (CONCERTS, ARTISTS, TOP_TRACKS, OVERRIDES))
-    concerts_summary = build_concerts_dataset(store, sources, states, now=now, on_state=on_state)
+    beat()
+    concerts_summary = build_concerts_dataset(store, sources, states, now=now, on_state=state_done)
     backups_summary = None
     if settings is not None:
+        beat()
         backups_summary = back_up_everyone(
-            store, settings, spotify.ledger, now=now, deadline=spotify.deadline
+            store, settings, spotify.ledger, now=now, beat=beat, deadline=spotify.deadline
         )
+    beat()
     concerts, _ = load_dataset(store, CONCERTS)
     try:
         wanted = wanted_performers(store, concerts, now.date())
-        tracks_summary = match_and_fetch_tracks(store, concerts, spotify, now=now, wanted=wanted)
+        tracks_summary = match_and_fetch_tracks(
+            store, concerts, spotify, now=now, wanted=wanted, beat=beat
+        )
     finally:
         del concerts
+        beat()  # a run that lost its lease does not write the layout
         _, serving_summary = serve_datasets(store, now=now)
     refresh_summary = None
     if settings is not None and not serving_summary.error:
+        beat()
         refresh_summary = refresh_saved_areas(
-            store, settings, spotify.ledger, now=now, deadline=spotify.deadline
+            store, settings, spotify.ledger, now=now, beat=beat, deadline=spotify.deadline
         )
     return BuildSummary(
         concerts_summary, tracks_summary, backups_summary, serving_summary, refresh_summary
@@ -191,7 +206,7 @@ def save_report_and_alert(
     save_report(store, report)
 
 
-# A run stops spending before its lease goes stale, so that no second run can take over.
+# A run stops spending before its lease's deadline, so that no second run can take over.
 RUN_TIME_LIMIT = DEFAULT_LEASE_DEADLINE - timedelta(minutes=30)
 
 
@@ -228,13 +243,21 @@ def run_etl(
     started = now or clock.now()
     run_id = new_run_id(started)
     lease = take_lease(store, run_id, now=started, deadline=lease_deadline)
+    heartbeat = Heartbeat(store, lease, clock)
     logger.info("ETL run started", extra={"run_id": run_id, "states": len(states)})
     build: BuildSummary | None = None
     previous: dict[str, Any] | None = None
     try:
         previous = load_latest_report(store)  # read before this run's report replaces it
         build = run_build(
-            store, sources, spotify, states, now=started, settings=settings, on_state=on_state
+            store,
+            sources,
+            spotify,
+            states,
+            now=started,
+            settings=settings,
+            on_state=on_state,
+            beat=heartbeat.beat,
         )
     except Exception as error:
         report = make_report(
@@ -244,13 +267,13 @@ def run_etl(
             build=build,
             ledger=spotify.ledger,
             errors=[f"{type(error).__name__}: {error}"],
-            took_over_from=lease.took_over_from,
+            took_over=lease.stale_holder,
         )
         save_report_and_alert(store, report, previous)
         logger.exception("ETL run failed", extra={"run_id": run_id})
         raise
     finally:
-        release_lease(store, lease)
+        release_lease(store, heartbeat.lease)
     report = make_report(
         run_id,
         started=started,
@@ -258,7 +281,7 @@ def run_etl(
         build=build,
         ledger=spotify.ledger,
         errors=[],
-        took_over_from=lease.took_over_from,
+        took_over=lease.stale_holder,
     )
     save_report_and_alert(store, report, previous)
     logger.info(

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from etl.lease import no_beat
 from etl.people_run import PeopleSummary, PersonJob, PersonWork, run_for_people, serve_people
 from shared.config import Settings
 from shared.listening import (
@@ -78,6 +79,7 @@ def collect_everyone(
     now: datetime,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    beat: Callable[[], None] = no_beat,
     **api_options: object,
 ) -> PlaysSummary:
     """Read every active person's new plays; one person's failure never stops another's."""
@@ -90,6 +92,7 @@ def collect_everyone(
         now=now,
         time_budget_seconds=time_budget_seconds,
         clock=clock,
+        beat=beat,
         **api_options,
     )
     summary.requests = ledger.by_kind["recently_played"]

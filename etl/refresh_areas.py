@@ -12,11 +12,13 @@ is counted and the next goes on; only a spent quota or budget stops the step.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from etl.lease import no_beat
 from etl.people_run import PeopleSummary, PersonJob, PersonWork, serve_people
 from etl.wanted import AreaKey, query_of
 from shared import area_plan
@@ -95,6 +97,7 @@ def refresh_saved_areas(
     *,
     now: datetime,
     only: set[AreaKey] | None = None,
+    beat: Callable[[], None] = no_beat,
     **api_options: Any,
 ) -> RefreshSummary:
     """Refresh every saved area that is not paused (or only those in `only`)."""
@@ -132,6 +135,7 @@ def refresh_saved_areas(
         ledger,
         summary,
         now=now,
+        beat=beat,
         time_budget_seconds=float("inf"),
         **api_options,
     )

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.leases import LeaseRecord
 from shared.spotify import RequestLedger
 from shared.storage import NotFoundError, Store
 
@@ -36,10 +37,13 @@ def make_report(
     build: BuildSummary | None,
     ledger: RequestLedger,
     errors: list[str],
-    took_over_from: str = "",
+    took_over: LeaseRecord | None = None,
     kind: str = BUILD,
 ) -> dict[str, Any]:
-    """Return the report of a run (a build, or a catch-up) as plain JSON-able data."""
+    """Return the report of a run (a build, or a catch-up) as plain JSON-able data.
+
+    `took_over`: the lease of a run that died holding it, which this run took over.
+    """
     report: dict[str, Any] = {
         "run_id": run_id,
         "kind": kind,
@@ -48,7 +52,8 @@ def make_report(
         "duration_s": round((ended - started).total_seconds(), 1),
         "status": "failed" if errors else "ok",
         "message": errors[0] if errors else "",
-        "took_over_stale_lease_of": took_over_from,
+        "took_over_stale_lease_of": took_over.run_id if took_over else "",
+        "took_over_stale_lease": took_over.as_report() if took_over else None,
         "spotify": {
             "requests": ledger.spent,
             "requests_by_kind": dict(ledger.by_kind),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from etl.lease import no_beat
 from etl.people_run import (
     DEFAULT_TIME_BUDGET_SECONDS,
     PeopleSummary,
@@ -51,6 +52,7 @@ def collect(
     now: datetime,
     time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    beat: Callable[[], None] = no_beat,
     **api_options: Any,
 ) -> TasteSummary:
     """Refresh every due profile; one person's failure never stops another's."""
@@ -63,6 +65,7 @@ def collect(
         now=now,
         time_budget_seconds=time_budget_seconds,
         clock=clock,
+        beat=beat,
         **api_options,
     )
     summary.requests = sum(ledger.by_kind[kind] for kind in REQUEST_KINDS)

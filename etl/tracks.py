@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from etl.lease import LeaseLostError, no_beat
 from etl.lookups import Lookup, look_up_safely, record_lookup, refresh_tracks
 from etl.parallel import guarded, in_parallel
 from etl.track_book import TrackBook
@@ -36,11 +37,13 @@ def match_and_fetch_tracks(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     workers: int = WORKERS,
     wanted: Mapping[str, int] | None = None,
+    beat: Callable[[], None] = no_beat,
 ) -> TracksSummary:
     """Match new performers (in `order_performers` order), then fill missing and stale tracks.
 
     `wanted` maps performer keys to a tier (0: saved areas' performers, 1: recently previewed
-    areas'); those are looked up, and their tracks refreshed, before everyone else.
+    areas'); those are looked up, and their tracks refreshed, before everyone else. `beat`
+    renews the run's lease after each performer and artist, before any checkpoint is written.
     """
     book = TrackBook(store)
     overrides = load_overrides(store)
@@ -57,9 +60,11 @@ def match_and_fetch_tracks(
     summary = run.summary
     last_checkpoint, since_checkpoint = clock(), 0
     started = clock()
+    lease_lost = False
 
     def checkpoint() -> None:
         nonlocal last_checkpoint, since_checkpoint
+        beat()
         since_checkpoint += 1
         if since_checkpoint >= checkpoint_every or clock() - last_checkpoint >= checkpoint_seconds:
             book.save()
@@ -87,8 +92,12 @@ def match_and_fetch_tracks(
     except (QuotaExhaustedError, BudgetExhaustedError) as stop:
         summary.stopped = "quota" if isinstance(stop, QuotaExhaustedError) else "budget"
         logger.warning("stopped spending Spotify requests", extra={"reason": str(stop)})
+    except LeaseLostError:
+        lease_lost = True  # the run that took over the lease writes the datasets now
+        raise
     finally:
-        book.save()
+        if not lease_lost:
+            book.save()
     summary.mode = run.probe.mode
     summary.performers_left = len(todo) - summary.performers_checked + summary.performers_failed
     logger.info(

@@ -9,7 +9,7 @@ TEST_NOW both moved (LOCAL_SHOWS_TEST_NOW) to the instants where calendars break
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.clock import StartedClock, parse_instant
 
@@ -23,3 +23,16 @@ TEST_CLOCK = StartedClock(TEST_NOW)
 def clock_now() -> datetime:
     """Return now by the services' clock in tests (TEST_NOW and the time the suite has run)."""
     return TEST_CLOCK.now()
+
+
+class ManualClock:
+    """A clock that stands still until a test moves it: leases and heartbeats without waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        self.moment = start
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, step: timedelta) -> None:
+        self.moment += step

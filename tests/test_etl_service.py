@@ -13,12 +13,13 @@ import pytest
 import requests
 from flask import Flask
 
-from etl.lease import LEASE_NAME, LeaseHeld, release_lease, take_lease
+from etl.alerts import LEASE_TAKEN_OVER
+from etl.lease import LEASE_NAME, Heartbeat, LeaseHeld, release_lease, take_lease
 from etl.service import create_app
 from sandbox.server import SandboxServer
 from shared.config import load_settings
 from shared.storage import FolderStore
-from tests.clock import clock_now
+from tests.clock import ManualClock, clock_now
 from tests.conftest import BASE_ENV
 from tests.etl_cli import run_cli
 
@@ -143,10 +144,10 @@ def test_concurrent_runs_one_gets_409(sandbox: SandboxServer, store: FolderStore
     assert len(store.list("runs/")) == 2  # one run's report, and latest
 
 
-def test_a_stale_lease_is_taken_over_and_logged(
+def test_a_stale_lease_is_taken_over_reported_and_alerted(
     sandbox: SandboxServer, store: FolderStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    dead = {
+    dead = {  # written before heartbeats: its taking counts as its last beat
         "run_id": "dead-run",
         "taken_at": "2026-01-01T00:00:00Z",
         "stale_at": "2026-01-01T06:00:00Z",
@@ -159,9 +160,28 @@ def test_a_stale_lease_is_taken_over_and_logged(
             etl_app(sandbox, store, states="RI").test_client().get("/tasks/build", headers=CRON)
         )
 
+    report = answer.get_json()
     assert answer.status_code == 200
-    assert answer.get_json()["took_over_stale_lease_of"] == "dead-run"
-    assert any(record.getMessage() == "took over a stale ETL lease" for record in caplog.records)
+    assert report["took_over_stale_lease_of"] == "dead-run"
+    assert report["took_over_stale_lease"] == {
+        "run_id": "dead-run",
+        "host": "gone",
+        "taken_at": "2026-01-01T00:00:00Z",
+        "last_beat_at": "2026-01-01T00:00:00Z",
+        "stale_since": "2026-01-01T00:15:00Z",
+    }
+    assert json.loads(store.read(f"runs/{report['run_id']}.json").data) == report
+    (alert,) = [r for r in caplog.records if r.name == "etl.alerts"]
+    assert alert.levelname == "ERROR"
+    assert (alert.alert, alert.run_id, alert.stale_run_id) == (  # type: ignore[attr-defined]
+        LEASE_TAKEN_OVER,
+        report["run_id"],
+        "dead-run",
+    )
+    assert alert.getMessage().startswith(
+        f"etl alert: run {report['run_id']} took over the lease locks/etl of run dead-run "
+        "(on gone, held since 2026-01-01T00:00:00Z): no heartbeat since 2026-01-01T00:00:00Z"
+    )
 
 
 def test_an_active_lease_refuses_the_cli_and_the_service(
@@ -178,12 +198,16 @@ def test_an_active_lease_refuses_the_cli_and_the_service(
 
 def test_lease_rules(store: FolderStore) -> None:
     now = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    clock = ManualClock(now)
     first = take_lease(store, "one", now=now)
+    heartbeat = Heartbeat(store, first, clock)
+    clock.advance(timedelta(minutes=10))
+    heartbeat.beat()  # its run made progress: stale 15 minutes after this beat, not the first
 
-    with pytest.raises(LeaseHeld):
-        take_lease(store, "two", now=now + timedelta(hours=5))
-    second = take_lease(store, "three", now=now + timedelta(hours=7))  # stale: taken over
-    release_lease(store, first)  # no longer ours: left alone
+    with pytest.raises(LeaseHeld, match="last heartbeat 2026-11-23T06:10:00Z"):
+        take_lease(store, "two", now=now + timedelta(minutes=24, seconds=59))
+    second = take_lease(store, "three", now=now + timedelta(minutes=25))  # stale: taken over
+    release_lease(store, heartbeat.lease)  # no longer ours: left alone
 
     assert second.took_over_from == "one"
     assert json.loads(store.read(LEASE_NAME).data)["run_id"] == "three"

@@ -6,6 +6,7 @@ import html
 import json
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 from sandbox.server import SandboxServer
 from shared.config import Settings, load_settings
 from shared.storage import FolderStore
+from tests.clock import ManualClock
 from tests.conftest import BASE_ENV
 from tests.web_helpers import sign_in
 from web import create_app
@@ -177,6 +179,7 @@ def test_with_no_run_the_page_says_so(client: FlaskClient) -> None:
     )
     assert 'id="runs"' not in page and "<svg" not in page
     assert 'href="/static/status.css"' in page
+    assert paragraph(page, "no-leases") == "No lease is held: no run is in progress."
 
 
 def test_runs_are_listed_newest_first_with_their_figures(
@@ -384,3 +387,82 @@ def test_someone_else_is_told_the_page_is_the_operators_and_has_no_link(
     assert 'id="nav-status"' not in home
     assert bob.get("/status").status_code == 200
     assert 'id="nav-status"' in bob.get("/").get_data(as_text=True)
+
+
+def lease(run_id: str, host: str, taken_at: str, beat_at: str, stale_at: str) -> bytes:
+    """Return a lease object as etl/lease.py writes it."""
+    return json.dumps(
+        {
+            "run_id": run_id,
+            "host": host,
+            "taken_at": taken_at,
+            "beat_at": beat_at,
+            "stale_at": stale_at,
+        }
+    ).encode()
+
+
+def lease_text(page: str, name: str) -> str:
+    found = re.search(
+        rf'<li class="lease[^"]*" id="lease-{name.replace("/", "-")}">(.*?)</li>', page, re.S
+    )
+    assert found, f"no lease {name}"
+    return text_of(found.group(1))
+
+
+def test_held_leases_are_shown_with_since_and_last_beat_and_a_stale_one_says_so(
+    app: Flask, store: FolderStore
+) -> None:
+    now = datetime(2026, 11, 23, 6, 20, 30, tzinfo=UTC)
+    store.write(
+        "locks/etl",
+        lease(
+            "20261123T060000Z-aaaaaa",
+            "etl-1",
+            "2026-11-23T06:00:00Z",
+            "2026-11-23T06:18:00Z",
+            "2026-11-23T12:00:00Z",
+        ),
+    )
+    store.write(  # its run was killed at 05:02: no beat since
+        "locks/plays",
+        lease(
+            "20261123T050000Z-bbbbbb",
+            "etl-2",
+            "2026-11-23T05:00:00Z",
+            "2026-11-23T05:02:00Z",
+            "2026-11-23T05:30:00Z",
+        ),
+    )
+    store.write("locks/charts", b"{half a lease")
+    client = create_app(replace(app.extensions["settings"], clock=ManualClock(now)), store)
+    operator = client.test_client()
+    sign_in(operator)
+
+    page = status_page(operator)
+
+    assert re.findall(r'<li class="(lease[^"]*)" id="lease-([^"]+)">', page) == [
+        ("lease stale", "locks-charts"),
+        ("lease", "locks-etl"),
+        ("lease stale", "locks-plays"),
+    ]
+    assert lease_text(page, "locks/etl") == (
+        "locks/etl "
+        "Held by run 20261123T060000Z-aaaaaa on etl-1 "
+        "Since Mon, Nov 23, 2026, 6:00 AM UTC "
+        "Last heartbeat Mon, Nov 23, 2026, 6:18 AM UTC (2 min ago) "
+        "Goes stale at Mon, Nov 23, 2026, 6:33 AM UTC unless its run beats again"
+    )
+    assert lease_text(page, "locks/plays") == (
+        "locks/plays Stale "
+        "Held by run 20261123T050000Z-bbbbbb on etl-2 "
+        "Since Mon, Nov 23, 2026, 5:00 AM UTC "
+        "Last heartbeat Mon, Nov 23, 2026, 5:02 AM UTC (1 h 18 min ago) "
+        "Stale since Mon, Nov 23, 2026, 5:17 AM UTC "
+        "Its run stopped beating (killed, or its instance restarted) without finishing. "
+        "The next run takes the lease over."
+    )
+    assert lease_text(page, "locks/charts") == (
+        "locks/charts Stale It cannot be read; the next run takes it over."
+    )
+    assert 'id="no-leases"' not in page

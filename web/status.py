@@ -1,4 +1,5 @@
-"""Health check of the web service, and the status page: how the last ETL runs went."""
+"""Health check of the web service, and the status page: how the last ETL runs went, and which
+leases are held now (a stale one: its run died holding it)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, render_template
 
 from shared.config import Settings
+from shared.leases import LeaseRecord, iso, load_leases
 from shared.places import clock, plural
 from shared.storage import StorageError, Store
 from web.auth import current_user, login_required
+from web.clock import utc_now
 from web.data import DatasetCache, app_store
 
 logger = logging.getLogger(__name__)
@@ -114,21 +117,15 @@ class RunSummary:
 
     @property
     def started_text(self) -> str:
-        moment = self.started_at
-        return f"{moment:%a, %b} {moment.day}, {moment.year}, {clock(moment)} UTC"
+        return moment_text(self.started_at)
 
     @property
     def started_iso(self) -> str:
-        return self.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso(self.started_at)
 
     @property
     def duration_text(self) -> str:
-        seconds = round(self.duration_s)
-        if seconds < 60:
-            return f"{seconds} s"
-        if seconds < 3600:
-            return f"{seconds // 60} min {seconds % 60} s"
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+        return duration_text(self.duration_s)
 
     @property
     def failed_states(self) -> list[str]:
@@ -137,6 +134,61 @@ class RunSummary:
     @property
     def match_rate_text(self) -> str:
         return "none to match" if self.match_rate is None else f"{self.match_rate:.0%}"
+
+
+def moment_text(moment: datetime) -> str:
+    """Return a time as "Mon, Nov 23, 2026, 6:00 AM UTC"."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%a, %b} {moment.day}, {moment.year}, {clock(moment)} UTC"
+
+
+def duration_text(seconds_taken: float) -> str:
+    """Return a duration as "12 s", "12 min 34 s" or "2 h 5 min"."""
+    seconds = round(seconds_taken)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    """A lease under locks/ as the status page shows it, at the page's "now"."""
+
+    name: str
+    record: LeaseRecord | None  # None: it cannot be read (the next run takes it over)
+    now: datetime
+
+    @property
+    def stale(self) -> bool:
+        return self.record is None or self.record.is_stale(self.now)
+
+    @property
+    def element_id(self) -> str:
+        return "lease-" + self.name.replace("/", "-")
+
+    @property
+    def beat_ago(self) -> str:
+        if self.record is None:
+            return ""
+        minutes = int((self.now - self.record.beat_at) / timedelta(minutes=1))
+        if minutes < 1:
+            return "less than a minute ago"
+        if minutes < 60:
+            return f"{minutes} min ago"
+        return f"{minutes // 60} h {minutes % 60} min ago"
+
+
+def held_leases(store: Store, now: datetime) -> list[HeldLease] | None:
+    """Return every lease under locks/ (the build's, the plays', any other), by name; None when
+    the store cannot list them."""
+    try:
+        stored = load_leases(store)
+    except StorageError as error:
+        logger.warning("the leases could not be listed", extra={"error": str(error)})
+        return None
+    return [HeldLease(lease.name, lease.record, now) for lease in stored]
 
 
 def parse_run_report(data: bytes) -> RunSummary:
@@ -310,7 +362,8 @@ def operator_links() -> dict[str, bool]:
 @bp.get("/status", endpoint="page")
 @login_required
 def page() -> Any:
-    """Show the operator how the last ETL runs went, newest first, with a chart of match rates.
+    """Show the operator the leases held now, and how the last ETL runs went, newest first, with
+    a chart of match rates.
 
     A failed run's message is the exception the run stopped on: the page says it failed and
     where its details are (the log, by run id), never the exception's text.
@@ -327,5 +380,8 @@ def page() -> Any:
         unreadable=read.unreadable,
         quota_stops=sum(1 for run in read.runs if run.status == "stopped_quota"),
         chart=build_match_rate_chart(read.runs),
+        leases=held_leases(app_store(), utc_now()),
+        moment_text=moment_text,
+        iso=iso,
         plural=plural,
     )
