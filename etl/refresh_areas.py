@@ -38,6 +38,7 @@ from shared.saved_areas import (
     SavedAreas,
     SavedAreasError,
     content_hash,
+    playlist_identity,
     with_area,
 )
 from shared.shows_data import ShowsData, load_shows
@@ -222,6 +223,7 @@ def _refresh_area(step: _Step, api: SpotifyApi, user_id: str, area: SavedArea) -
         earlier.made_at if earlier and not result.recreated else moment,
         moment,
         result.written,
+        playlist_identity(area.query),
     )
     save_notes(
         store,

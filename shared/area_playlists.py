@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -55,6 +56,7 @@ class MadePlaylist:
     made_at: str
     updated_at: str
     tracks: int = 0
+    area_id: str = ""  # the saved area's identity of its choices ("": adopted, or made before)
 
 
 @dataclass
@@ -64,9 +66,18 @@ class MadePlaylists:
     playlists: list[MadePlaylist] = field(default_factory=list)
     generation: int = 0
 
-    def for_area(self, area_prefix: str) -> list[MadePlaylist]:
-        """Return the playlists made for an area, most recently updated first."""
-        found = [p for p in self.playlists if p.area_prefix == area_prefix]
+    def for_area(
+        self, area_id: str, area_prefix: str, kept_elsewhere: Collection[str] = ()
+    ) -> list[MadePlaylist]:
+        """Return the playlists made for exactly this area (its state or city, radius, dates
+        rule, genres, mix, known-only), most recently updated first; one with no identity yet
+        (adopted from Spotify by name) by its name. Never one another saved area keeps."""
+        found = [
+            p
+            for p in self.playlists
+            if (p.area_id == area_id if p.area_id else p.area_prefix == area_prefix)
+            and p.playlist_id not in kept_elsewhere
+        ]
         return sorted(found, key=lambda p: p.updated_at, reverse=True)
 
     def get(self, playlist_id: str) -> MadePlaylist | None:

@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.form_once import delete_claims
 from shared.links import is_web_link
 from shared.people.deletion import register
-from shared.storage import NotFoundError, Store, check_name
+from shared.storage import IF_ABSENT, NotFoundError, Store, check_name
 from shared.text import clean_name
 
 logger = logging.getLogger(__name__)
@@ -90,10 +90,24 @@ def build_notes(
     return LinerNotes(clean_name(playlist_name), clean_name(area), updated_at, lines)
 
 
+class NotYourNotesError(ValueError):
+    """A liner-notes page another person owns: never overwritten."""
+
+
 def save_notes(store: Store, token: str, notes: LinerNotes, owner_id: str) -> None:
-    """Write a liner-notes page (the owner is kept for deleting, never shown)."""
+    """Write a liner-notes page (the owner is kept for deleting, never shown): a page another
+    person owns is refused (NotYourNotesError), under the generation its owner was read at."""
+    name = notes_object(token)
+    generation = store.generation(name)
+    if generation is not None and _owner(store, name) not in (owner_id, ""):
+        raise NotYourNotesError(f"the liner notes {token[:4]}... belong to another person")
     data = {**asdict(notes), "owner_id": owner_id}
-    store.write(notes_object(token), json.dumps(data).encode(), content_type="application/json")
+    store.write(
+        name,
+        json.dumps(data).encode(),
+        if_generation_match=generation if generation is not None else IF_ABSENT,
+        content_type="application/json",
+    )
 
 
 def load_notes(store: Store, token: str) -> LinerNotes | None:

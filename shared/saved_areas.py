@@ -82,6 +82,17 @@ def content_hash(name: str, description: str, uris: list[str]) -> str:
     return digest.hexdigest()[:32]
 
 
+# What makes two areas one for "Update it": where, how far, which dates, genres, mix and
+# known-only. How many tracks an artist gets, or headliners only, changes only its tracks.
+NOT_IDENTITY = ("tracks_per_artist", "headliners_only")
+
+
+def playlist_identity(query: dict[str, Any]) -> str:
+    """Name the area a playlist is made for, from its choices (QUERY_FIELDS, as saved)."""
+    kept = {k: v for k, v in query.items() if k in QUERY_FIELDS and k not in NOT_IDENTITY}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def _check(record: SavedAreas) -> str:
     if record.status not in (ACTIVE, NEEDS_SIGN_IN):
         return "it lacks a status"

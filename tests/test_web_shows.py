@@ -581,7 +581,7 @@ def test_playlists_made_before_the_record_are_offered_for_update_once_taken_in(
 
     page = client.get("/shows?state=NY&city=New+York&days=30").get_data(as_text=True)
 
-    adopted = load_made(data_copy, "alice").for_area("Local Shows: New York, NY · ")
+    adopted = load_made(data_copy, "alice").for_area("", "Local Shows: New York, NY · ")
     assert older.meta["id"] in {p.playlist_id for p in adopted}  # (earlier tests' may be too)
     assert all(p.name.startswith("Local Shows: New York, NY · ") for p in adopted)
     assert 'id="update"' in page and "made before Local Shows kept a record of it" in page
@@ -666,3 +666,85 @@ def test_a_make_sent_while_the_first_is_still_making_says_so_and_delete_my_data_
     token = csrf_token(client.get("/backups/delete-my-data"))
     assert client.post("/backups/delete-my-data", data={"csrf_token": token}).status_code == 200
     assert data_copy.list("requests/alice/") == []
+
+
+def offered_ids(client: FlaskClient, form: dict[str, str]) -> set[str]:
+    page = client.get("/shows?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    return set(re.findall(r'name="update" value="([^"]+)"', page.get_data(as_text=True)))
+
+
+def test_update_it_offers_only_playlists_made_for_the_same_area(
+    client: FlaskClient, sandbox: SandboxServer, data_copy: FolderStore
+) -> None:
+    # Issue 27, third attack: two areas of one state (30 days; 90 days) each have a playlist;
+    # "Update it" for the first must never offer (nor take) the second's.
+    sign_in(client)
+    state = busiest_state(data_copy)
+    month = {"state": state, "days": "30", "tracks": "1"}
+    season = {"state": state, "days": "90", "tracks": "1"}
+    make(client, month)
+    (month_id,) = offered_ids(client, month)
+    make(client, season)
+    (season_id,) = offered_ids(client, season)
+    before = {p["id"]: p["track_ids"] for p in created_playlists(sandbox)}
+
+    assert offered_ids(client, month) == {month_id} and month_id != season_id
+    taken = make(client, {**month, "update": season_id})
+
+    assert taken.status_code == 400 and b"not one you made for this area" in taken.data
+    assert {p["id"]: p["track_ids"] for p in created_playlists(sandbox)} == before
+
+
+def test_a_playlist_another_saved_area_keeps_is_never_offered_nor_kept_twice(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    from dataclasses import replace
+
+    from shared.saved_areas import SAVED_AREAS, SavedAreasError
+
+    sign_in(client)
+    state = busiest_state(data_copy)
+    month = {"state": state, "days": "30", "tracks": "1"}
+    make(client, {**month, "keep_fresh": "1"})
+    loaded = SAVED_AREAS.load(data_copy, "alice")
+    assert loaded is not None
+    (kept,) = loaded[0].areas
+    # A second area that would keep the same playlist is refused at write.
+    twin = replace(kept, area_id="another-area", query={**kept.query, "days": 90})
+    with pytest.raises(SavedAreasError, match="two saved areas"):
+        SAVED_AREAS.update(data_copy, "alice", lambda r: replace(r, areas=(*r.areas, twin)))
+    # The kept playlist is offered to its own area only: a made record naming it for another
+    # area (as an old record could) does not bring it to that area's page.
+    made = load_made(data_copy, "alice")
+    assert made.for_area("another-area", "", {kept.playlist_id}) == []
+    assert offered_ids(client, month) == {kept.playlist_id}
+
+
+def test_a_made_playlist_in_the_session_is_shown_only_to_its_maker(
+    client: FlaskClient, data_copy: FolderStore
+) -> None:
+    from shared.saved_areas import SAVED_AREAS
+
+    sign_in(client, "bob")
+    with client.session_transaction() as state:  # left by alice, however it got there
+        state["made_playlist"] = {"owner": "alice", "id": "x", "name": "Alice's", "area": {}}
+
+    shown = client.get("/shows/made")
+    page = client.get("/shows")
+    kept = client.post("/shows/made/keep", data={"csrf_token": csrf_token(page)})
+
+    assert shown.status_code == 302 and kept.status_code == 303
+    assert SAVED_AREAS.load(data_copy, "bob") is None
+
+
+def test_a_notes_page_is_never_overwritten_by_another_person(tmp_path: Any) -> None:
+    from shared.liner_notes import NotYourNotesError, build_notes, load_notes, save_notes
+
+    store = FolderStore(tmp_path)
+    alices = build_notes("Alice's list", "New York", "2026-06-10T16:00:00Z", [], 0)
+    save_notes(store, "token-1", alices, "alice")
+    save_notes(store, "token-1", alices, "alice")  # its owner rewrites it at will
+
+    with pytest.raises(NotYourNotesError):
+        save_notes(store, "token-1", build_notes("Bob's", "Ohio", "", [], 0), "bob")
+    assert load_notes(store, "token-1") == alices

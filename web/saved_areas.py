@@ -211,6 +211,12 @@ def keep_fresh(
     def change(record: SavedAreas) -> SavedAreas:
         if _is_full(record, area.area_id):
             raise KeepFreshError(TOO_MANY)
+        if any(
+            a.playlist_id == area.playlist_id != ""
+            for a in record.areas
+            if a.area_id != area.area_id
+        ):
+            raise KeepFreshError(KEPT_BY_ANOTHER)
         earlier = {a.area_id: a for a in record.areas}.get(area.area_id)
         kept = replace(area, saved_at=earlier.saved_at) if earlier else area
         others = tuple(a for a in record.areas if a.area_id != area.area_id)
@@ -229,6 +235,10 @@ def keep_fresh(
     return area
 
 
+KEPT_BY_ANOTHER = (
+    "That playlist is kept fresh by another of your saved areas: one playlist is kept by one "
+    "area, or each refresh would overwrite the other's tracks. Make a new playlist for this area."
+)
 PREVIEWS_NOTED_KEY = "previews_noted"
 PREVIEWS_NOTED_MOST = 10_000
 

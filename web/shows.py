@@ -35,7 +35,13 @@ from shared.area_query import DAY_CHOICES, MIXES, AreaQuery, FormError, parse_ar
 from shared.form_once import is_form_key
 from shared.liner_notes import build_notes, save_notes
 from shared.links import is_web_link
-from shared.saved_areas import REMAKE, content_hash
+from shared.saved_areas import (
+    REMAKE,
+    SAVED_AREAS,
+    SavedAreasError,
+    content_hash,
+    playlist_identity,
+)
 from shared.shows_data import ShowsData
 from shared.spotify import SpotifyError
 from shared.storage import StorageError
@@ -134,7 +140,22 @@ MADE_CACHE_KEY = "made_playlists"
 MADE_CACHE_PEOPLE = 256
 
 
-def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
+def _kept_elsewhere(user_id: str, area_id: str) -> set[str]:
+    """Return the playlists the person's other saved areas keep ("Update it" never offers
+    them: two areas writing one playlist would overwrite each other)."""
+    try:
+        loaded = SAVED_AREAS.load(store(), user_id)
+    except (SavedAreasError, StorageError):
+        return set()
+    areas = loaded[0].areas if loaded else ()
+    return {a.playlist_id for a in areas if playlist_identity(a.query) != area_id and a.playlist_id}
+
+
+def _area_id(query: AreaQuery) -> str:
+    return playlist_identity(query_fields(query, today()))
+
+
+def _made_for_area(user_id: str, query: AreaQuery) -> list[MadePlaylist]:
     """Return the person's playlists for an area, taking in earlier ones on their first visit.
 
     The record is parsed once per worker and generation, as the taste profile is: a preview
@@ -149,7 +170,10 @@ def _made_for_area(user_id: str, area_prefix: str) -> list[MadePlaylist]:
                     adopt_earlier_playlists(store(), user_api(), user_id, area_plan.NAME_PREFIX)
                 except SpotifyError as error:
                     logger.warning("earlier playlists not taken in", extra={"error": str(error)})
-        return _made_record(user_id).for_area(area_prefix)
+        area_id = _area_id(query)
+        return _made_record(user_id).for_area(
+            area_id, area_plan.name_prefix(query), _kept_elsewhere(user_id, area_id)
+        )
     except StorageError as error:
         logger.warning("playlists made unreadable", extra={"user_id": user_id, "error": error})
         return []
@@ -243,7 +267,7 @@ def _page(
             "track_count": len(uris),
             "playlist_name": area_plan.playlist_name(query, first, last),
             "hidden": query.as_form(),
-            "existing": _made_for_area(user["id"], area_plan.name_prefix(query)) if user else [],
+            "existing": _made_for_area(user["id"], query) if user else [],
         }
     )
     return context
@@ -355,8 +379,12 @@ def _make_playlist() -> Any:
     user = current_user() or {}
     made = load_made(store(), user.get("id", ""))
     update_id = str(request.form.get("update", ""))
-    earlier = made.get(update_id) if update_id else None
-    if update_id and (earlier is None or earlier.area_prefix != area_plan.name_prefix(query)):
+    area_id = _area_id(query)
+    offered = made.for_area(
+        area_id, area_plan.name_prefix(query), _kept_elsewhere(user.get("id", ""), area_id)
+    )
+    earlier = next((p for p in offered if p.playlist_id == update_id), None)
+    if update_id and earlier is None:
         message = "That playlist is not one you made for this area: pick again below."
         return render_template("shows.html", **_page(data, query, message, request.form)), 400
     keeping = bool(request.form.get("keep_fresh"))
@@ -410,6 +438,7 @@ def _make_playlist() -> Any:
         earlier.made_at if earlier and not result.recreated else now,
         now,
         result.written,
+        area_id,
     )
     notes_saved = True
     try:
@@ -435,6 +464,7 @@ def _make_playlist() -> Any:
     keep_problem = _keep(user, query, written) if keeping else ""
     # Post/Redirect/Get: reloading the result page must not make the playlist again.
     session[MADE_KEY] = {
+        "owner": user.get("id", ""),  # a made playlist is its maker's: checked at every use
         "id": result.playlist.id,
         "name": result.playlist.name,
         "url": result.playlist.url,
@@ -459,12 +489,21 @@ def _make_playlist() -> Any:
     return redirect(url_for("shows.made"), code=303)
 
 
+def _my_made() -> dict[str, Any] | None:
+    """Return the session's last playlist made if the signed-in person made it (else None)."""
+    made = session.get(MADE_KEY)
+    user = current_user() or {}
+    if not isinstance(made, dict) or made.get("owner") != user.get("id"):
+        return None
+    return made
+
+
 @bp.get("/shows/made")
 @login_required
 def made() -> Any:
     """Say what the last playlist made did: made, updated, made again, or partly."""
-    made = session.get(MADE_KEY)
-    if not isinstance(made, dict):
+    made = _my_made()
+    if made is None:
         return redirect(url_for("shows.area"))
     return render_template("result.html", made=made, user=current_user())
 
@@ -473,8 +512,8 @@ def made() -> Any:
 @login_required
 def keep_made_fresh() -> Any:
     """Keep the playlist just made fresh, from its result page."""
-    made = session.get(MADE_KEY)
-    if not isinstance(made, dict) or not isinstance(made.get("area"), dict):
+    made = _my_made()
+    if made is None or not isinstance(made.get("area"), dict):
         return redirect(url_for("shows.area"), code=303)
     user = current_user() or {}
     written = MadeForArea(
