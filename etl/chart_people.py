@@ -26,36 +26,24 @@ from etl.report import load_latest_report
 from shared.charts import (
     ACTIVE,
     CHART_PEOPLE,
-    NEEDS_SIGN_IN,
     ChartsError,
     ChartsRecord,
     without_playlist,
 )
 from shared.config import Settings
-from shared.spotify import RequestLedger, SpotifyApi, StoredGrant
+from shared.people.deletion import Writes
+from shared.people.grants import KEY_ROTATED, NOT_ALLOWLISTED, REVOKED, OpenGrant, pause
+from shared.spotify import RequestLedger, SpotifyApi
 from shared.spotify_errors import SpotifyRefusedError
 from shared.storage import StorageError, Store
-from shared.tokens import TokenBox, TokenDecryptError
+from shared.tokens import TokenDecryptError
 
 logger = logging.getLogger(__name__)
 
 OPERATOR = ""  # the reader of the operator's playlists: the app's own token
 REFUSED, NOT_FOUND = "refused", "not_found"
 
-# Said to a person on their record (status_reason).
-REVOKED_REASON = (
-    "Spotify no longer accepts the permission you gave us to read the playlists you track (it "
-    "was revoked or expired), so their daily snapshots are paused."
-)
-KEY_ROTATED_REASON = (
-    "Local Shows changed its encryption key, so the permission you gave us can no longer be "
-    "read; the daily snapshots of your playlists are paused."
-)
-NOT_ALLOWLISTED_REASON = (
-    "Spotify refused your account to this app: in Development Mode only the people the app's "
-    "owner added in the Spotify dashboard may use it, so the daily snapshots of your playlists "
-    "are paused. Ask the owner to add you again, then sign in again."
-)
+# Said to a person on their record (status_reason): the grants module's reasons, and this.
 NOT_YOURS_REASON = (
     'Spotify no longer shows us the tracks of your tracked playlist "{name}": you no longer own '
     "it or collaborate on it, so it was taken off your charts."
@@ -127,9 +115,11 @@ class Readers:
     ) -> None:
         self.store, self.settings, self.ledger = store, settings, ledger
         self.people, self.api_options = people, api_options
-        self.box = TokenBox(settings.token_encryption_key)
         self.clients: dict[str, SpotifyApi] = {}
-        self.grants: dict[str, tuple[StoredGrant, str]] = {}  # grant, refresh token it began with
+        self.grants: dict[str, OpenGrant[ChartsRecord]] = {}
+        # The deletion protocol: a person who deletes their charts while the run reads with
+        # their grant has what the run wrote for them swept again (`finish`).
+        self.writes: dict[str, Writes] = {}
         self.paused: dict[str, str] = {}  # person -> why
         self.dropped: list[tuple[str, str]] = []  # (person, playlist) taken off their record
 
@@ -139,25 +129,26 @@ class Readers:
             if reader == OPERATOR:
                 client = SpotifyApi.for_app(self.settings, self.ledger, **self.api_options)
             else:
-                sealed = self.people[reader].sealed_refresh_token
-                refresh_token = str(self.box.open(sealed).get("refresh_token", ""))
-                grant = StoredGrant(self.settings, refresh_token)
-                self.grants[reader] = (grant, refresh_token)
-                client = SpotifyApi.for_stored_grant(
-                    self.settings, grant, self.ledger, **self.api_options
+                self.writes[reader] = Writes(
+                    self.store, reader, self.settings, feature=CHART_PEOPLE.feature
                 )
+                grant = OpenGrant(
+                    self.settings, self.people[reader], self.ledger, **self.api_options
+                )
+                self.grants[reader] = grant
+                client = grant.api
             self.clients[reader] = client
         return self.clients[reader]
 
     def pause(self, user_id: str, reason: str) -> bool:
         """Pause a person (their grant was refused); False when their record could not be."""
         self.paused[user_id] = reason
-        changed = self._update(
-            user_id, lambda r: replace(r, status=NEEDS_SIGN_IN, status_reason=reason), "pause"
-        )
-        if changed:
-            logger.warning("a person's charts are paused", extra={"user_id": user_id})
-        return changed
+        try:
+            pause(self.store, CHART_PEOPLE, user_id, reason)
+        except (ChartsError, StorageError):
+            logger.exception("could not pause a person's charts", extra={"user_id": user_id})
+            return False
+        return True
 
     def drop(self, user_id: str, playlist_id: str, name: str) -> bool:
         """Take a playlist off a person's record (it is no longer theirs) and say so there."""
@@ -188,20 +179,16 @@ class Readers:
             return False
         return True
 
-    def keep_rotated_tokens(self) -> None:
-        """Keep the refresh tokens Spotify rotated, unless the person gave a new grant since."""
-        for user_id, (grant, refresh_token) in self.grants.items():
-            if grant.refresh_token == refresh_token or user_id in self.paused:
+    def finish(self) -> None:
+        """Keep the refresh tokens Spotify rotated (unless the person gave a new grant since),
+        and finish any delete that came while the run read with a person's grant."""
+        for user_id, grant in self.grants.items():
+            if self.writes[user_id].finish() or user_id in self.paused:
                 continue
-            sealed_before = self.people[user_id].sealed_refresh_token
-            sealed_now = self.box.seal({"refresh_token": grant.refresh_token})
-
-            def rotated(r: ChartsRecord, before: str = sealed_before, now: str = sealed_now) -> Any:
-                return (
-                    replace(r, sealed_refresh_token=now) if r.sealed_refresh_token == before else r
-                )
-
-            self._update(user_id, rotated, "keep a rotated token of")
+            try:
+                grant.keep_rotated(self.store, CHART_PEOPLE, user_id)
+            except (ChartsError, StorageError):
+                logger.exception("could not keep a rotated token", extra={"user_id": user_id})
 
 
 @dataclass(frozen=True)
@@ -220,13 +207,13 @@ def read_playlist(
     refusal = Refusal(REFUSED, SIGN_IN_PROBLEM)
     for reader in who:
         if reader in readers.paused:
-            if readers.paused[reader] == NOT_ALLOWLISTED_REASON:
+            if readers.paused[reader] == NOT_ALLOWLISTED:
                 refusal = Refusal(REFUSED, NOT_ALLOWLISTED_PROBLEM)
             continue
         try:
             return fetch_chart_playlist(readers.api(reader), playlist_id)
         except TokenDecryptError:
-            readers.pause(reader, KEY_ROTATED_REASON)
+            readers.pause(reader, KEY_ROTATED)
         except SpotifyRefusedError as error:
             refusal = _refused(store, playlist_id, reader, error, readers) or refusal
     return refusal
@@ -239,7 +226,7 @@ def _refused(
     if reader == OPERATOR:
         return _operator_refused(store, error)
     if error.status == 401:
-        readers.pause(reader, REVOKED_REASON)
+        readers.pause(reader, REVOKED)
         return None
     if error.status == 404:
         return Refusal(NOT_FOUND, NOT_FOUND_PROBLEM)
@@ -247,7 +234,7 @@ def _refused(
         readers.drop(reader, playlist_id, error.name)
         return Refusal(REFUSED, NOT_YOURS_PROBLEM)
     if error.status == 403:  # the playlist object itself: the person is refused altogether
-        readers.pause(reader, NOT_ALLOWLISTED_REASON)
+        readers.pause(reader, NOT_ALLOWLISTED)
         return Refusal(REFUSED, NOT_ALLOWLISTED_PROBLEM)
     return Refusal(REFUSED, OTHER_REFUSAL_PROBLEM.format(status=error.status))
 

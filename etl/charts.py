@@ -195,7 +195,7 @@ def collect(
                 summary.requests_by_playlist[playlist_id] = spent
             _count(summary, status)
     finally:
-        readers.keep_rotated_tokens()
+        readers.finish()
     summary.swept = _sweep_untracked(store, settings)
     summary.newly_paused = len(readers.paused)
     summary.taken_off_records = len(readers.dropped)

@@ -17,7 +17,7 @@ import requests
 from etl.chart_people import (
     DEVELOPMENT_MODE_PROBLEM,
     NOT_YOURS_REASON,
-    REVOKED_REASON,
+    REVOKED,
     SIGN_IN_PROBLEM,
     plan_playlists,
 )
@@ -364,7 +364,7 @@ def test_a_revoked_grant_pauses_only_that_person_and_another_grant_reads_shared_
 
     alice = CHART_PEOPLE.load(store, "alice")
     assert alice is not None and alice[0].status == NEEDS_SIGN_IN
-    assert alice[0].status_reason == REVOKED_REASON
+    assert alice[0].status_reason == REVOKED
     bob = CHART_PEOPLE.load(store, "bob")
     assert bob is not None and bob[0].status == ACTIVE
     assert summary.newly_paused == 1 and summary.snapshotted == 1

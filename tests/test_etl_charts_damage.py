@@ -15,8 +15,8 @@ import pytest
 
 from etl.chart_people import (
     APP_CREDENTIALS_PROBLEM,
+    NOT_ALLOWLISTED,
     NOT_ALLOWLISTED_PROBLEM,
-    NOT_ALLOWLISTED_REASON,
     NOT_YOURS_REASON,
     plan_playlists,
 )
@@ -363,7 +363,7 @@ def test_a_person_off_the_allowlist_is_paused_and_keeps_their_playlists(
 
     mallory = CHART_PEOPLE.load(store, "mallory")
     assert mallory is not None and mallory[0].status == NEEDS_SIGN_IN
-    assert mallory[0].status_reason == NOT_ALLOWLISTED_REASON
+    assert mallory[0].status_reason == NOT_ALLOWLISTED
     assert mallory[0].tracks(ALICES_DAILY)
     assert (summary.newly_paused, summary.taken_off_records) == (1, 0)
     assert load_about(store, ALICES_DAILY).problem == NOT_ALLOWLISTED_PROBLEM
