@@ -20,11 +20,10 @@ from etl.catch_up import NOTHING_TO_DO, run_catch_up
 from etl.charts import rebuild_charts, run_charts
 from etl.lease import LeaseHeld
 from etl.pipeline import AllStatesFailedError, make_spotify, run_etl
-from etl.plays import run_plays
+from etl.scheduled import Scheduled, scheduled_jobs
 from etl.serving import ServingBuildError, rebuild_serving_layout
 from etl.sources import StateFetch
 from etl.sources.registry import NoEventSourceError, make_sources
-from etl.taste import run_taste
 from shared.clock import ClockError, parse_instant
 from shared.config import ConfigError, Settings, load_settings
 from shared.datasets import DatasetSchemaError
@@ -116,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     serving = commands.add_parser("serving", help="rebuild the serving layout from the datasets")
     serving.add_argument("--data", help="where datasets live (overrides DATA_URL)")
     serving.add_argument("--verbose", action="store_true", help="log every step")
-    for name, text in JOB_COMMANDS.items():
+    scheduled = scheduled_jobs()
+    for name, text in {**{n: j.what for n, j in scheduled.items()}, **JOB_COMMANDS}.items():
         job = commands.add_parser(name, help=text)
         job.add_argument("--data", help="where the data lives (overrides DATA_URL)")
         job.add_argument("--verbose", action="store_true", help="log every step")
@@ -141,8 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         env["ETL_STATES"] = args.states
     try:
         settings = load_settings(env)
-        if args.command in ONE_OFF_COMMANDS:
-            return ONE_OFF_COMMANDS[args.command](open_store(settings.data_url), settings, args)
+        one_off = {
+            **ONE_OFF_COMMANDS,
+            **{name: _scheduled_command(job) for name, job in scheduled.items()},
+        }
+        if args.command in one_off:
+            return one_off[args.command](open_store(settings.data_url), settings, args)
         sources = make_sources(settings)
     except (ConfigError, NoEventSourceError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -195,37 +199,18 @@ def catch_up(store: Store, settings: Settings) -> int:
     return 1 if report["status"] == "failed" else 0
 
 
-def collect_plays(store: Store, settings: Settings) -> int:
-    """Run the hourly listening-history job once and say what it did."""
+def _scheduled_command(job: Scheduled) -> Callable[[Store, Settings, argparse.Namespace], int]:
+    return lambda store, settings, _args: run_scheduled(job, store, settings)
+
+
+def run_scheduled(job: Scheduled, store: Store, settings: Settings) -> int:
+    """Run a per-person job once (etl/scheduled.py) and say what it did."""
     try:
-        report = run_plays(store, settings)
+        report = job.run(store, settings)
     except LeaseHeld as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
-    print(
-        f"plays: {report['read']} of {report['people']} people read, "
-        f"{report['plays_added']} new plays, {report['newly_paused']} paused, "
-        f"{report['failed']} failed{stopped}",
-        flush=True,
-    )
-    return 1 if report["failed"] else 0
-
-
-def collect_taste(store: Store, settings: Settings) -> int:
-    """Run the daily taste job once and say what it did."""
-    try:
-        report = run_taste(store, settings)
-    except LeaseHeld as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 3
-    stopped = f", stopped: {report['stopped']}" if report["stopped"] else ""
-    print(
-        f"taste: {report['refreshed']} of {report['people']} people refreshed, "
-        f"{report['not_due']} not due, {report['newly_paused']} paused, "
-        f"{report['failed']} failed, {report['requests']} Spotify requests{stopped}",
-        flush=True,
-    )
+    print(job.describe(report), flush=True)
     return 1 if report["failed"] else 0
 
 
@@ -289,8 +274,6 @@ def rebuild_serving(store: Store, settings: Settings) -> int:
 # The commands that read the data already there (no event source needed).
 ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings, argparse.Namespace], int]] = {
     "serving": lambda store, settings, _args: rebuild_serving(store, settings),
-    "plays": lambda store, settings, _args: collect_plays(store, settings),
-    "taste": lambda store, settings, _args: collect_taste(store, settings),
     "catch-up": lambda store, settings, _args: catch_up(store, settings),
     "charts": lambda store, settings, args: collect_charts(
         store, settings, rebuild=args.rebuild, now=args.now
@@ -298,8 +281,6 @@ ONE_OFF_COMMANDS: dict[str, Callable[[Store, Settings, argparse.Namespace], int]
 }
 # The jobs cron runs, each also a command: name, and what it does.
 JOB_COMMANDS = {
-    "plays": "read every opted-in person's new plays (hourly)",
-    "taste": "refresh every due taste profile (daily)",
     "charts": "snapshot every tracked chart playlist (daily)",
     "catch-up": "resume the matching a build left undone (daily)",
 }

@@ -60,6 +60,7 @@ class PeopleSummary:
     deleted_meanwhile: int = 0  # the person deleted the feature's data while it ran
     left_for_next_run: int = 0
     stopped: str = ""  # "" | quota | budget
+    requests: int = 0  # the Spotify requests the job's own work made
 
     def as_report(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +136,28 @@ def serve_people(
         ):
             break
     return summary
+
+
+def collector(
+    job: PersonJob[G, S], new_summary: Callable[[], S], request_kinds: tuple[str, ...]
+) -> Callable[..., S]:
+    """Return a job's `collect(store, settings, ledger, *, now, ...)`: every person served,
+    the requests of `request_kinds` counted, the summary logged."""
+
+    def collect(
+        store: Store,
+        settings: Settings,
+        ledger: RequestLedger,
+        *,
+        now: datetime,
+        **options: Any,
+    ) -> S:
+        summary = serve_people(job, store, settings, ledger, new_summary(), now=now, **options)
+        summary.requests = sum(ledger.by_kind[kind] for kind in request_kinds)
+        logger.info(f"{job.records.feature} collected", extra={"summary": summary.as_report()})
+        return summary
+
+    return collect
 
 
 def _serve_one(

@@ -13,15 +13,13 @@ again next hour, and the merge (shared/plays.py) keeps them once.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from etl.lease import no_beat
-from etl.people_run import PeopleSummary, PersonJob, PersonWork, run_for_people, serve_people
+from etl.people_run import PeopleSummary, PersonJob, PersonWork, collector, run_for_people
+from etl.scheduled import schedule, stopped_words
 from shared.config import Settings
 from shared.listening import (
     LISTENING,
@@ -36,9 +34,6 @@ from shared.plays import (
     played_at_ms,
 )
 from shared.plays_append import append_plays
-from shared.spotify import (
-    RequestLedger,
-)
 from shared.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -63,41 +58,11 @@ class PlaysSummary(PeopleSummary):
     doubles: int = 0
     items_skipped: Counter[str] = field(default_factory=Counter)
     gaps_found: int = 0
-    requests: int = 0
 
     def as_report(self) -> dict[str, Any]:
         report = asdict(self)
         report["items_skipped"] = dict(self.items_skipped)
         return report
-
-
-def collect_everyone(
-    store: Store,
-    settings: Settings,
-    ledger: RequestLedger,
-    *,
-    now: datetime,
-    time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
-    clock: Callable[[], float] = time.monotonic,
-    beat: Callable[[], None] = no_beat,
-    **api_options: object,
-) -> PlaysSummary:
-    """Read every active person's new plays; one person's failure never stops another's."""
-    summary = serve_people(
-        PLAYS_JOB,
-        store,
-        settings,
-        ledger,
-        PlaysSummary(),
-        now=now,
-        time_budget_seconds=time_budget_seconds,
-        clock=clock,
-        beat=beat,
-        **api_options,
-    )
-    summary.requests = ledger.by_kind["recently_played"]
-    logger.info("plays collected", extra={"summary": summary.as_report()})
-    return summary
 
 
 def _collect_one(work: PersonWork[ListeningRecord, PlaysSummary]) -> None:
@@ -164,6 +129,8 @@ PLAYS_JOB = PersonJob(
     last_done=lambda record: record.last_read_at,
     on_failure=_note_damaged,
 )
+# collect_everyone(store, settings, ledger, *, now, ...): every active person's new plays.
+collect_everyone = collector(PLAYS_JOB, PlaysSummary, ("recently_played",))
 
 
 def _iso_ms(ms: int) -> str:
@@ -186,3 +153,14 @@ def run_plays(
         now=now,
         **api_options,
     )
+
+
+def _describe(report: dict[str, Any]) -> str:
+    return (
+        f"plays: {report['read']} of {report['people']} people read, "
+        f"{report['plays_added']} new plays, {report['newly_paused']} paused, "
+        f"{report['failed']} failed{stopped_words(report)}"
+    )
+
+
+schedule("plays", "read every opted-in person's new plays (hourly)", run_plays, _describe)

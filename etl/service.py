@@ -4,6 +4,7 @@ endpoints, and the health check."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request
@@ -13,9 +14,8 @@ from etl.catch_up import run_catch_up
 from etl.charts import run_charts
 from etl.lease import LeaseHeld
 from etl.pipeline import make_spotify, run_etl
-from etl.plays import run_plays
+from etl.scheduled import Scheduled, scheduled_jobs
 from etl.sources.registry import NoEventSourceError, make_sources
-from etl.taste import run_taste
 from shared.config import Settings, load_settings
 from shared.storage import Store, open_store
 
@@ -83,27 +83,12 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return {"status": "failed", "error": f"{type(error).__name__}: {error}"}, 500
         return report, 200
 
-    @app.get("/tasks/plays")
-    def plays() -> tuple[dict[str, Any], int]:
-        """Read every opted-in person's new plays, hourly, for App Engine cron only."""
-        refused = _refuse_unless_cron("plays run")
-        if refused:
-            return refused
-        try:
-            return run_plays(app.extensions["store"], settings), 200
-        except LeaseHeld as error:
-            return {"status": "busy", "error": str(error)}, 409
-
-    @app.get("/tasks/taste")
-    def taste() -> tuple[dict[str, Any], int]:
-        """Refresh every due taste profile, daily, for App Engine cron only."""
-        refused = _refuse_unless_cron("taste run")
-        if refused:
-            return refused
-        try:
-            return run_taste(app.extensions["store"], settings), 200
-        except LeaseHeld as error:
-            return {"status": "busy", "error": str(error)}, 409
+    for job in scheduled_jobs().values():
+        app.add_url_rule(
+            f"/tasks/{job.name}",
+            f"task_{job.name}",
+            _task_view(job, app.extensions["store"], settings),
+        )
 
     @app.get("/tasks/charts")
     def charts() -> tuple[dict[str, Any], int]:
@@ -120,6 +105,24 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
             return {"status": "failed", "error": f"{type(error).__name__}: {error}"}, 500
 
     return app
+
+
+def _task_view(
+    job: Scheduled, store: Store, settings: Settings
+) -> Callable[[], tuple[dict[str, Any], int]]:
+    """The cron-only endpoint of a per-person job (etl/scheduled.py)."""
+
+    def view() -> tuple[dict[str, Any], int]:
+        refused = _refuse_unless_cron(f"{job.name} run")
+        if refused:
+            return refused
+        try:
+            return job.run(store, settings), 200
+        except LeaseHeld as error:
+            return {"status": "busy", "error": str(error)}, 409
+
+    view.__doc__ = f"{job.what[:1].upper()}{job.what[1:]}, for App Engine cron only."
+    return view
 
 
 def _refuse_unless_cron(what: str) -> tuple[dict[str, Any], int] | None:

@@ -9,23 +9,19 @@ their Taste page shows; a spent quota stops the run, and the people left are rea
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from etl.lease import no_beat
 from etl.people_run import (
-    DEFAULT_TIME_BUDGET_SECONDS,
     PeopleSummary,
     PersonJob,
     PersonWork,
+    collector,
     run_for_people,
-    serve_people,
 )
+from etl.scheduled import schedule, stopped_words
 from shared.config import Settings
-from shared.spotify import RequestLedger
 from shared.storage import Store
 from shared.taste import TASTE, TasteRecord
 from shared.taste_read import REQUEST_KINDS, keep_profile, read_profile
@@ -41,36 +37,6 @@ class TasteSummary(PeopleSummary):
     """What one daily run did, for its answer and its log line."""
 
     refreshed: int = 0
-    requests: int = 0
-
-
-def collect(
-    store: Store,
-    settings: Settings,
-    ledger: RequestLedger,
-    *,
-    now: datetime,
-    time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS,
-    clock: Callable[[], float] = time.monotonic,
-    beat: Callable[[], None] = no_beat,
-    **api_options: Any,
-) -> TasteSummary:
-    """Refresh every due profile; one person's failure never stops another's."""
-    summary = serve_people(
-        TASTE_JOB,
-        store,
-        settings,
-        ledger,
-        TasteSummary(),
-        now=now,
-        time_budget_seconds=time_budget_seconds,
-        clock=clock,
-        beat=beat,
-        **api_options,
-    )
-    summary.requests = sum(ledger.by_kind[kind] for kind in REQUEST_KINDS)
-    logger.info("taste collected", extra={"summary": summary.as_report()})
-    return summary
 
 
 def _refresh_one(work: PersonWork[TasteRecord, TasteSummary]) -> None:
@@ -85,6 +51,8 @@ TASTE_JOB = PersonJob(
     last_done=lambda record: record.refreshed_at,
     due=lambda record, now: record.due(now),
 )
+# collect(store, settings, ledger, *, now, ...): every due profile read again.
+collect = collector(TASTE_JOB, TasteSummary, REQUEST_KINDS)
 
 
 def run_taste(
@@ -100,3 +68,15 @@ def run_taste(
         now=now,
         **api_options,
     )
+
+
+def _describe(report: dict[str, Any]) -> str:
+    return (
+        f"taste: {report['refreshed']} of {report['people']} people refreshed, "
+        f"{report['not_due']} not due, {report['newly_paused']} paused, "
+        f"{report['failed']} failed, {report['requests']} Spotify requests"
+        f"{stopped_words(report)}"
+    )
+
+
+schedule("taste", "refresh every due taste profile (daily)", run_taste, _describe)

@@ -17,7 +17,7 @@ from etl.alerts import LEASE_TAKEN_OVER
 from etl.lease import LEASE_NAME, Heartbeat, LeaseHeld, release_lease, take_lease
 from etl.service import create_app
 from sandbox.server import SandboxServer
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.storage import FolderStore
 from tests.clock import ManualClock, clock_now
 from tests.conftest import BASE_ENV
@@ -267,3 +267,37 @@ def test_cli_refuses_to_run_while_another_run_holds_the_lease(
     assert result.returncode == 3
     assert "busy-run" in result.stderr
     assert count(stats(sandbox)["requests"], "") == 0
+
+
+def test_a_job_registered_where_it_is_written_is_served_to_cron_and_the_command_line(
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 27: adding a per-person job names it in no list of the service or the CLI.
+    from etl import __main__ as cli
+    from etl import scheduled
+    from shared.storage import FolderStore
+
+    for name, value in BASE_ENV.items():
+        monkeypatch.setenv(name, value)
+    ran: list[str] = []
+
+    def run(store: object, _settings: Settings) -> dict[str, object]:
+        ran.append("run")
+        return {"status": "ok", "failed": 0, "people": 0}
+
+    scheduled.schedule("toy", "do a toy's work (daily)", run, lambda r: f"toy: {r['people']}")
+    try:
+        answer = (
+            create_app(settings, FolderStore(tmp_path))
+            .test_client()
+            .get("/tasks/toy", headers={"X-Appengine-Cron": "true"})
+        )
+        code = cli.main(["toy", "--data", str(tmp_path)])
+    finally:
+        scheduled._JOBS.pop("toy")
+
+    assert answer.status_code == 200 and code == 0 and ran == ["run", "run"]
+    assert "toy: 0" in capsys.readouterr().out

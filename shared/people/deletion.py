@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,16 +41,6 @@ logger = logging.getLogger(__name__)
 TOMBSTONE_PREFIX = "deleting/"
 EVERYTHING = "*"
 TOMBSTONE_DAYS = 2
-# The modules that register a feature; deletion imports them, so no feature is forgotten.
-FEATURE_MODULES = (
-    "shared.users",
-    "shared.listening",
-    "shared.taste",
-    "shared.saved_areas",
-    "shared.charts",
-    "shared.liner_notes",
-    "shared.quota",
-)
 
 Sweep: TypeAlias = "Callable[[Store, str, Settings], int]"
 
@@ -78,9 +69,13 @@ def register(feature: str, label: str, sweep: Sweep) -> Keeps:
 
 
 def features() -> dict[str, Keeps]:
-    """Return every registered feature (importing the modules that register them)."""
-    for module in FEATURE_MODULES:
-        importlib.import_module(module)
+    """Return every registered feature. Every module of `shared` is imported first, so a
+    feature registered where it keeps its files is never forgotten, and none is listed here."""
+    import shared
+
+    for module in pkgutil.iter_modules(shared.__path__):
+        if not module.ispkg:
+            importlib.import_module(f"shared.{module.name}")
     return dict(_REGISTRY)
 
 
