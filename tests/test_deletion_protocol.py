@@ -63,19 +63,6 @@ from web import taste as web_taste
 BASIC = REAL_API / "exports" / "account" / "hobbies-w-erin__StreamingHistory_music_0.json"
 ALICE_DAILY = daily_playlist_id("alice-daily-50")  # alice owns it in the sandbox
 TOMBSTONE = tombstone_object("alice")
-# web/__init__.py calls writes.init_app (app.before_request(_begin)) before auth's blueprint
-# registers load_signed_in_user (before_app_request): _begin runs first, sees no g.user, and no
-# changing web request holds a Writes, so nothing is swept again after a delete mid-request.
-NO_WEB_WRITES = (
-    "web.writes._begin runs before web.auth.load_signed_in_user (registered earlier in "
-    "create_app), so no POST holds a Writes and a delete mid-request is never swept again"
-)
-# The sign-in callback is a GET: web/writes.py holds no Writes for it, yet it writes the
-# feature's grant (grant_charts, grant_taste) and settles the quota counts.
-CALLBACK_WRITES = (
-    "the sign-in callback (GET /callback) writes a feature's grant and the quota counts but "
-    "holds no Writes (web/writes.py skips GET)"
-)
 
 
 @pytest.fixture
@@ -269,12 +256,6 @@ def test_a_history_import_keeps_nothing_of_a_person_deleted_while_it_appended(
         ("keep_fresh", True),  # the delete just before the area is kept
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{NO_WEB_WRITES}: left, by when the delete came, areas/alice.json (sealed token), "
-    "playlists/alice.json, "
-    "a notes page owned by alice, requests/alice/<form key>.json, quota/alice/<day>.json",
-)
 def test_make_keeping_fresh_keeps_nothing_of_a_person_deleted_while_it_made(
     data_copy: FolderStore,
     sandbox: SandboxServer,
@@ -297,9 +278,6 @@ def test_make_keeping_fresh_keeps_nothing_of_a_person_deleted_while_it_made(
     assert owned_notes(store, "alice") == [] and store.list("requests/alice/") == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{NO_WEB_WRITES}: left quota/alice/<day>.json (settled at teardown)"
-)
 def test_taste_refresh_now_keeps_nothing_of_a_person_deleted_while_it_read(
     web: Flask,
     store: FolderStore,
@@ -318,7 +296,6 @@ def test_taste_refresh_now_keeps_nothing_of_a_person_deleted_while_it_read(
     assert left_of(store) == [TOMBSTONE]
 
 
-@pytest.mark.xfail(strict=True, reason=f"{CALLBACK_WRITES}: left quota/alice/<day>.json")
 def test_turning_taste_on_keeps_nothing_of_a_person_deleted_while_it_read(
     web: Flask,
     store: FolderStore,
@@ -334,11 +311,6 @@ def test_turning_taste_on_keeps_nothing_of_a_person_deleted_while_it_read(
     assert left_of(store) == [TOMBSTONE]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{CALLBACK_WRITES}: left chart_people/alice.json (sealed token, written by "
-    "grant_charts after the delete) and quota/alice/<day>.json",
-)
 def test_tracking_a_chart_keeps_nothing_of_a_person_deleted_while_it_checked(
     web: Flask,
     store: FolderStore,

@@ -109,9 +109,9 @@ def create_app(
         writes,
     )
 
+    writes.init_app(app)  # first: its teardown runs last
     csrf.init_app(app)
     auth.init_app(app)
-    writes.init_app(app)
     app.after_request(add_security_headers)
     data.init_app(app)
     sandbox_links.init_app(app)
@@ -129,4 +129,5 @@ def create_app(
     app.register_blueprint(taste.bp)
     app.register_blueprint(tour.bp)
     app.register_blueprint(charts.bp)
+    writes.init_begin(app)  # after the blueprints: auth's hook says who is signed in
     return app

@@ -47,6 +47,7 @@ from shared.taste import TASTE, TASTE_SCOPES, TasteError
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import bump_session_version, load_session_version
 from web.quota import charge_to, request_ledger
+from web.writes import begin as begin_writes
 
 logger = logging.getLogger(__name__)
 
@@ -408,6 +409,7 @@ def callback() -> Any:
         oauth(feature).get_access_token(code, as_dict=False, check_cache=False)
         user = user_api().me()
         charge_to(user.id)
+        begin_writes(user.id)  # whatever this sign-in writes of the person, a delete covers
     except SpotifyOauthError as error:
         forget_sign_in()
         logger.warning("token exchange refused", extra={"error": str(error)})

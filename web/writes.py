@@ -18,7 +18,6 @@ from flask import Flask, current_app, g, request
 
 from shared.people.deletion import Writes, features
 from shared.storage import StorageError
-from web.auth import current_user
 from web.data import app_store
 
 logger = logging.getLogger(__name__)
@@ -28,9 +27,30 @@ READING_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def init_app(app: Flask) -> None:
-    """Hold a Writes for every changing request of a signed-in person (after auth's hooks)."""
-    app.before_request(_begin)
+    """Finish every request's Writes last of all (teardowns run in reverse: register this one
+    before the others, so that what they write, the quota counts, is swept too)."""
     app.teardown_request(_finish)
+
+
+def init_begin(app: Flask) -> None:
+    """Hold a Writes for every changing request of a signed-in person: register this after the
+    blueprints, whose hooks say who is signed in."""
+    app.before_request(_begin)
+
+
+def begin(user_id: str) -> None:
+    """Hold a Writes from here on for a request that learns whose it is midway (the sign-in
+    callback, a GET that writes the person's grant)."""
+    current: Writes | None = g.get(PERSON_WRITES)
+    if current is not None and current.user_id == user_id:
+        return
+    if current is not None:
+        current.finish()
+    try:
+        g.setdefault(PERSON_WRITES, None)
+        g.person_writes = _writes_for(user_id)
+    except StorageError:
+        logger.exception("the deletion counters could not be read in a request")
 
 
 def _writes_for(user_id: str) -> Writes:
@@ -39,7 +59,7 @@ def _writes_for(user_id: str) -> Writes:
 
 
 def _begin() -> None:
-    user = current_user()
+    user = g.get("user")  # as web.auth's hook set it (web.auth imports this module)
     if request.method in READING_METHODS or not user:
         return
     try:
