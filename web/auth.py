@@ -8,6 +8,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,9 +28,8 @@ from flask import (
 from spotipy.cache_handler import CacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
-from shared.charts import CHART_SCOPES
-from shared.listening import ACTIVE as HISTORY_ACTIVE
-from shared.listening import HISTORY_SCOPE, LISTENING, ListeningRecordError
+from shared.people.grants import ACTIVE
+from shared.people.records import PersonRecords, RecordError
 from shared.quota import ShareSpentError
 from shared.spotify import (
     USER_SCOPES,
@@ -42,8 +42,6 @@ from shared.spotify import (
     make_spotipy,
 )
 from shared.storage import Store
-from shared.taste import ACTIVE as TASTE_ACTIVE
-from shared.taste import TASTE, TASTE_SCOPES, TasteError
 from shared.tokens import TokenBox, TokenDecryptError
 from shared.users import bump_session_version, load_session_version
 from web.quota import charge_to, request_ledger
@@ -71,8 +69,31 @@ def keep_owned(key: str) -> str:
     return key
 
 
-# A scope is asked for only when a person turns on the feature that needs it (ARCHITECTURE.md).
-FEATURE_SCOPES = {"history": HISTORY_SCOPE, "taste": TASTE_SCOPES, "charts": CHART_SCOPES}
+@dataclass(frozen=True)
+class GrantFeature:
+    """A feature that keeps a grant of its own, with a scope asked for only when the person
+    turns it on (ARCHITECTURE.md); each registers once, where its page is written."""
+
+    scope: str
+    keep: Callable[[str, str, str], None]  # (person id, name, refresh token): keep the grant
+    # The feature's record when the newest consent should cover it too: while it is on, its
+    # scope is asked for again when another such feature is granted.
+    renewed_with: PersonRecords[Any] | None = None
+
+
+GRANT_FEATURES: dict[str, GrantFeature] = {}
+
+
+def grant_feature(
+    name: str,
+    scope: str,
+    keep: Callable[[str, str, str], None],
+    renewed_with: PersonRecords[Any] | None = None,
+) -> None:
+    """Register a feature whose "turn on" asks Spotify for `scope` (`/login?add=<name>`)."""
+    GRANT_FEATURES[name] = GrantFeature(scope, keep, renewed_with)
+
+
 SIGN_IN_KEYS = (TOKEN_KEY, USER_KEY, SESSION_VERSION_KEY)
 SIGNED_OUT_MESSAGE = "You were signed out. Please sign in again."
 SESSION_VERSION_TTL_SECONDS = 5.0
@@ -186,31 +207,26 @@ def feature_scope(feature: str) -> str:
     grant also asks again for the scopes of the person's other features that are on (history
     and taste), so that the newest consent covers everything they use.
     """
-    if feature not in FEATURE_SCOPES:
+    if feature not in GRANT_FEATURES:
         return ""
-    scopes = [FEATURE_SCOPES[feature]]
+    asked = GRANT_FEATURES[feature]
+    scopes = [asked.scope]
     user = current_user()
-    if user is not None and feature == "taste" and _history_on(user["id"]):
-        scopes.append(HISTORY_SCOPE)
-    if user is not None and feature == "history" and _taste_on(user["id"]):
-        scopes.append(TASTE_SCOPES)
+    if user is not None and asked.renewed_with is not None:
+        scopes += [
+            other.scope
+            for name, other in GRANT_FEATURES.items()
+            if name != feature and other.renewed_with and _is_on(other.renewed_with, user["id"])
+        ]
     return " ".join(scopes)
 
 
-def _history_on(user_id: str) -> bool:
+def _is_on(records: PersonRecords[Any], user_id: str) -> bool:
     try:
-        loaded = LISTENING.load(current_app.extensions["store"], user_id)
-    except ListeningRecordError:
+        loaded = records.load(current_app.extensions["store"], user_id)
+    except RecordError:
         return False
-    return loaded is not None and loaded[0].status == HISTORY_ACTIVE
-
-
-def _taste_on(user_id: str) -> bool:
-    try:
-        loaded = TASTE.load(current_app.extensions["store"], user_id)
-    except TasteError:
-        return False
-    return loaded is not None and loaded[0].status == TASTE_ACTIVE
+    return loaded is not None and loaded[0].status == ACTIVE
 
 
 def oauth(feature: str = "", *, show_dialog: bool = False) -> SpotifyOAuth:
@@ -355,7 +371,7 @@ def login() -> Any:
 
 def authorize_feature(feature: str, next_page: str) -> Any:
     """Ask Spotify for a feature's added scope, showing the consent dialog even if given before."""
-    return _authorize(feature if feature in FEATURE_SCOPES else "", safe_next(next_page))
+    return _authorize(feature if feature in GRANT_FEATURES else "", safe_next(next_page))
 
 
 def _authorize(feature: str, after_login: str) -> Any:
@@ -440,18 +456,8 @@ def callback() -> Any:
     token = EncryptedSessionCache(token_box()).get_cached_token()
     if token and token.get("refresh_token"):
         refresh_stored_grant(user.id, str(token["refresh_token"]))
-        if feature == "history":
-            from web.listening import grant_history
-
-            grant_history(user.id, user.display_name, str(token["refresh_token"]))
-        elif feature == "taste":
-            from web.taste import grant_taste  # the taste page builds on sign-in, as above
-
-            grant_taste(user.id, user.display_name, str(token["refresh_token"]))
-        elif feature == "charts":
-            from web.charts import grant_charts  # as above
-
-            grant_charts(user.id, user.display_name, str(token["refresh_token"]))
+        if feature in GRANT_FEATURES:
+            GRANT_FEATURES[feature].keep(user.id, user.display_name, str(token["refresh_token"]))
     after_login = str(session.pop(AFTER_LOGIN_KEY, ""))
     return redirect(safe_next(after_login) if after_login else url_for("shows.area"))
 

@@ -59,6 +59,7 @@ from web.auth import (
     EncryptedSessionCache,
     authorize_feature,
     current_user,
+    grant_feature,
     keep_owned,
     login_required,
     spotify_problem,
@@ -388,3 +389,6 @@ def history_csv(playlist_id: str) -> Any:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+grant_feature("charts", CHART_SCOPES, grant_charts)

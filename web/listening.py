@@ -22,6 +22,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -37,6 +38,7 @@ from shared.history_import import LAST_IMPORT, import_export_files
 from shared.listening import (
     ACTIVE,
     GRANT_LIFETIME_DAYS,
+    HISTORY_SCOPE,
     LISTENING,
     NEEDS_SIGN_IN,
     RENEW_WARNING_DAYS,
@@ -55,11 +57,12 @@ from shared.storage import NotFoundError, Store, retry_on_conflict
 from shared.tokens import TokenBox
 from web import csrf_exempt
 from web import stats as stats_module
-from web.auth import authorize_feature, current_user, login_required
+from web.auth import authorize_feature, current_user, grant_feature, login_required
 from web.backups import escape_cell
 from web.clock import utc_now
 from web.data import app_store
 from web.history import HISTORY_CACHE
+from web.writes import PERSON_WRITES
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +313,7 @@ def forget_history(data: Store, user_id: str) -> int:
     """Delete a person's plays and their listening record, by the deletion protocol: an hourly
     read or an import under way gives up and sweeps again (shared/people/deletion.py)."""
     settings = current_app.extensions["settings"]
+    g.pop(PERSON_WRITES, None)  # this request deletes: it has nothing to sweep after
     return delete_person(data, user_id, settings, now=utc_now(), feature="listening")["listening"]
 
 
@@ -403,3 +407,6 @@ def download() -> Response:
 
     disposition = {"Content-Disposition": 'attachment; filename="listening-history.csv"'}
     return Response(stream_with_context(rows()), mimetype="text/csv", headers=disposition)
+
+
+grant_feature("history", HISTORY_SCOPE, grant_history, renewed_with=LISTENING)

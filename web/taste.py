@@ -14,14 +14,24 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
+from shared.people.deletion import delete_person
 from shared.people.grants import pause, pause_reason
 from shared.places import plural
 from shared.plays import month_objects
 from shared.spotify import SpotifyError
 from shared.storage import ConflictError, Store, retry_on_conflict
-from shared.taste import ACTIVE, REFRESH_EVERY, TASTE, Known, TasteError, TasteRecord, with_profile
+from shared.taste import (
+    ACTIVE,
+    REFRESH_EVERY,
+    TASTE,
+    TASTE_SCOPES,
+    Known,
+    TasteError,
+    TasteRecord,
+    with_profile,
+)
 from shared.taste_read import read_profile, refresh_taste
 from shared.tokens import TokenDecryptError
 from web import stats as stats_module
@@ -29,6 +39,7 @@ from web.auth import (
     SignedOutError,
     authorize_feature,
     current_user,
+    grant_feature,
     login_required,
     spotify_problem,
     token_box,
@@ -38,6 +49,7 @@ from web.clock import utc_now
 from web.data import app_store
 from web.listening import TIMEZONE_KEY
 from web.quota import request_ledger
+from web.writes import PERSON_WRITES
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +264,12 @@ def _refresh(record: TasteRecord) -> None:
 def turn_off() -> Any:
     """Forget the person's taste: the permission and the profile."""
     user = current_user() or {}
-    TASTE.delete(store(), user["id"])
+    g.pop(PERSON_WRITES, None)  # this request deletes: it has nothing to sweep after
+    # By the deletion protocol: a daily read or "Refresh now" under way gives up.
+    settings = current_app.extensions["settings"]
+    delete_person(store(), user["id"], settings, now=utc_now(), feature="taste")
     flash("Taste is off: your top and followed artists are forgotten.", "done")
     return redirect(url_for("taste.page"), code=303)
+
+
+grant_feature("taste", TASTE_SCOPES, grant_taste, renewed_with=TASTE)
