@@ -10,6 +10,7 @@ theirs, no record of playlists made, no plays.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -34,7 +35,7 @@ from shared import history_import, taste_read
 from shared.charts import CHART_PEOPLE
 from shared.config import Settings, load_settings
 from shared.listening import LISTENING
-from shared.people.deletion import delete_person, tombstone_object
+from shared.people.deletion import delete_person, features, tombstone_object
 from shared.plays import month_objects
 from shared.saved_areas import SAVED_AREAS
 from shared.shows_data import load_shows
@@ -360,6 +361,13 @@ def test_the_page_after_delete_my_data_says_what_was_deleted(
     ]
     assert "You are signed out, on every device." in page
     assert left_of(store) == LEFT_AFTER_DELETE
+    # Every registered feature is named, with what it deleted: a new one shows by itself.
+    swept = re.search(r'<p id="swept">(.*?)</p>', page, re.S)
+    assert swept is not None
+    for keeps in features().values():
+        assert keeps.label in html.unescape(swept.group(1))
+    history = re.search(r"listening history \((\d+) files?\)", swept.group(1))
+    assert history is not None and int(history.group(1)) > months  # the months and the record
 
 
 def test_deleting_one_person_leaves_another_persons_data_as_it_was(

@@ -12,7 +12,7 @@ from shared.charts import CHART_PEOPLE, ChartsError
 from shared.datasets import backups_of
 from shared.liner_notes import count_user_notes
 from shared.listening import LISTENING
-from shared.people.deletion import delete_person
+from shared.people.deletion import delete_person, features
 from shared.places import plural
 from shared.plays import month_objects
 from shared.saved_areas import SAVED_AREAS, SavedAreasError
@@ -151,15 +151,19 @@ def delete_my_data() -> Any:
     charts = charts_kept(user_id)
     notes = count_user_notes(store(), user_id)
     g.pop(PERSON_WRITES, None)  # this request deletes: it has nothing to sweep after
+    deleted: dict[str, int] = {}
     try:
         # The deletion protocol: a tombstone first, so that work already writing this person's
         # data gives up and sweeps again; then every registered feature's sweep.
-        delete_person(store(), user_id, current_app.extensions["settings"], now=utc_now())
+        deleted = delete_person(store(), user_id, current_app.extensions["settings"], now=utc_now())
     finally:
         end_sessions_and_forget()  # signed out everywhere, whatever else failed
     return render_template(
         "backups_deleted.html",
         user=None,
+        # Every registered feature, said by name, with the files it deleted (a new feature
+        # shows here without this page naming it).
+        swept=[(keeps.label, deleted.get(name, 0)) for name, keeps in features().items()],
         kept=kept,
         notes=notes,
         history=history,
