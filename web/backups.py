@@ -33,7 +33,7 @@ from shared.backups import (
     next_weekly_run,
 )
 from shared.datasets import DatasetSchemaError, backups_of, empty_frame, load_dataset
-from shared.people.grants import REVOKED, pause
+from shared.people.grants import REVOKED, pause, seal
 from shared.places import clock, plural
 from shared.quota import forget_answer, load_answer, save_answer
 from shared.spotify import SpotifyApi, SpotifyError, SpotifyRefusedError
@@ -339,8 +339,8 @@ def opt_in() -> Any:
             400,
             sources,
         )
-    box = TokenBox(current_app.extensions["settings"].token_encryption_key)
-    token = box.open(session[TOKEN_KEY])
+    app_settings = current_app.extensions["settings"]
+    token = TokenBox(app_settings.token_encryption_key).open(session[TOKEN_KEY])
     now = utc_now()
     settings = BackupSettings(
         user_id=user["id"],
@@ -348,7 +348,7 @@ def opt_in() -> Any:
         source_kind=kind,
         source_playlist_id=source.id,
         source_name=source.name,
-        sealed_refresh_token=box.seal({"refresh_token": token["refresh_token"]}),
+        sealed_refresh_token=seal(app_settings, str(token["refresh_token"])),
         archive=bool(request.form.get("archive")),
         opted_in_at=now.strftime(ISO_UTC),
     )
@@ -481,8 +481,7 @@ def download() -> Response:
 
 def refresh_stored_grant(user_id: str, refresh_token: str) -> None:
     """After a new sign-in, keep the new grant for backups and resume them."""
-    box = TokenBox(current_app.extensions["settings"].token_encryption_key)
-    sealed = box.seal({"refresh_token": refresh_token})
+    sealed = seal(current_app.extensions["settings"], refresh_token)
     try:
         BACKUPS.update(
             store(),

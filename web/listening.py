@@ -46,6 +46,7 @@ from shared.listening import (
     ListeningRecordError,
 )
 from shared.people.deletion import Writes, delete_person
+from shared.people.grants import seal
 from shared.places import plural
 from shared.plays import (
     PLAY_COLUMNS,
@@ -54,7 +55,6 @@ from shared.plays import (
     read_month_frame,
 )
 from shared.storage import NotFoundError, Store, retry_on_conflict
-from shared.tokens import TokenBox
 from web import csrf_exempt
 from web import stats as stats_module
 from web.auth import authorize_feature, current_user, grant_feature, login_required
@@ -94,8 +94,7 @@ def _parse_iso(text: str) -> datetime | None:
 
 def grant_history(user_id: str, display_name: str, refresh_token: str) -> None:
     """Turn history on (or resume it) with the grant the person just gave, with its added scope."""
-    box = TokenBox(current_app.extensions["settings"].token_encryption_key)
-    sealed = box.seal({"refresh_token": refresh_token})
+    sealed = seal(current_app.extensions["settings"], refresh_token)
     now = _iso(utc_now())
 
     def attempt() -> None:

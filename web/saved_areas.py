@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from shared.area_query import MIXES, AreaQuery
 from shared.backups import next_weekly_run
+from shared.people.grants import seal
 from shared.places import plural
 from shared.saved_areas import (
     ACTIVE,
@@ -42,7 +43,6 @@ from shared.saved_areas import (
     with_area,
 )
 from shared.storage import IF_ABSENT, NotFoundError, StorageError
-from shared.tokens import TokenBox
 from web.auth import (
     TOKEN_KEY,
     USER_KEY,
@@ -183,8 +183,7 @@ def _session_refresh_token() -> str:
 
 def _sealed_grant(refresh_token: str) -> str:
     """Seal the refresh token for the store, as backups and listening do (never kept raw)."""
-    box = TokenBox(current_app.extensions["settings"].token_encryption_key)
-    return box.seal({"refresh_token": refresh_token})
+    return seal(current_app.extensions["settings"], refresh_token)
 
 
 def keep_fresh(
