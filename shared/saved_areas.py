@@ -104,10 +104,18 @@ def _check(record: SavedAreas) -> str:
     return ""
 
 
-def _one_keeper(record: SavedAreas) -> str:
-    """One playlist is kept by one area: two would overwrite each other's tracks."""
-    kept = [area.playlist_id for area in record.areas if area.playlist_id]
-    return "two saved areas would keep one playlist" if len(kept) != len(set(kept)) else ""
+def _shared_playlists(record: SavedAreas | None) -> set[str]:
+    kept = [area.playlist_id for area in record.areas if area.playlist_id] if record else []
+    return {playlist_id for playlist_id in kept if kept.count(playlist_id) > 1}
+
+
+def _one_keeper(record: SavedAreas, before: SavedAreas | None) -> str:
+    """One playlist is kept by one area: two would overwrite each other's tracks. A record
+    saved before this rule, with two areas on one playlist, may still be written (paused, its
+    token kept, its refresh noted); no write may make a new pair."""
+    if _shared_playlists(record) - _shared_playlists(before):
+        return "two saved areas would keep one playlist"
+    return ""
 
 
 SAVED_AREAS = PersonRecords(

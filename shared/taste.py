@@ -52,7 +52,7 @@ class TasteError(RecordError):
 class Known:
     """How a person knows one artist."""
 
-    name: str
+    name: str = ""
     top: tuple[str, ...] = ()  # the time ranges the artist is in the person's top of
     followed: bool = False
     plays: int = 0  # plays of 30 s or more in the person's history

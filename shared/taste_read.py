@@ -8,6 +8,7 @@ keeps the refresh token when Spotify rotated it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from datetime import datetime
@@ -17,9 +18,10 @@ import pandas as pd
 
 from shared.config import Settings
 from shared.people.grants import OpenGrant
+from shared.people.records import RecordError
 from shared.plays import PlaysFileError, empty_plays, load_plays, month_objects, read_month
 from shared.spotify import RequestLedger, SpotifyApi
-from shared.storage import Store
+from shared.storage import StorageError, Store
 from shared.taste import (
     MAX_PAGES,
     PAGE_LIMIT,
@@ -134,9 +136,14 @@ def refresh_taste(
     of them pause the person.
     """
     grant = OpenGrant(settings, record, ledger, **api_options)
-    return keep_profile(
-        store, record.user_id, grant, read_profile(grant.api, store, record.user_id), now
-    )
+    try:
+        profile = read_profile(grant.api, store, record.user_id)
+    except Exception:
+        # Spotify may have rotated the token before the read failed: keep the newest.
+        with contextlib.suppress(RecordError, StorageError):
+            grant.keep_rotated(store, TASTE, record.user_id)
+        raise
+    return keep_profile(store, record.user_id, grant, profile, now)
 
 
 def keep_profile(

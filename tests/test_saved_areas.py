@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -104,3 +105,25 @@ def test_previews_are_kept_a_month_and_written_only_when_news(store: FolderStore
     assert sorted(q["city"] or q["state"] for q in found) == ["Buffalo", "CA"]
     sweep(store, "alice", load_settings(BASE_ENV), "saved_areas")
     assert [q["city"] for q in recent_previews(store, today)] == ["Buffalo"]
+
+
+def test_a_record_saved_before_the_one_keeper_rule_may_still_be_written(
+    store: FolderStore,
+) -> None:
+    # Found in review: a record with two areas on one playlist (as the old "Update it" left
+    # them) read, but every write was refused: it could not be paused nor keep a token.
+    twins = SavedAreas(
+        "alice", "sealed", areas=(area("a1"), replace(area("a2"), playlist_id="pl-a1"))
+    )
+    store.write(SAVED_AREAS.object("alice"), SAVED_AREAS.dump(twins))
+
+    paused = SAVED_AREAS.update(store, "alice", lambda r: replace(r, status="needs_sign_in"))
+
+    assert paused is not None and paused.status == "needs_sign_in"
+    with pytest.raises(SavedAreasError, match="two saved areas"):  # no new pair, though
+        SAVED_AREAS.update(
+            store,
+            "alice",
+            lambda r: replace(r, areas=(*r.areas, replace(area("a3"), playlist_id="pl-a3"),
+                                        replace(area("a4"), playlist_id="pl-a3"))),
+        )  # fmt: skip

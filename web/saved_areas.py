@@ -54,7 +54,6 @@ from web.auth import (
 from web.backups import moment_label
 from web.clock import utc_now
 from web.data import app_store as store
-from web.writes import writing
 
 logger = logging.getLogger(__name__)
 
@@ -257,8 +256,7 @@ def remember_previewed(user_id: str, query: AreaQuery, today: date) -> None:
     if key in noted.get(day, ()):
         return
     try:
-        with writing(user_id):
-            remember_preview(store(), user_id, fields, today)
+        remember_preview(store(), user_id, fields, today)
     except (StorageError, SavedAreasError, ValueError) as error:
         logger.warning("preview not remembered", extra={"user_id": user_id, "error": str(error)})
         return

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 
 from shared.people.deletion import delete_person
-from shared.people.grants import pause, pause_reason
+from shared.people.grants import pause, pause_reason, seal
 from shared.places import plural
 from shared.plays import month_objects
 from shared.spotify import SpotifyError
-from shared.storage import ConflictError, Store, retry_on_conflict
+from shared.storage import ConflictError, StorageError, Store, retry_on_conflict
 from shared.taste import (
     ACTIVE,
     REFRESH_EVERY,
@@ -42,7 +42,6 @@ from web.auth import (
     grant_feature,
     login_required,
     spotify_problem,
-    token_box,
     user_api,
 )
 from web.clock import utc_now
@@ -78,7 +77,7 @@ def grant_taste(user_id: str, display_name: str, refresh_token: str) -> None:
     The read uses the session's fresh token; when it fails, taste stays on and the daily job
     reads the profile (its `refreshed_at` is empty, so it is due).
     """
-    sealed = token_box().seal({"refresh_token": refresh_token})
+    sealed = seal(current_app.extensions["settings"], refresh_token)
     _keep_grant(user_id, display_name, sealed)
     try:
         artists, requests = read_profile(user_api(), store(), user_id)
@@ -243,7 +242,10 @@ def _refresh(record: TasteRecord) -> None:
     except (SpotifyError, TokenDecryptError) as error:
         reason = pause_reason(error)
         if reason:
-            pause(store(), TASTE, record.user_id, reason)
+            try:
+                pause(store(), TASTE, record.user_id, reason)
+            except (TasteError, StorageError) as unkept:
+                logger.error("a taste pause was not kept", extra={"error": str(unkept)})
             flash(reason, "error")
         elif isinstance(error, SpotifyError):
             flash(spotify_problem(error), "error")

@@ -1,18 +1,17 @@
 """Every web request that may write a person's data holds a `Writes` of the deletion protocol.
 
-A request that changes things (any method but GET and HEAD) by a signed-in person reads their
-tombstone's counters before its view runs; when it ends, whatever happened, it finishes: if the
-person deleted data meanwhile (in another tab, say, while Spotify was slow), what the request
-wrote is swept again (shared/people/deletion.py). A GET that writes (the areas previewed
-lately) does the same around its write with `writing`. The deleting requests themselves drop
+Every request of a signed-in person reads their tombstone before its view runs (a GET writes
+too: the areas previewed lately, the playlists listed for the backups and charts pages, the
+day's count of Spotify requests); when it ends, whatever happened, it finishes: if the person
+deleted data meanwhile (in another tab, say, while Spotify was slow), what the request wrote
+is swept again (shared/people/deletion.py). That is two small reads a page (a NotFound for
+whoever never deleted anything). The deleting requests themselves drop
 theirs (`g.pop(PERSON_WRITES)`): they have nothing to sweep after.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import Flask, current_app, g, request
 
@@ -23,7 +22,6 @@ from web.data import app_store
 logger = logging.getLogger(__name__)
 
 PERSON_WRITES = "person_writes"
-READING_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def init_app(app: Flask) -> None:
@@ -60,7 +58,7 @@ def _writes_for(user_id: str) -> Writes:
 
 def _begin() -> None:
     user = g.get("user")  # as web.auth's hook set it (web.auth imports this module)
-    if request.method in READING_METHODS or not user:
+    if not user or request.endpoint == "static":
         return
     try:
         g.setdefault(PERSON_WRITES, _writes_for(user["id"]))
@@ -76,13 +74,3 @@ def _finish(error: BaseException | None) -> None:
         writes.finish()
     except StorageError:
         logger.exception("a request's writes could not be checked against a delete")
-
-
-@contextmanager
-def writing(user_id: str) -> Iterator[None]:
-    """Around a GET's write of a person's data: a delete that came meanwhile is finished."""
-    writes = _writes_for(user_id)
-    try:
-        yield
-    finally:
-        writes.finish()

@@ -4,13 +4,14 @@ Each per-person feature registers what it keeps (`register`): a name, the words 
 and a sweep that deletes everything the feature keeps of one person. "Delete my data" and each
 feature's own delete call `delete_person`:
 
-1. **Tombstone.** `deleting/<person id>.json` holds a counter per feature ("*": everything);
-   the delete raises the counters it covers, under a generation precondition.
+1. **Tombstone.** `deleting/<person id>.json` holds, per feature ("*": everything), the id of
+   its latest delete (a random id, never repeated); a delete writes a new one for what it
+   covers, under a generation precondition.
 2. **Sweep.** Each covered feature's sweep deletes the person's files.
 
 Every writer of a person's data, on the web and in the ETL, holds a `Writes` for the work it
-does: it reads the counters when the work starts, and after the work wrote (and on its way out,
-whatever happened) `finish` reads them again. A counter that moved means a delete came while
+does: it reads the delete ids when the work starts, and after the work wrote (and on its way
+out, whatever happened) `finish` reads them again. A new id means a delete came while
 the work ran, perhaps after the sweep had passed the files the work then wrote: the writer
 sweeps again and gives up. Whichever comes last, the sweep or the writer's finish, sees what
 the other did, so nothing of the person is left behind. A writer may also `check` between
@@ -26,12 +27,20 @@ import importlib
 import json
 import logging
 import pkgutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeAlias
 
-from shared.storage import IF_ABSENT, NotFoundError, Store, check_name, retry_on_conflict
+from shared.storage import (
+    IF_ABSENT,
+    ConflictError,
+    NotFoundError,
+    Store,
+    check_name,
+    retry_on_conflict,
+)
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -84,32 +93,32 @@ def tombstone_object(user_id: str) -> str:
     return check_name(f"{TOMBSTONE_PREFIX}{user_id}.json")
 
 
-def _read_epochs(store: Store, user_id: str) -> tuple[dict[str, int], int]:
+def _read_epochs(store: Store, user_id: str) -> tuple[dict[str, str], int]:
     try:
         stored = store.read(tombstone_object(user_id))
     except NotFoundError:
         return {}, IF_ABSENT
     try:
-        raw = json.loads(stored.data).get("epochs", {})
-        epochs = {str(k): int(v) for k, v in raw.items()}
+        raw = json.loads(stored.data).get("deletes", {})
+        epochs = {str(k): str(v) for k, v in raw.items()}
     except (ValueError, TypeError, AttributeError):
-        # A damaged tombstone still says "deleting": count it as a new delete of everything.
-        epochs = {EVERYTHING: -stored.generation}
+        # A damaged tombstone still says "deleting": a delete of everything, one per version.
+        epochs = {EVERYTHING: f"damaged-{stored.generation}"}
     return epochs, stored.generation
 
 
-def epochs(store: Store, user_id: str) -> dict[str, int]:
-    """Return the person's delete counters ({} when they never deleted anything)."""
+def epochs(store: Store, user_id: str) -> dict[str, str]:
+    """Return the id of the person's latest delete of each feature ({}: none kept)."""
     return _read_epochs(store, user_id)[0]
 
 
 def _begin(store: Store, user_id: str, feature: str, now: datetime) -> None:
-    """Raise the feature's counter: from here on, every writer that started before gives up."""
+    """Write a new delete id for the feature: every writer that started before gives up."""
 
     def attempt() -> None:
         current, generation = _read_epochs(store, user_id)
-        current[feature] = current.get(feature, 0) + 1
-        body = {"epochs": current, "at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        current[feature] = uuid.uuid4().hex
+        body = {"deletes": current, "at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         store.write(
             tombstone_object(user_id),
             json.dumps(body, sort_keys=True).encode(),
@@ -143,20 +152,29 @@ def delete_person(
 
 
 def forget_old_tombstones(store: Store, now: datetime, days: int = TOMBSTONE_DAYS) -> int:
-    """Delete tombstones older than `days`: no writer that started before them still runs."""
+    """Delete tombstones older than `days`: no writer that started before them still runs (a
+    tombstone that is gone is no delete: a writer that saw it goes on). One written meanwhile
+    is kept (the delete is under the generation read)."""
     oldest = (now.astimezone(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     forgotten = 0
     for name in store.list(TOMBSTONE_PREFIX):
         try:
-            at = str(json.loads(store.read(name).data).get("at", ""))
-        except (NotFoundError, ValueError, AttributeError):
-            at = ""
-        if at and at >= oldest:
+            stored = store.read(name)
+        except NotFoundError:
             continue
         try:
-            store.delete(name)
+            at = str(json.loads(stored.data).get("at", ""))
+        except (ValueError, AttributeError):
+            logger.warning(
+                "a damaged tombstone is kept (it still says deleting)", extra={"object": name}
+            )
+            continue
+        if at >= oldest:
+            continue
+        try:
+            store.delete(name, if_generation_match=stored.generation)
             forgotten += 1
-        except NotFoundError:
+        except (NotFoundError, ConflictError):
             continue
     return forgotten
 
@@ -172,9 +190,14 @@ class Writes:
         self.seen = epochs(store, user_id)
 
     def deleted(self) -> list[str]:
-        """Return what the person deleted since the work began: [EVERYTHING], [feature] or []."""
+        """Return what the person deleted since the work began: [EVERYTHING], [feature] or [].
+        A new delete id is a delete; a tombstone forgotten meanwhile is none."""
         now = epochs(self.store, self.user_id)
-        moved = [n for n in (EVERYTHING, *self.features) if now.get(n) != self.seen.get(n)]
+        moved = [
+            n
+            for n in (EVERYTHING, *self.features)
+            if now.get(n) is not None and now.get(n) != self.seen.get(n)
+        ]
         return [EVERYTHING] if EVERYTHING in moved else moved
 
     def check(self) -> None:

@@ -50,8 +50,9 @@ class PersonRecords(Generic[R]):
     error: type[RecordError] = RecordError
     # A rule the types cannot say (a status among a few): the problem, or "" when none.
     check: Callable[[R], str] = _no_problem
-    # A rule only a write must keep (a record written before it existed still reads).
-    check_write: Callable[[R], str] = _no_problem
+    # A rule only a write must keep, given the record as stored (None: a new one): a record
+    # written before the rule existed still reads, and may still be written as it was.
+    check_write: Callable[[R, R | None], str] = lambda record, before: ""
 
     def object(self, user_id: str) -> str:
         """Return the object name of a person's record."""
@@ -97,11 +98,12 @@ class PersonRecords(Generic[R]):
             return None, store.generation(self.object(user_id)) or IF_ABSENT
         return loaded if loaded else (None, IF_ABSENT)
 
-    def save(self, store: Store, record: R, *, generation: int) -> int:
+    def save(self, store: Store, record: R, *, generation: int, before: R | None = None) -> int:
         """Write a record whole over the generation read (IF_ABSENT: only if there is none);
-        ConflictError when another writer got there first. Return the new generation."""
+        `before`: the record as read at that generation. ConflictError when another writer got
+        there first. Return the new generation."""
         problem = "" if record.user_id else "it names no person"
-        problem = problem or self.check(record) or self.check_write(record)
+        problem = problem or self.check(record) or self.check_write(record, before)
         if problem:
             raise self.error(f"the {self.feature} record was not written: {problem}")
         return store.write(
@@ -126,7 +128,7 @@ class PersonRecords(Generic[R]):
             if loaded is None:
                 return None
             changed = self._owned(change(loaded[0]), user_id)
-            self.save(store, changed, generation=loaded[1])
+            self.save(store, changed, generation=loaded[1], before=loaded[0])
             return changed
 
         return retry_on_conflict(self.object(user_id), attempt, attempts)
@@ -140,7 +142,7 @@ class PersonRecords(Generic[R]):
             loaded = self.load(store, user_id)
             current, generation = loaded if loaded else (None, IF_ABSENT)
             changed = self._owned(change(current), user_id)
-            self.save(store, changed, generation=generation)
+            self.save(store, changed, generation=generation, before=current)
             return changed
 
         return retry_on_conflict(self.object(user_id), attempt, attempts)
