@@ -1,12 +1,12 @@
-"""Every web request that may write a person's data holds a `Writes` of the deletion protocol.
+"""Every web request of a signed-in person holds a `Writes` of the deletion protocol.
 
 Every request of a signed-in person reads their tombstone before its view runs (a GET writes
 too: the areas previewed lately, the playlists listed for the backups and charts pages, the
 day's count of Spotify requests); when it ends, whatever happened, it finishes: if the person
 deleted data meanwhile (in another tab, say, while Spotify was slow), what the request wrote
 is swept again (shared/people/deletion.py). That is two small reads a page (a NotFound for
-whoever never deleted anything). The deleting requests themselves drop
-theirs (`g.pop(PERSON_WRITES)`): they have nothing to sweep after.
+whoever never deleted anything). The deleting requests themselves drop theirs
+(`g.pop(PERSON_WRITES)`): they have nothing to sweep after.
 """
 
 from __future__ import annotations
@@ -31,24 +31,23 @@ def init_app(app: Flask) -> None:
 
 
 def init_begin(app: Flask) -> None:
-    """Hold a Writes for every changing request of a signed-in person: register this after the
+    """Hold a Writes for every request of a signed-in person: register this after the
     blueprints, whose hooks say who is signed in."""
     app.before_request(_begin)
 
 
 def begin(user_id: str) -> None:
     """Hold a Writes from here on for a request that learns whose it is midway (the sign-in
-    callback, a GET that writes the person's grant)."""
+    callback, which writes the person's grants)."""
     current: Writes | None = g.get(PERSON_WRITES)
     if current is not None and current.user_id == user_id:
         return
     if current is not None:
         current.finish()
     try:
-        g.setdefault(PERSON_WRITES, None)
         g.person_writes = _writes_for(user_id)
     except StorageError:
-        logger.exception("the deletion counters could not be read in a request")
+        logger.exception("the tombstone could not be read in a request")
 
 
 def _writes_for(user_id: str) -> Writes:
@@ -63,7 +62,7 @@ def _begin() -> None:
     try:
         g.setdefault(PERSON_WRITES, _writes_for(user["id"]))
     except StorageError:
-        logger.exception("the deletion counters could not be read before a request")
+        logger.exception("the tombstone could not be read before a request")
 
 
 def _finish(error: BaseException | None) -> None:

@@ -23,6 +23,7 @@ older than TOMBSTONE_DAYS (a writer lives minutes: a web request or a cron job).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -80,12 +81,18 @@ def register(feature: str, label: str, sweep: Sweep) -> Keeps:
 def features() -> dict[str, Keeps]:
     """Return every registered feature. Every module of `shared` is imported first, so a
     feature registered where it keeps its files is never forgotten, and none is listed here."""
+    _import_shared()
+    return dict(_REGISTRY)
+
+
+@functools.cache
+def _import_shared() -> None:
+    """Import every module of `shared` once a process (each registers what it keeps)."""
     import shared
 
     for module in pkgutil.iter_modules(shared.__path__):
         if not module.ispkg:
             importlib.import_module(f"shared.{module.name}")
-    return dict(_REGISTRY)
 
 
 def tombstone_object(user_id: str) -> str:
