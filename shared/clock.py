@@ -51,6 +51,11 @@ class StartedClock:
         return f"StartedClock({self.start.isoformat()})"
 
 
+def iso_utc(moment: datetime) -> str:
+    """Write an instant as ISO 8601 UTC with Z, to the second ("2027-01-01T00:30:00Z")."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_instant(text: str) -> datetime:
     """Read an ISO 8601 instant with its zone ("2027-01-01T00:30:00Z") as UTC."""
     cleaned = text.strip()

@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from shared.clock import ClockError, iso_utc, parse_instant
 from shared.storage import NotFoundError, Store
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def load_leases(store: Store) -> list[StoredLease]:
 
 def iso(moment: datetime) -> str:
     """Return a time as ISO 8601 UTC with Z, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(moment)
 
 
 def _text(raw: dict[str, object], key: str) -> str:
@@ -128,11 +129,7 @@ def _text(raw: dict[str, object], key: str) -> str:
 
 
 def _instant(raw: dict[str, object], key: str) -> datetime:
-    text = _text(raw, key)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise LeaseRecordError(f"{key!r} is not an ISO time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise LeaseRecordError(f"{key!r} has no zone: {text!r}")
-    return moment.astimezone(UTC)
+        return parse_instant(_text(raw, key))
+    except ClockError as error:
+        raise LeaseRecordError(f"{key!r}: {error}") from None

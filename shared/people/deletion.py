@@ -31,9 +31,10 @@ import pkgutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeAlias
 
+from shared.clock import iso_utc
 from shared.storage import (
     IF_ABSENT,
     ConflictError,
@@ -125,7 +126,7 @@ def _begin(store: Store, user_id: str, feature: str, now: datetime) -> None:
     def attempt() -> None:
         current, generation = _read_epochs(store, user_id)
         current[feature] = uuid.uuid4().hex
-        body = {"deletes": current, "at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        body = {"deletes": current, "at": iso_utc(now)}
         store.write(
             tombstone_object(user_id),
             json.dumps(body, sort_keys=True).encode(),
@@ -162,7 +163,7 @@ def forget_old_tombstones(store: Store, now: datetime, days: int = TOMBSTONE_DAY
     """Delete tombstones older than `days`: no writer that started before them still runs (a
     tombstone that is gone is no delete: a writer that saw it goes on). One written meanwhile
     is kept (the delete is under the generation read)."""
-    oldest = (now.astimezone(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    oldest = iso_utc(now - timedelta(days=days))
     forgotten = 0
     for name in store.list(TOMBSTONE_PREFIX):
         try:
